@@ -1,0 +1,77 @@
+"""The analyst service: a composition root wiring routes, error handlers and the model.
+
+Run: `uvicorn analyst.app:create_app --factory`. The embedding model loads once, in a
+background thread started with the app (so `/health` answers at once and the first request
+does not pay the load), or is passed in by tests; a request that comes before it has loaded
+waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from analyst.routes import news, sentiment
+from analyst.sentiment import SentimentAnalyst, default_analyst
+from core.errors import ConfigurationError, InvalidRequest, NotFound
+
+
+def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
+    factory = _once(lambda: analyst or default_analyst())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_up, args=(factory,), daemon=True, name="warm-up").start()
+        yield
+
+    app = FastAPI(title="Velocitas analyst", version="0.1.0", lifespan=lifespan)
+    app.state.analyst_factory = factory
+    app.include_router(news.router)
+    app.include_router(sentiment.router)
+
+    @app.get("/health", tags=["health"])
+    def read_health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(InvalidRequest)
+    def on_invalid_request(request: Request, exc: InvalidRequest) -> JSONResponse:
+        loc = ["query", exc.field] if exc.field else ["request"]
+        return JSONResponse(
+            status_code=422,
+            content={"detail": [{"loc": loc, "msg": str(exc), "type": "value_error"}]},
+        )
+
+    @app.exception_handler(NotFound)
+    def on_not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(ConfigurationError)
+    def on_configuration_error(request: Request, exc: ConfigurationError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    return app
+
+
+def _warm_up(factory: Callable[[], SentimentAnalyst]) -> None:
+    try:
+        factory()
+    except Exception:  # the first request that needs the model reports the error itself
+        logging.getLogger(__name__).warning("the analyst could not load its model", exc_info=True)
+
+
+def _once(factory: Callable[[], SentimentAnalyst]) -> Callable[[], SentimentAnalyst]:
+    lock = threading.Lock()
+    built: list[SentimentAnalyst] = []
+
+    def get() -> SentimentAnalyst:
+        with lock:
+            if not built:
+                built.append(factory())
+            return built[0]
+
+    return get

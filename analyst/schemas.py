@@ -1,0 +1,53 @@
+"""The analyst's HTTP contract: request and response bodies."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+
+class NewsCreate(BaseModel):
+    """One article. `published_at` must carry a time zone; `symbols` empty: tagged from aliases."""
+
+    headline: str = Field(min_length=1, max_length=1000)
+    body: str = ""
+    url: str | None = Field(default=None, max_length=2000)
+    source: str = Field(min_length=1, max_length=200)
+    published_at: AwareDatetime
+    symbols: list[str] = Field(default_factory=list, max_length=50)
+
+
+class NewsBatch(BaseModel):
+    articles: list[NewsCreate] = Field(min_length=1, max_length=1000)
+
+
+class IngestPublic(BaseModel):
+    read: int
+    inserted: int
+    duplicates: int
+
+
+class HitPublic(BaseModel):
+    id: int
+    url: str
+    headline: str
+    body: str
+    source: str
+    published_at: AwareDatetime
+    symbols: list[str]
+    similarity: float
+
+
+class SearchPublic(BaseModel):
+    query: str
+    at: AwareDatetime
+    symbol: str | None
+    window: str | None
+    hits: list[HitPublic]
+
+
+class SentimentPublic(BaseModel):
+    symbol: str
+    at: AwareDatetime
+    score: float = Field(ge=-1, le=1)
+    n_docs: int
+    method: str

@@ -1,0 +1,48 @@
+"""The analyst's settings: `AnalystSettings`, read from the environment like `core.settings`.
+
+- `EMBEDDING_MODEL`: `all-MiniLM-L6-v2` (bundled, offline), a sentence-transformers model
+  directory, or `python:module:factory` returning a LangChain `Embeddings` (a hosted model).
+- `EMBEDDING_BATCH_SIZE`: texts per embedding batch.
+- `SYMBOL_ALIASES`: a JSON or YAML file `{SYMBOL: [alias, ...]}` replacing the shipped aliases.
+- `LLM_MODEL`: `python:module:factory` returning a LangChain chat model; unset: offline only.
+- `SENTIMENT_WINDOW`: how far back `score(symbol, at)` looks (`3d`, `12h`, ...).
+- `SENTIMENT_HALF_LIFE_HOURS`: the recency weight halves every this many hours.
+- `SENTIMENT_MAX_DOCS`: articles combined at most per score.
+- `HNSW_EF_SEARCH`: `hnsw.ef_search` for unfiltered searches (recall against speed).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+
+from analyst.duration import parse_duration
+from core.settings import Settings
+
+__all__ = ["AnalystSettings", "get_analyst_settings"]
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+
+class AnalystSettings(Settings):
+    embedding_model: str = BUNDLED_MODEL
+    embedding_batch_size: int = 64
+    symbol_aliases: Path | None = None
+    llm_model: str | None = None
+    sentiment_window: str = "3d"
+    sentiment_half_life_hours: float = 24.0
+    sentiment_max_docs: int = 50
+    hnsw_ef_search: int = 100
+
+    @field_validator("sentiment_window")
+    @classmethod
+    def _window_parses(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+@lru_cache
+def get_analyst_settings() -> AnalystSettings:
+    return AnalystSettings()

@@ -1,0 +1,1 @@
+"""The `velocitas` command line: the composition root that may import every service."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models (one metadata), engine/session factory, bar I/O."""

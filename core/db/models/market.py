@@ -1,0 +1,28 @@
+"""Market data: OHLCV bars."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db.models.base import Base, Money
+
+
+class Bar(Base):
+    """One OHLCV candle. The primary key's btree also serves newest-first range scans
+    (PostgreSQL walks it backwards), so no second (…, opened_at DESC) index is kept:
+    it would only double the write cost of every import."""
+
+    __tablename__ = "bar"
+
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    timeframe: Mapped[str] = mapped_column(String(8), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    open: Mapped[Decimal] = mapped_column(Money)
+    high: Mapped[Decimal] = mapped_column(Money)
+    low: Mapped[Decimal] = mapped_column(Money)
+    close: Mapped[Decimal] = mapped_column(Money)
+    volume: Mapped[Decimal] = mapped_column(Money)

@@ -1,0 +1,70 @@
+"""Dependencies shared by the routes, as aliases that read like prose in route signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db.accounts import User, authenticate
+from core.db.engine import connect, get_engine, session_scope
+from gateway.settings import GatewaySettings, get_gateway_settings
+
+__all__ = [
+    "ConnectionDep",
+    "CurrentUser",
+    "SessionDep",
+    "SettingsDep",
+    "get_connection",
+    "get_session",
+    "require_user",
+    "user_for_key",
+]
+
+SettingsDep = Annotated[GatewaySettings, Depends(get_gateway_settings)]
+
+
+def get_connection(settings: SettingsDep) -> Iterator[psycopg.Connection]:
+    """One database connection per request, closed (and its transaction rolled back) after."""
+    with connect(settings) as conn:
+        yield conn
+
+
+ConnectionDep = Annotated[psycopg.Connection, Depends(get_connection)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `velocitas user create`.")
+
+
+def get_session() -> Iterator[Session]:
+    """A session for one request. Routes commit explicitly: a job must be committed before its
+    id is sent to the queue, so the commit cannot wait for the end of the request."""
+    factory = sessionmaker(get_engine(), expire_on_commit=False)
+    with factory() as session:
+        yield session
+
+
+def user_for_key(key: str) -> User | None:
+    with session_scope() as session:
+        return authenticate(session, key)
+
+
+def require_user(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The caller named by `Authorization: Bearer <key>`; 401 otherwise."""
+    user = user_for_key(credentials.credentials) if credentials else None
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+CurrentUser = Annotated[User, Depends(require_user)]

@@ -1,0 +1,39 @@
+"""Sending jobs to the workers by task NAME (the gateway never imports the worker)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import lru_cache
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from core.errors import TransientError
+from core.jobs import TASK_FOR_KIND, JobKind, broker_url, jobs_queue
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def _producer(url: str) -> Celery:
+    return Celery("velocitas-gateway", broker=url, set_as_current=False)
+
+
+def enqueue(job_id: uuid.UUID, kind: JobKind) -> None:
+    """Send the job's id to its task. Call only after the job row is committed."""
+    try:
+        _producer(broker_url()).send_task(
+            TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
+        )
+    except OperationalError as exc:
+        raise TransientError(f"the job queue is unavailable: {exc}") from exc
+
+
+def revoke(job_id: uuid.UUID) -> None:
+    """Best effort: tell workers to drop the job if they have not started it. The database's
+    `cancelled` status is what actually stops it."""
+    try:
+        _producer(broker_url()).control.revoke(str(job_id))
+    except OperationalError:
+        log.warning("could not broadcast the revocation of job %s", job_id, exc_info=True)

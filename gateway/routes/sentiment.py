@@ -1,0 +1,33 @@
+"""`GET /sentiment?symbol=&at=` for authenticated users, answered by the analyst over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
+
+from gateway.analyst_client import forward_get
+from gateway.deps import CurrentUser, SettingsDep
+from gateway.errors import ErrorBody
+
+router = APIRouter(tags=["sentiment"])
+
+
+@router.get(
+    "/sentiment",
+    responses={
+        200: {"description": "`symbol`, `at`, `score` in [-1, 1], `n_docs`, `method`."},
+        401: {"model": ErrorBody},
+        503: {"model": ErrorBody, "description": "The analyst is down."},
+        504: {"model": ErrorBody},
+    },
+)
+async def read_sentiment(
+    user: CurrentUser,
+    settings: SettingsDep,
+    symbol: Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")],
+    at: Annotated[AwareDatetime, Query(description="As of this instant; nothing later.")],
+) -> Response:
+    """The news sentiment of `symbol` as of `at` (0 with `n_docs` 0 when there is no news)."""
+    return await forward_get(settings, "/sentiment", {"symbol": symbol, "at": at.isoformat()})

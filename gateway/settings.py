@@ -1,0 +1,37 @@
+"""The gateway's settings: the shared `Settings` plus what only the HTTP service needs.
+
+Environment: everything `core.settings.Settings` reads, and `MAX_UPLOAD_BYTES` (largest
+accepted request body for file uploads, default 64 MiB), `ORACLE_URL` and `ANALYST_URL` (the
+services the gateway calls over HTTP) with their timeouts.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from core.settings import Settings
+
+
+class GatewaySettings(Settings):
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """Largest accepted upload body in bytes (`POST /bars`); larger ones get 413."""
+
+    oracle_url: str = "http://127.0.0.1:8001"
+    """Where the oracle service listens; the gateway's `POST /predict` forwards there."""
+    oracle_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    """Connect/read timeout of one call to the oracle."""
+    oracle_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest `/predict` body the gateway forwards (the oracle enforces its own limit too)."""
+
+    analyst_url: str = "http://127.0.0.1:8002"
+    """Where the analyst service listens; `GET /sentiment` and `GET /news/search` forward there."""
+    analyst_timeout_s: float = Field(default=30.0, gt=0, le=120)
+    """Connect/read timeout of one call to the analyst (a call during its start-up waits for
+    the embedding model to load)."""
+
+
+@lru_cache
+def get_gateway_settings() -> GatewaySettings:
+    return GatewaySettings()

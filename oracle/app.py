@@ -1,0 +1,50 @@
+"""The oracle's composition root: settings, the model holder and its registry watcher, routes.
+
+Run it with `uvicorn oracle.app:create_app --factory` (see docs/oracle.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from core import __version__
+from oracle.errors import install_error_handlers
+from oracle.holder import ModelHolder, watch_registry
+from oracle.limits import BodySizeLimit
+from oracle.routes import health, models, predict
+from oracle.settings import OracleSettings, get_oracle_settings
+
+
+def create_app(settings: OracleSettings | None = None) -> FastAPI:
+    settings = settings or get_oracle_settings()
+    holder = ModelHolder(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(holder.refresh)
+        watcher = None
+        if settings.oracle_model_version is None:
+            watcher = asyncio.create_task(watch_registry(holder), name="oracle-registry-watch")
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+
+    app = FastAPI(
+        title="Velocitas oracle",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.oracle_max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(predict.router)
+    return app

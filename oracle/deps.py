@@ -1,0 +1,37 @@
+"""Dependencies shared by the oracle's routes.
+
+All `async def`: FastAPI runs a plain `def` dependency in its thread pool, a hop that costs more
+than the whole prediction. `/predict` calls `get_holder` and `served_model` directly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from oracle.bundles import ServedModel
+from oracle.holder import ModelHolder
+
+
+def get_holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+async def holder_dependency(request: Request) -> ModelHolder:
+    return get_holder(request)
+
+
+HolderDep = Annotated[ModelHolder, Depends(holder_dependency)]
+
+
+def served_model(holder: ModelHolder) -> ServedModel:
+    """The model that answers this request, taken once: the whole response comes from it."""
+    model = holder.current
+    if model is None:
+        raise HTTPException(
+            status_code=503,
+            detail=f"no model is loaded: {holder.last_error or 'waiting for the registry'}",
+        )
+    return model

@@ -1,0 +1,69 @@
+"""The `symbol`/`at` form: the observation built from stored bars, as the lab's env builds it.
+
+The environment's observation at bar t is `build_features(bars)[t]` followed by the side the
+agent targets. Here t is the last bar of the model's timeframe that closed by `at` (its
+`opened_at + timeframe <= at`), and the bars run from `start` (default: `ORACLE_HISTORY_BARS`
+bars before it). Features only look backwards, so later bars cannot change the answer. A
+policy trained with sentiment gets the analyst's score at each bar's close
+(`core.policy.bar_sentiment`, as the lab's evaluation reads it); others get 0, as in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from core.db.bars import load_bars
+from core.domain.timeframe import Timeframe
+from core.errors import InvalidRequest
+from core.features import build_features
+from core.policy import PolicyModel, bar_sentiment
+
+__all__ = ["BuiltObservation", "observation_at"]
+
+
+@dataclass(frozen=True)
+class BuiltObservation:
+    state: npt.NDArray[np.float64]
+    """Shape (1, obs_dim): the feature row then the position."""
+    bar_closed_at: datetime
+
+
+def observation_at(
+    policy: PolicyModel,
+    timeframe: str,
+    symbol: str,
+    at: datetime,
+    position: int,
+    start: datetime | None,
+    history_bars: int,
+    database_url: str | None,
+) -> BuiltObservation:
+    """The observation for the bar of `symbol` that closed last by `at` (see the module doc)."""
+    length = timedelta(seconds=Timeframe.parse(timeframe).seconds)
+    end = at - length + timedelta(microseconds=1)  # opened_at <= at - length: closed by `at`
+    if start is None:
+        start = end - history_bars * length
+    if start >= end:
+        raise InvalidRequest(
+            "`start` must be before the last bar that closed by `at`", field="start"
+        )
+    bars = load_bars(symbol, timeframe, start, end, database_url=database_url)
+    spec = policy.feature_spec
+    if len(bars) <= spec.warmup:
+        raise InvalidRequest(
+            f"{len(bars)} {timeframe} bars of {symbol!r} closed in [{start.isoformat()}, "
+            f"{at.isoformat()}]; the features need at least {spec.warmup + 1}",
+            field="at",
+        )
+    sentiment = bar_sentiment(bars) if policy.uses_sentiment else None
+    features = build_features(bars, spec, sentiment)
+    state = np.empty((1, policy.obs_dim), dtype=np.float64)
+    state[0, :-1] = features[-1]
+    state[0, -1] = position
+    last_open_ns = int(bars.opened_at[-1])
+    closed_at = datetime.fromtimestamp(last_open_ns // 1_000_000_000, UTC) + length
+    return BuiltObservation(state=state, bar_closed_at=closed_at)

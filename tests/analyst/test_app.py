@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from analyst.app import create_app
+from analyst.embeddings import LocalSentenceEmbeddings
+from analyst.scorers import FinanceVaderScorer
+from analyst.sentiment import SentimentAnalyst
+from analyst.settings import AnalystSettings
+from analyst.symbols import SymbolTagger
+
+ARTICLES = [
+    {
+        "headline": "Apple shares crash after iPhone recall",
+        "url": "https://n.test/1",
+        "source": "wire",
+        "published_at": "2024-01-02T10:00:00Z",
+    },
+    {
+        "headline": "Apple beats estimates and raises guidance",
+        "url": "https://n.test/2",
+        "source": "wire",
+        "published_at": "2024-01-03T10:00:00+01:00",
+        "symbols": ["aapl"],
+    },
+]
+
+
+@pytest.fixture
+def client(
+    database_url: str, embeddings: LocalSentenceEmbeddings, tagger: SymbolTagger
+) -> TestClient:
+    analyst = SentimentAnalyst(
+        embeddings=embeddings,
+        scorer=FinanceVaderScorer(),
+        tagger=tagger,
+        settings=AnalystSettings(database_url=database_url),
+    )
+    return TestClient(create_app(analyst))
+
+
+def test_health_answers_ok(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_post_news_then_search_point_in_time(client: TestClient) -> None:
+    created = client.post("/news", json={"articles": ARTICLES})
+    assert created.status_code == 200
+    assert created.json() == {"read": 2, "inserted": 2, "duplicates": 0}
+    assert client.post("/news", json={"articles": ARTICLES}).json()["inserted"] == 0
+    found = client.get(
+        "/news/search", params={"q": "Apple crash", "at": "2024-01-02T12:00:00Z", "symbol": "AAPL"}
+    )
+    assert found.status_code == 200
+    assert [h["headline"] for h in found.json()["hits"]] == [ARTICLES[0]["headline"]]
+    later = client.get("/news/search", params={"q": "Apple", "at": "2024-01-04T00:00:00Z"})
+    assert len(later.json()["hits"]) == 2
+
+
+def test_get_sentiment_scores_and_counts(client: TestClient) -> None:
+    client.post("/news", json={"articles": ARTICLES})
+    body = client.get("/sentiment", params={"symbol": "AAPL", "at": "2024-01-02T12:00:00Z"}).json()
+    assert body["n_docs"] == 1
+    assert body["score"] < 0
+    empty = client.get("/sentiment", params={"symbol": "SYN", "at": "2024-01-02T12:00:00Z"}).json()
+    assert (empty["score"], empty["n_docs"]) == (0.0, 0)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "field"),
+    [
+        ("get", "/sentiment", {"params": {"symbol": "AAPL", "at": "2024-01-02T12:00:00"}}, "at"),
+        ("get", "/sentiment", {"params": {"at": "2024-01-02T12:00:00Z"}}, "symbol"),
+        ("get", "/news/search", {"params": {"q": "x", "at": "2024-01-02T12:00:00Z", "k": 0}}, "k"),
+        (
+            "get",
+            "/news/search",
+            {"params": {"q": "x", "at": "2024-01-02T12:00:00Z", "window": "soon"}},
+            "window",
+        ),
+        (
+            "post",
+            "/news",
+            {"json": {"articles": [ARTICLES[0] | {"published_at": "2024-01-02T10:00:00"}]}},
+            "published_at",
+        ),
+        (
+            "post",
+            "/news",
+            {"json": {"articles": [ARTICLES[0] | {"symbols": ["NOT A SYMBOL"]}]}},
+            "symbols",
+        ),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(
+    client: TestClient, method: str, path: str, kwargs: dict, field: str
+) -> None:
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code == 422
+    assert any(field in detail["loc"] for detail in response.json()["detail"])
+
+
+def test_post_news_invalid_article_stores_nothing(client: TestClient) -> None:
+    bad = ARTICLES[1] | {"published_at": "2024-01-03T10:00:00"}
+    assert client.post("/news", json={"articles": [ARTICLES[0], bad]}).status_code == 422
+    hits = client.get(
+        "/news/search", params={"q": "Apple", "at": "2025-01-01T00:00:00Z", "window": ""}
+    )
+    assert hits.json()["hits"] == []

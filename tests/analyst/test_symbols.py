@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analyst.symbols import DEFAULT_ALIASES, SymbolTagger, load_tagger
+from core.errors import ConfigurationError
+
+
+def test_tag_matches_names_case_insensitively_and_tickers_exactly() -> None:
+    tagger = SymbolTagger(DEFAULT_ALIASES)
+    assert tagger.tag("apple and bitcoin rally") == ["AAPL", "BTCUSD"]
+    assert tagger.tag("Pineapple prices", "a synthesis of views") == []
+    assert tagger.tag("SYN jumps after earnings") == ["SYN"]
+    assert tagger.tag("syn jumps") == []
+
+
+def test_load_tagger_reads_json_and_yaml(tmp_path: Path) -> None:
+    as_json = tmp_path / "aliases.json"
+    as_json.write_text(json.dumps({"xyz": ["Xylophone Co"]}))
+    as_yaml = tmp_path / "aliases.yaml"
+    as_yaml.write_text("XYZ:\n  - Xylophone Co\n")
+    for path in (as_json, as_yaml):
+        assert load_tagger(path).tag("Xylophone Co wins contract") == ["XYZ"]
+
+
+def test_load_tagger_refuses_malformed_file(tmp_path: Path) -> None:
+    path = tmp_path / "aliases.json"
+    path.write_text('{"XYZ": "not a list"}')
+    with pytest.raises(ConfigurationError):
+        load_tagger(path)

@@ -1,0 +1,99 @@
+"""Gateway fixtures: the real app in-process (TestClient) on a fresh database and real Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.db.accounts import create_user, forget_cached_keys
+from core.db.engine import session_scope
+from core.db.models import Bar
+from core.settings import get_settings
+from gateway.main import create_app
+from tests.worker.process import WorkerProcess
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: uuid.UUID
+    name: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def platform_env(database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database, the shared Redis, and a job queue of this test's own."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("VELOCITAS_JOBS_QUEUE", queue)
+    get_settings.cache_clear()
+    forget_cached_keys()
+    return queue
+
+
+@pytest.fixture
+def client(platform_env: str) -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_account(platform_env: str) -> Callable[[str], Account]:
+    def make(name: str) -> Account:
+        with session_scope() as session:
+            created = create_user(session, name)
+        return Account(created.user.id, created.user.name, created.api_key)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_account: Callable[[str], Account]) -> Account:
+    return make_account("alice")
+
+
+@pytest.fixture
+def bob(make_account: Callable[[str], Account]) -> Account:
+    return make_account("bob")
+
+
+def store_bars(symbol: str = "BTCUSDT", timeframe: str = "1h", n: int = 200) -> None:
+    """A gently trending hourly series from T0, exact decimal prices."""
+    with session_scope() as session:
+        for i in range(n):
+            close = Decimal(100) + Decimal(i) / 4 + Decimal((i * 7) % 11) - 5
+            session.add(
+                Bar(
+                    symbol=symbol,
+                    timeframe=timeframe,
+                    opened_at=T0 + timedelta(hours=i),
+                    open=close - Decimal("0.5"),
+                    high=close + 1,
+                    low=close - 1,
+                    close=close,
+                    volume=Decimal(10 + i % 5),
+                )
+            )
+
+
+@pytest.fixture
+def workers(
+    platform_env: str, database_url: str, redis_url: str, tmp_path: Path
+) -> Iterator[WorkerProcess]:
+    """Real Celery worker processes on this test's database and queue; call `.start()`."""
+    handle = WorkerProcess(database_url, redis_url, platform_env, tmp_path)
+    yield handle
+    handle.stop()

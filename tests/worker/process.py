@@ -1,0 +1,150 @@
+"""A real Celery worker as a subprocess of the test, in its own process group (so `kill -9`
+takes the pool's children too, like a lost machine)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+from core.db import jobs as job_store
+from core.db.engine import session_scope
+from core.db.models import BacktestJob
+from core.jobs import JobEvent, JobKind, broker_url, events_channel
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Limits for tests: production defaults are an hour (worker/settings.py).
+TEST_LIMITS = {
+    "WORKER_SOFT_TIME_LIMIT_S": "60",
+    "WORKER_TIME_LIMIT_S": "70",
+    "WORKER_VISIBILITY_TIMEOUT_S": "75",
+    "WORKER_RESTORE_INTERVAL_S": "1",
+    "WORKER_MAX_ATTEMPTS": "3",
+    "WORKER_RETRY_BACKOFF_MAX_S": "1",
+}
+FAST_REDELIVERY = {
+    # A lost worker's job is handed to another within seconds (for short test jobs only).
+    "WORKER_SOFT_TIME_LIMIT_S": "6",
+    "WORKER_TIME_LIMIT_S": "8",
+    "WORKER_VISIBILITY_TIMEOUT_S": "9",
+}
+
+
+class WorkerProcess:
+    """`celery -A worker.app worker` on the test's database, Redis and queue, with the
+    test-only tasks of `tests.worker.sleepy_tasks` loaded."""
+
+    def __init__(self, database_url: str, redis_url: str, queue: str, log_dir: Path) -> None:
+        self.env = {
+            **os.environ,
+            **TEST_LIMITS,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "VELOCITAS_JOBS_QUEUE": queue,
+            "PYTHONPATH": str(REPO),
+        }
+        self.queue = queue
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+                "-Q", self.queue, "-c", "1", "-P", "prefork", "-n", name,
+                "-I", "tests.worker.sleepy_tasks", "--loglevel", "INFO",
+                "--without-gossip", "--without-mingle",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def kill_hard(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and its pool children: nothing gets to clean up or acknowledge."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def send(task_name: str, job_id: uuid.UUID, queue: str) -> None:
+    """Send a job id to a task by name, as the gateway does."""
+    producer = Celery("test-producer", broker=broker_url(), set_as_current=False)
+    try:
+        producer.send_task(task_name, args=[str(job_id)], task_id=str(job_id), queue=queue)
+    finally:
+        producer.close()
+
+
+def new_job(owner_id: uuid.UUID, spec: dict[str, Any]) -> uuid.UUID:
+    """A queued backtest job owned by `owner_id`, committed."""
+    with session_scope() as session:
+        job, _ = job_store.create_job(session, owner_id=owner_id, kind=JobKind.BACKTEST, spec=spec)
+        return job.id
+
+
+def job_row(job_id: uuid.UUID) -> BacktestJob:
+    with session_scope() as session:
+        job = job_store.get_job(session, job_id)
+        assert job is not None
+        return job
+
+
+class EventLog:
+    """Collects one owner's job events from Redis in a background thread."""
+
+    def __init__(self, redis_url: str, owner_id: uuid.UUID) -> None:
+        self._client = redis.Redis.from_url(redis_url)
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self.events: list[JobEvent] = []
+        self._pubsub.subscribe(**{events_channel(owner_id): self._on_message})
+        self._thread = self._pubsub.run_in_thread(sleep_time=0.01, daemon=True)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        self.events.append(JobEvent.model_validate_json(message["data"]))
+
+    def types(self, job_id: uuid.UUID) -> list[str]:
+        return [e.type for e in self.events if e.job_id == job_id]
+
+    def close(self) -> None:
+        self._thread.stop()
+        self._thread.join(timeout=5)
+        self._pubsub.close()
+        self._client.close()

@@ -1,0 +1,53 @@
+"""Jobs left `queued` by a lost send are sent again when a worker starts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from celery import Celery
+from sqlalchemy import update
+
+from core.db.engine import session_scope
+from core.db.models import BacktestJob
+from core.jobs import broker_url
+from tests.worker.process import WorkerProcess, job_row, new_job, wait_until
+from worker.redispatch import redispatch_stale_jobs
+
+
+def _age(job_id: uuid.UUID, by: timedelta) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(BacktestJob)
+            .where(BacktestJob.id == job_id)
+            .values(created_at=datetime.now(UTC) - by)
+        )
+
+
+def test_redispatch_sends_stale_queued_jobs_not_already_waiting(
+    queue: str, owner: uuid.UUID
+) -> None:
+    lost = new_job(owner, {})
+    _age(lost, timedelta(hours=1))
+    fresh = new_job(owner, {})  # its send may still be on the way: left alone
+    producer = Celery("test-producer", broker=broker_url(), set_as_current=False)
+
+    assert redispatch_stale_jobs(producer) == [lost]
+    # Its message now waits in the queue: a second start-up does not send it again.
+    assert redispatch_stale_jobs(producer) == []
+    assert job_row(fresh).status == "queued"
+
+
+def test_worker_start_runs_a_job_whose_send_was_lost(
+    workers: WorkerProcess, queue: str, owner: uuid.UUID
+) -> None:
+    lost = new_job(owner, {"symbol": "NONE"})
+    _age(lost, timedelta(hours=1))
+    workers.start()
+
+    def taken() -> BacktestJob | None:
+        job = job_row(lost)
+        return job if job.status != "queued" else None
+
+    job = wait_until(taken, timeout=60)
+    assert job.attempts == 1

@@ -1,0 +1,206 @@
+"""What every job task does around its work: claim, announce, record, fail readably.
+
+`run_job` re-reads the job, skips it if it has finished (a redelivery after success, or a
+cancellation), marks it running, calls the work function, writes the outcome keyed by job id
+and publishes the events. Errors are sorted by what they call for: bad input fails the job at
+once; a transient error is retried with exponential backoff up to `WORKER_MAX_ATTEMPTS`
+deliveries; anything else fails the job with its message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+import redis
+import sqlalchemy.exc
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from core.db import jobs as job_store
+from core.db import sweeps as sweep_store
+from core.db.engine import session_scope
+from core.errors import InvalidRequest, TransientError
+from core.jobs import EventType, JobEvent, JobStatus, publish
+from worker.settings import get_worker_settings
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_INTERVAL_S = 0.25  # progress writes and events at most this often per job
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while it ran; the task stops without writing results."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """What a finished job stores: a summary, and for backtests its trades and equity curve."""
+
+    summary: dict[str, Any]
+    trades: Sequence[job_store.TradeRecord] = ()
+    equity_opened_at_ns: npt.NDArray[np.int64] | None = None
+    equity: Sequence[Decimal] | npt.NDArray[np.float64] | None = None
+    data_snapshot_hash: str | None = None
+    engine_version: str | None = None
+
+
+@dataclass
+class JobContext:
+    """The job as the work function sees it, with a way to report progress."""
+
+    job_id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: str
+    spec: dict[str, Any]
+    attempt: int
+    parent_id: uuid.UUID | None = None
+    _last_report: float = field(default=0.0, repr=False)
+
+    def progress(self, fraction: float, *, force: bool = False) -> None:
+        """Record progress in [0, 1] and publish it; raises `JobCancelled` if the job was
+        cancelled. Throttled, so calling it in a tight loop is cheap."""
+        now = time.monotonic()
+        if not force and now - self._last_report < _PROGRESS_INTERVAL_S:
+            return
+        self._last_report = now
+        with transient_errors(), session_scope() as session:
+            status = job_store.record_progress(session, self.job_id, fraction)
+        if status is JobStatus.CANCELLED:
+            raise JobCancelled(str(self.job_id))
+        self.publish("job.progress", JobStatus.RUNNING, progress=fraction)
+
+    def publish(
+        self,
+        type: EventType,
+        status: JobStatus,
+        *,
+        progress: float,
+        summary: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        publish(
+            JobEvent.now(
+                type,
+                job_id=self.job_id,
+                owner_id=self.owner_id,
+                kind=self.kind,
+                status=status,
+                progress=progress,
+                summary=summary,
+                error=error,
+            )
+        )
+
+
+Work = Callable[[JobContext], JobOutcome]
+
+
+def run_job(task: Task, job_id: str, work: Work) -> str:
+    """Run `work` for the job `job_id` under the platform's rules; return what happened."""
+    settings = get_worker_settings()
+    with transient_errors(), session_scope() as session:
+        job = job_store.mark_running(session, uuid.UUID(job_id))
+        if job is None:
+            log.info("job %s is finished or gone: skipped", job_id)
+            return "skipped"
+        context = JobContext(
+            job.id, job.owner_id, job.kind, dict(job.spec), job.attempts, job.parent_id
+        )
+    if context.attempt > settings.worker_max_attempts:
+        return _fail(
+            context,
+            f"gave up after {settings.worker_max_attempts} attempts "
+            "(its worker was lost or a dependency kept failing each time)",
+        )
+    context.publish("job.running", JobStatus.RUNNING, progress=0.0)
+    try:
+        with transient_errors():
+            outcome = work(context)
+            with session_scope() as session:
+                recorded = job_store.record_result(
+                    session,
+                    context.job_id,
+                    summary=outcome.summary,
+                    trades=outcome.trades,
+                    equity_opened_at_ns=outcome.equity_opened_at_ns,
+                    equity=outcome.equity,
+                    data_snapshot_hash=outcome.data_snapshot_hash,
+                    engine_version=outcome.engine_version,
+                )
+    except JobCancelled:
+        log.info("job %s cancelled while running", job_id)
+        return "cancelled"
+    except InvalidRequest as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        return _fail(context, f"{where}{exc}")
+    except SoftTimeLimitExceeded:
+        return _fail(
+            context, f"stopped: exceeded the time limit of {settings.worker_soft_time_limit_s} s"
+        )
+    except TransientError as exc:
+        if context.attempt >= settings.worker_max_attempts:
+            return _fail(context, f"gave up after {context.attempt} attempts: {exc}")
+        countdown = min(2**context.attempt, settings.worker_retry_backoff_max_s)
+        log.warning("job %s: transient error, retry in ~%s s: %s", job_id, countdown, exc)
+        raise task.retry(exc=exc, countdown=countdown * random.uniform(0.5, 1.0)) from exc
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        return _fail(context, f"internal error: {type(exc).__name__}: {exc}")
+    if not recorded:
+        log.info("job %s finished meanwhile (cancelled or done by another delivery)", job_id)
+        return "superseded"
+    context.publish("job.succeeded", JobStatus.SUCCEEDED, progress=1.0, summary=outcome.summary)
+    settle_parent_of(context)
+    return "succeeded"
+
+
+def _fail(context: JobContext, error: str) -> str:
+    with transient_errors(), session_scope() as session:
+        failed = job_store.mark_failed(session, context.job_id, error)
+    if failed:
+        context.publish("job.failed", JobStatus.FAILED, progress=0.0, error=error)
+        settle_parent_of(context)
+    return "failed"
+
+
+def settle_parent_of(context: JobContext) -> None:
+    """A sweep's child just finished: advance the sweep, and rank it if this was the last."""
+    if context.parent_id is None:
+        return
+    with transient_errors(), session_scope() as session:
+        parent = sweep_store.settle_parent(session, context.parent_id)
+    if parent is None:
+        return
+    event = JobContext(parent.id, parent.owner_id, parent.kind, {}, parent.attempts)
+    if parent.status == JobStatus.SUCCEEDED:
+        event.publish(
+            "job.succeeded", JobStatus.SUCCEEDED, progress=1.0, summary=parent.result_summary
+        )
+    else:
+        event.publish("job.progress", JobStatus.RUNNING, progress=parent.progress)
+
+
+@contextmanager
+def transient_errors() -> Iterator[None]:
+    """Translate lost connections to PostgreSQL or Redis into `TransientError`."""
+    try:
+        yield
+    except (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        psycopg.OperationalError,
+        redis.ConnectionError,
+        redis.TimeoutError,
+    ) as exc:
+        raise TransientError(f"{type(exc).__name__}: {exc}") from exc
