@@ -36,6 +36,7 @@ __all__ = [
     "JOBS_QUEUE",
     "TASK_FOR_KIND",
     "TASK_RUN_BACKTEST",
+    "TASK_RUN_FOLD",
     "TASK_RUN_SWEEP",
     "TASK_RUN_WALK_FORWARD",
     "EventType",
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 TASK_RUN_BACKTEST = "worker.backtests.run"
 TASK_RUN_SWEEP = "worker.sweeps.run"
 TASK_RUN_WALK_FORWARD = "worker.walk_forwards.run"
+TASK_RUN_FOLD = "worker.walk_forwards.fold"
 JOBS_QUEUE = "velocitas.jobs"
 """The queue job tasks go to unless `VELOCITAS_JOBS_QUEUE` names another (deployments or test
 runs sharing one Redis keep apart that way)."""
@@ -68,6 +70,7 @@ class JobKind(StrEnum):
     BACKTEST = "backtest"
     SWEEP = "sweep"
     WALK_FORWARD = "walk_forward"
+    FOLD = "fold"  # one fold of a walk-forward: its in-sample optimisation, run as a child job
 
 
 class JobStatus(StrEnum):
@@ -87,6 +90,7 @@ TASK_FOR_KIND: dict[JobKind, str] = {
     JobKind.BACKTEST: TASK_RUN_BACKTEST,
     JobKind.SWEEP: TASK_RUN_SWEEP,
     JobKind.WALK_FORWARD: TASK_RUN_WALK_FORWARD,
+    JobKind.FOLD: TASK_RUN_FOLD,
 }
 
 EventType = Literal[

@@ -1,8 +1,10 @@
-"""Walk-forward jobs: the stored spec of `POST /walk-forwards` and how a worker runs one.
+"""Walk-forward jobs: the stored spec of `POST /walk-forwards` and the steps a worker runs.
 
-A walk-forward is sequential (each out-of-sample segment starts from the previous one's final
-equity), so one worker runs a whole job; each fold's in-sample sweep uses the engine's fast
-path (every core of that worker) when the spec allows it. See `core.engine.walk_forward`.
+The in-sample optimisations of the folds are independent, so the platform runs each as its own
+child job (`optimise`) on whichever worker takes it; only the out-of-sample stitching is
+sequential (each segment starts from the previous one's final equity), and it runs once, when
+the last fold has finished (`stitch`). The result equals `execute`, the whole walk-forward in
+one process. See `core.engine.walk_forward`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.domain.bars import BarArrays
 from core.engine.spec import BacktestSpec
 from core.engine.sweep import Objective, grid_combinations
-from core.engine.walk_forward import WalkForwardResult, parse_duration, plan_folds, run_walk_forward
+from core.engine.walk_forward import (
+    FoldChoice,
+    WalkForwardPlan,
+    WalkForwardResult,
+    optimise_fold,
+    parse_duration,
+    plan_folds,
+    plan_walk_forward,
+    run_walk_forward,
+    stitch_folds,
+)
 from core.errors import InvalidRequest
 
-__all__ = ["MAX_FOLDS", "WalkForwardSpec", "execute", "validate"]
+__all__ = [
+    "MAX_FOLDS",
+    "WalkForwardSpec",
+    "execute",
+    "optimise",
+    "plan",
+    "stitch",
+    "summary",
+    "summary_of_choice",
+    "validate",
+]
 
 MAX_FOLDS = 500
 """The most folds one walk-forward may cut its range into."""
@@ -90,3 +112,71 @@ def execute(
         workers=workers,
         progress=progress,
     )
+
+
+def plan(spec: WalkForwardSpec) -> WalkForwardPlan:
+    """The folds and parameter combinations of a valid spec (`validate` first)."""
+    return plan_walk_forward(
+        spec.base,
+        spec.grid,
+        in_sample=parse_duration(spec.in_sample, field="in_sample"),
+        out_of_sample=parse_duration(spec.out_of_sample, field="out_of_sample"),
+        anchored=spec.anchored,
+        random_count=spec.random,
+        seed=spec.seed,
+    )
+
+
+def optimise(
+    spec: WalkForwardSpec, the_plan: WalkForwardPlan, index: int, series: BarArrays
+) -> FoldChoice:
+    """Fold `index`'s in-sample sweep on `series` (its bars from in-sample start to
+    out-of-sample end), on this process alone: the platform's parallelism is across folds."""
+    return optimise_fold(
+        spec.base,
+        series,
+        the_plan,
+        the_plan.folds[index],
+        objective=spec.objective,
+        min_trades=spec.min_trades,
+        max_drawdown=spec.max_drawdown,
+        workers=1,
+    )
+
+
+def stitch(
+    spec: WalkForwardSpec,
+    the_plan: WalkForwardPlan,
+    choices: list[FoldChoice],
+    series: BarArrays,
+) -> WalkForwardResult:
+    """Trade every fold's choice out of sample on `series` (the whole range), in order."""
+    return stitch_folds(
+        spec.base,
+        series,
+        the_plan,
+        choices,
+        objective=spec.objective,
+        anchored=spec.anchored,
+    )
+
+
+def summary(result: WalkForwardResult) -> dict[str, Any]:
+    """The job's stored summary: folds, parameters, metrics; JSON-safe (NaN becomes null)."""
+    return _finite_tree({**result.to_dict(), "metrics": dict(result.metrics)})
+
+
+def summary_of_choice(choice: FoldChoice) -> dict[str, Any]:
+    """A fold job's stored summary: its choice, JSON-safe."""
+    return _finite_tree(choice.to_dict())
+
+
+def _finite_tree(value: Any) -> Any:
+    # JSONB has no NaN or infinity: those become null.
+    if isinstance(value, dict):
+        return {k: _finite_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_tree(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

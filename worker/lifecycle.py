@@ -26,12 +26,16 @@ import redis
 import sqlalchemy.exc
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.db import jobs as job_store
 from core.db import sweeps as sweep_store
+from core.db import walk_forwards as walk_forward_store
 from core.db.engine import session_scope
+from core.db.models import BacktestJob
 from core.errors import InvalidRequest, TransientError
-from core.jobs import EventType, JobEvent, JobStatus, publish
+from core.jobs import EventType, JobEvent, JobKind, JobStatus, publish
 from worker.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -112,11 +116,19 @@ def run_job(task: Task, job_id: str, work: Work) -> str:
     with transient_errors(), session_scope() as session:
         job = job_store.mark_running(session, uuid.UUID(job_id))
         if job is None:
-            log.info("job %s is finished or gone: skipped", job_id)
-            return "skipped"
-        context = JobContext(
-            job.id, job.owner_id, job.kind, dict(job.spec), job.attempts, job.parent_id
-        )
+            finished = job_store.get_job(session, uuid.UUID(job_id))
+            parent_id = finished.parent_id if finished is not None else None
+        else:
+            context = JobContext(
+                job.id, job.owner_id, job.kind, dict(job.spec), job.attempts, job.parent_id
+            )
+    if job is None:
+        log.info("job %s is finished or gone: skipped", job_id)
+        if parent_id is not None:
+            # A worker that died between finishing this child and settling its parent would
+            # leave the parent waiting forever: the redelivery settles it (a no-op if done).
+            settle_parent(parent_id)
+        return "skipped"
     if context.attempt > settings.worker_max_attempts:
         return _fail(
             context,
@@ -161,7 +173,7 @@ def run_job(task: Task, job_id: str, work: Work) -> str:
         log.info("job %s finished meanwhile (cancelled or done by another delivery)", job_id)
         return "superseded"
     context.publish("job.succeeded", JobStatus.SUCCEEDED, progress=1.0, summary=outcome.summary)
-    settle_parent_of(context)
+    settle_parent(context.parent_id)
     return "succeeded"
 
 
@@ -170,16 +182,22 @@ def _fail(context: JobContext, error: str) -> str:
         failed = job_store.mark_failed(session, context.job_id, error)
     if failed:
         context.publish("job.failed", JobStatus.FAILED, progress=0.0, error=error)
-        settle_parent_of(context)
+        settle_parent(context.parent_id)
     return "failed"
 
 
-def settle_parent_of(context: JobContext) -> None:
-    """A sweep's child just finished: advance the sweep, and rank it if this was the last."""
-    if context.parent_id is None:
+def settle_parent(parent_id: uuid.UUID | None) -> None:
+    """A child (a sweep's run, a walk-forward's fold) of `parent_id` just finished: advance the
+    parent, and finish it if this was the last child. Safe to call again: a finished parent is
+    left alone. None (the job had no parent) does nothing."""
+    if parent_id is None:
         return
     with transient_errors(), session_scope() as session:
-        parent = sweep_store.settle_parent(session, context.parent_id)
+        kind = session.execute(
+            select(BacktestJob.kind).where(BacktestJob.id == parent_id)
+        ).scalar_one_or_none()
+        settle = _SETTLE_BY_KIND.get(kind or "")
+        parent = settle(session, parent_id) if settle else None
     if parent is None:
         return
     event = JobContext(parent.id, parent.owner_id, parent.kind, {}, parent.attempts)
@@ -187,8 +205,16 @@ def settle_parent_of(context: JobContext) -> None:
         event.publish(
             "job.succeeded", JobStatus.SUCCEEDED, progress=1.0, summary=parent.result_summary
         )
+    elif parent.status == JobStatus.FAILED:
+        event.publish("job.failed", JobStatus.FAILED, progress=parent.progress, error=parent.error)
     else:
         event.publish("job.progress", JobStatus.RUNNING, progress=parent.progress)
+
+
+_SETTLE_BY_KIND: dict[str, Callable[[Session, uuid.UUID], BacktestJob | None]] = {
+    JobKind.SWEEP: sweep_store.settle_parent,
+    JobKind.WALK_FORWARD: walk_forward_store.settle_parent,
+}
 
 
 @contextmanager

@@ -32,7 +32,18 @@ from core.engine.sweep import grid_combinations, random_combinations, run_sweep
 from core.errors import InvalidRequest
 from core.metrics import compute_metrics
 
-__all__ = ["Fold", "WalkForwardResult", "parse_duration", "plan_folds", "run_walk_forward"]
+__all__ = [
+    "Fold",
+    "FoldChoice",
+    "WalkForwardPlan",
+    "WalkForwardResult",
+    "optimise_fold",
+    "parse_duration",
+    "plan_folds",
+    "plan_walk_forward",
+    "run_walk_forward",
+    "stitch_folds",
+]
 
 Progress = Callable[[int, int], None]
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -134,26 +145,58 @@ def _window(spec: BacktestSpec, start: datetime, end: datetime, **more: Any) -> 
     return spec.model_copy(update={"start": start, "end": end, **more})
 
 
-def run_walk_forward(
+@dataclass(frozen=True)
+class WalkForwardPlan:
+    """What every fold shares: the strategy, its fixed parameters, the parameter combinations
+    each in-sample sweep tries, and the folds themselves."""
+
+    strategy: str
+    fixed: dict[str, Any]
+    combos: list[dict[str, Any]]
+    skipped: int  # combinations of the grid that break a rule between parameters
+    folds: list[Fold]
+
+
+@dataclass(frozen=True)
+class FoldChoice:
+    """What one fold's in-sample sweep chose: the best parameters and their objective value;
+    none when no run qualified (`error` says why the sweep could not run, `skipped` why the
+    fold has nothing to trade). JSON-friendly, so a fold run as its own job can store it."""
+
+    params: dict[str, Any] | None = None
+    in_sample_objective: float | None = None
+    in_sample_error: str | None = None
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "in_sample_objective": self.in_sample_objective,
+            "in_sample_error": self.in_sample_error,
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FoldChoice:
+        return cls(
+            params=data.get("params"),
+            in_sample_objective=data.get("in_sample_objective"),
+            in_sample_error=data.get("in_sample_error"),
+            skipped=data.get("skipped"),
+        )
+
+
+def plan_walk_forward(
     spec: BacktestSpec,
-    bars: Mapping[str, BarArrays],
     space: Mapping[str, Sequence[Any]],
     *,
     in_sample: timedelta,
     out_of_sample: timedelta,
     anchored: bool = False,
-    objective: str = "sharpe",
-    min_trades: int = 0,
-    max_drawdown: float | None = None,
     random_count: int | None = None,
     seed: int = 0,
-    workers: int | None = None,
-    progress: Progress | None = None,
-) -> WalkForwardResult:
-    """Walk-forward of leg 0's strategy over `space` (parameter name → values) on one leg.
-
-    `progress(done, total)` counts finished folds. Same inputs give the same result.
-    """
+) -> WalkForwardPlan:
+    """The folds and the combinations of leg 0's strategy over `space` (name -> values)."""
     if len(spec.legs) != 1:
         raise InvalidRequest("walk-forward runs one leg", field="legs")
     leg = spec.legs[0]
@@ -165,7 +208,59 @@ def run_walk_forward(
     if not combos:
         raise InvalidRequest("the grid has no valid parameter combination", field="grid")
     folds = plan_folds(spec.start, spec.end, in_sample, out_of_sample, anchored=anchored)
-    (series,) = select_bars(spec, bars)
+    return WalkForwardPlan(name, fixed, combos, skipped, folds)
+
+
+def optimise_fold(
+    spec: BacktestSpec,
+    series: BarArrays,
+    plan: WalkForwardPlan,
+    fold: Fold,
+    *,
+    objective: str = "sharpe",
+    min_trades: int = 0,
+    max_drawdown: float | None = None,
+    workers: int | None = None,
+) -> FoldChoice:
+    """Sweep the plan's combinations on `fold`'s in-sample bars and pick the best.
+
+    `series` must hold the fold's bars from its in-sample start to its out-of-sample end (it
+    may hold more). Folds are independent, so each can run on its own worker.
+    """
+    if len(series.between(fold.out_of_sample_start, fold.out_of_sample_end)) == 0:
+        return FoldChoice(skipped="no bars out of sample")
+    is_spec = _window(spec, fold.in_sample_start, fold.in_sample_end)
+    try:
+        sweep = run_sweep(
+            is_spec, {spec.legs[0].symbol: series}, plan.combos, objective=objective,
+            min_trades=min_trades, max_drawdown=max_drawdown, workers=workers,
+            skipped=plan.skipped,
+        )  # fmt: skip
+    except InvalidRequest as exc:  # e.g. no bars in sample
+        return FoldChoice(in_sample_error=str(exc))
+    best = sweep.best
+    if best is None:
+        return FoldChoice()
+    return FoldChoice(params=best["params"], in_sample_objective=best[objective])
+
+
+def stitch_folds(
+    spec: BacktestSpec,
+    series: BarArrays,
+    plan: WalkForwardPlan,
+    choices: Sequence[FoldChoice],
+    *,
+    objective: str = "sharpe",
+    anchored: bool = False,
+    progress: Progress | None = None,
+) -> WalkForwardResult:
+    """Trade each fold's choice out of sample, in order, as one account; one curve, one report.
+
+    Sequential by nature: each segment starts from the previous segment's final equity.
+    """
+    if len(choices) != len(plan.folds):
+        raise ValueError(f"{len(plan.folds)} folds but {len(choices)} choices")
+    leg = spec.legs[0]
     cash = spec.initial_cash
     times: list[np.ndarray] = []
     curves: list[np.ndarray] = []
@@ -175,30 +270,28 @@ def run_walk_forward(
     fees = Decimal(0)
     exposure = 0
     reports = []
-    for fold in folds:
+    for fold, choice in zip(plan.folds, choices, strict=True):
         oos_bars = series.between(fold.out_of_sample_start, fold.out_of_sample_end)
-        report: dict[str, Any] = {**fold.to_dict(), "params": None, "in_sample_objective": None}
-        if len(oos_bars) == 0:
-            reports.append({**report, "skipped": "no bars out of sample"})
+        report: dict[str, Any] = {
+            **fold.to_dict(),
+            "params": choice.params,
+            "in_sample_objective": choice.in_sample_objective,
+        }
+        if choice.skipped is not None or len(oos_bars) == 0:
+            reports.append({**report, "skipped": choice.skipped or "no bars out of sample"})
             continue
-        is_spec = _window(spec, fold.in_sample_start, fold.in_sample_end)
-        try:
-            sweep = run_sweep(
-                is_spec, {leg.symbol: series}, combos, objective=objective,
-                min_trades=min_trades, max_drawdown=max_drawdown, workers=workers,
-                skipped=skipped,
-            )  # fmt: skip
-            best = sweep.best
-        except InvalidRequest as exc:  # e.g. no bars in sample
-            best, report["in_sample_error"] = None, str(exc)
+        if choice.in_sample_error is not None:
+            report["in_sample_error"] = choice.in_sample_error
         oos_spec = _window(spec, fold.out_of_sample_start, fold.out_of_sample_end)
         oos_spec = oos_spec.model_copy(update={"initial_cash": cash})
-        if best is None:
+        if choice.params is None:
             segment = np.full(len(oos_bars), float(cash))
             report["out_of_sample_result"] = {"trades": 0, "final_equity": str(cash)}
         else:
-            params = {**fixed, **best["params"]}
-            chosen = leg.model_copy(update={"strategy": StrategyRef(name=name, params=params)})
+            params = {**plan.fixed, **choice.params}
+            chosen = leg.model_copy(
+                update={"strategy": StrategyRef(name=plan.strategy, params=params)}
+            )
             oos_spec = oos_spec.model_copy(update={"legs": [chosen]})
             history = series.between(fold.in_sample_start, fold.out_of_sample_end)
             sides = strategy_signals(chosen, history)[len(history) - len(oos_bars) :]
@@ -209,8 +302,6 @@ def run_walk_forward(
             returns += [t.return_fraction for t in result.trades]
             fees += sum((f.fee for f in result.fills), start=Decimal(0))
             exposure += round(float(result.metrics["exposure"] or 0.0) * len(oos_bars))
-            report["params"] = best["params"]
-            report["in_sample_objective"] = best[objective]
             report["out_of_sample_result"] = {
                 "trades": len(result.trades),
                 "total_return": result.metrics["total_return"],
@@ -223,7 +314,7 @@ def run_walk_forward(
         closes.append(oos_bars.close)
         reports.append(report)
         if progress:
-            progress(fold.index + 1, len(folds))
+            progress(fold.index + 1, len(plan.folds))
         if cash <= 0:
             break  # a blown account cannot carry on
     if not curves:
@@ -243,3 +334,43 @@ def run_walk_forward(
     return WalkForwardResult(
         reports, opened_at, equity, dict(metrics), spec.initial_cash, cash, objective, anchored
     )
+
+
+def run_walk_forward(
+    spec: BacktestSpec,
+    bars: Mapping[str, BarArrays],
+    space: Mapping[str, Sequence[Any]],
+    *,
+    in_sample: timedelta,
+    out_of_sample: timedelta,
+    anchored: bool = False,
+    objective: str = "sharpe",
+    min_trades: int = 0,
+    max_drawdown: float | None = None,
+    random_count: int | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> WalkForwardResult:
+    """Walk-forward of leg 0's strategy over `space` (parameter name -> values) on one leg, in
+    this process: every fold optimised in turn, then stitched.
+
+    `progress(done, total)` counts optimised folds. Same inputs give the same result. A job
+    platform can instead run `optimise_fold` per fold on separate workers and `stitch_folds`
+    once all are done: the result is the same.
+    """
+    plan = plan_walk_forward(
+        spec, space, in_sample=in_sample, out_of_sample=out_of_sample, anchored=anchored,
+        random_count=random_count, seed=seed,
+    )  # fmt: skip
+    (series,) = select_bars(spec, bars)
+    choices = []
+    for fold in plan.folds:
+        choice = optimise_fold(
+            spec, series, plan, fold, objective=objective, min_trades=min_trades,
+            max_drawdown=max_drawdown, workers=workers,
+        )  # fmt: skip
+        choices.append(choice)
+        if progress:
+            progress(fold.index + 1, len(plan.folds))
+    return stitch_folds(spec, series, plan, choices, objective=objective, anchored=anchored)

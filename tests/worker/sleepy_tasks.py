@@ -16,11 +16,12 @@ from decimal import Decimal
 import numpy as np
 from celery import Task
 
+from core.db import sweeps as sweep_store
 from core.db.jobs import TradeRecord
 from core.errors import InvalidRequest, TransientError
 from worker.app import app
+from worker.fan_out import fan_out
 from worker.lifecycle import JobContext, JobOutcome, run_job
-from worker.sweeps import fan_out
 
 TASK_SLEEPY = "tests.sleepy.run"
 TASK_SLEEPY_SWEEP = "tests.sleepy.sweep"
@@ -34,7 +35,9 @@ def run_sleepy(self: Task, job_id: str) -> str:
 
 @app.task(name=TASK_SLEEPY_SWEEP, bind=True)
 def run_sleepy_sweep(self: Task, job_id: str) -> str:
-    return fan_out(self, job_id, child_task=TASK_SLEEPY)
+    return fan_out(
+        self, job_id, create_children=sweep_store.create_children, child_task=TASK_SLEEPY
+    )
 
 
 def sleep_in_steps(context: JobContext) -> JobOutcome:

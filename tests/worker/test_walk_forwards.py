@@ -1,4 +1,5 @@
-"""Walk-forward jobs on a real worker: stored report and stitched curve; bad data fails once."""
+"""Walk-forward jobs on real workers: folds fanned out as child jobs, the last one stitches;
+stored report and curve; a failed fold fails the walk-forward; bad data fails once."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 import pytest
 
 from core.db import jobs as job_store
+from core.db import walk_forwards as walk_forward_store
 from core.db.engine import session_scope
 from core.domain.timeframe import Timeframe
 from core.ingest import import_table
-from core.jobs import TASK_RUN_WALK_FORWARD, JobKind
+from core.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD, JobKind, JobStatus
 from core.synth import synth_bars
 from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
 
@@ -30,16 +32,114 @@ SPEC: dict[str, Any] = {
 }
 
 
-def _job(owner: uuid.UUID) -> uuid.UUID:
+def _job(owner: uuid.UUID, spec: dict[str, Any] = SPEC) -> uuid.UUID:
     with session_scope() as session:
-        job, _ = job_store.create_job(session, owner_id=owner, kind=JobKind.WALK_FORWARD, spec=SPEC)
+        job, _ = job_store.create_job(session, owner_id=owner, kind=JobKind.WALK_FORWARD, spec=spec)
         return job.id
+
+
+def _store_bars(days: int = 10) -> None:
+    import_table(synth_bars(days * 24, Timeframe.H1, seed=2), symbol="WF", timeframe="1h")
+
+
+def _parent_with_folds(owner: uuid.UUID) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A running walk-forward whose fold jobs exist but none has run (as after the fan-out)."""
+    job_id = _job(owner)
+    with session_scope() as session:
+        parent = job_store.mark_running(session, job_id)
+        assert parent is not None
+        folds = walk_forward_store.create_fold_jobs(session, parent)
+        return job_id, [fold.id for fold in folds]
+
+
+def _finish_fold(fold_id: uuid.UUID, index: int, params: dict[str, int] | None) -> None:
+    with session_scope() as session:
+        job_store.mark_running(session, fold_id)
+        job_store.record_result(
+            session, fold_id, summary={"fold": index, "params": params, "in_sample_objective": 1.0}
+        )
+
+
+def _worker_names_that_ran(workers: WorkerProcess, task: str) -> set[str]:
+    logs = workers.log_dir.glob("*.log")
+    return {log.stem for log in logs if f"Task {task}[" in log.read_text(errors="replace")}
+
+
+def test_folds_run_as_child_jobs_across_workers_and_the_last_one_stitches(
+    workers: WorkerProcess, queue: str, owner: uuid.UUID, events: EventLog
+) -> None:
+    _store_bars()
+    for _ in range(2):
+        workers.start()
+    wait_until(lambda: len(_worker_names_that_ready(workers)) == 2, 60)
+    job_id = _job(owner, {**SPEC, "in_sample": "2d", "out_of_sample": "1d"})
+    send(TASK_RUN_WALK_FORWARD, job_id, queue)
+    job = wait_until(lambda: (j := job_row(job_id)).status in ("succeeded", "failed") and j, 90)
+    assert job.status == "succeeded", job.error
+    with session_scope() as session:
+        folds = job_store.list_jobs(session, owner, parent_id=job_id, limit=100)
+        top_level = job_store.list_jobs(session, owner)
+    folds.sort(key=lambda fold: fold.spec["fold"])
+    assert len(folds) == 8 == len(job.result_summary["folds"])
+    assert {(fold.kind, fold.status) for fold in folds} == {("fold", "succeeded")}
+    assert [fold.result_summary["params"] for fold in folds] == [
+        reported["params"] for reported in job.result_summary["folds"]
+    ]
+    assert [j.id for j in top_level] == [job_id]  # folds are not listed as the user's jobs
+    assert len(_worker_names_that_ran(workers, TASK_RUN_FOLD)) == 2
+    wait_until(lambda: "job.succeeded" in events.types(job_id), timeout=5)
+    types = events.types(job_id)
+    assert types[0] == "job.running"
+    assert "job.progress" in types
+    assert types.count("job.succeeded") == 1
+
+
+def _worker_names_that_ready(workers: WorkerProcess) -> set[str]:
+    logs = workers.log_dir.glob("*.log")
+    return {log.stem for log in logs if " ready." in log.read_text(errors="replace")}
+
+
+def test_a_failed_fold_fails_the_walk_forward_with_its_reason(owner: uuid.UUID) -> None:
+    _store_bars()
+    job_id, folds = _parent_with_folds(owner)
+    _finish_fold(folds[0], 0, {"fast": 3, "slow": 10})
+    with session_scope() as session:
+        job_store.mark_failed(session, folds[1], "internal error: boom")
+    with session_scope() as session:
+        waiting = walk_forward_store.settle_parent(session, job_id)
+    assert waiting is not None
+    assert waiting.status == JobStatus.RUNNING
+    _finish_fold(folds[2], 2, None)
+    with session_scope() as session:
+        settled = walk_forward_store.settle_parent(session, job_id)
+        assert settled is not None
+        assert (settled.status, settled.error) == ("failed", "fold 1 failed: internal error: boom")
+    with session_scope() as session:
+        assert walk_forward_store.settle_parent(session, job_id) is None  # finished: left alone
+
+
+def test_a_redelivered_finished_fold_settles_a_walk_forward_left_waiting(
+    workers: WorkerProcess, queue: str, owner: uuid.UUID
+) -> None:
+    # As if the worker died after storing the last fold's choice, before settling the parent:
+    # the fold's redelivery is skipped (it finished) but still settles the parent.
+    _store_bars()
+    job_id, folds = _parent_with_folds(owner)
+    for index, fold_id in enumerate(folds):
+        _finish_fold(fold_id, index, None)  # no run qualified: every fold stays in cash
+    assert job_row(job_id).status == "running"
+    workers.start()
+    send(TASK_RUN_FOLD, folds[-1], queue)
+    job = wait_until(lambda: (j := job_row(job_id)).status in ("succeeded", "failed") and j, 60)
+    assert job.status == "succeeded", job.error
+    assert job.result_summary["final_equity"] == "10000"
+    assert job_row(folds[-1]).attempts == 1  # skipped, not run again
 
 
 def test_walk_forward_job_stores_folds_and_stitched_equity(
     workers: WorkerProcess, queue: str, owner: uuid.UUID, events: EventLog
 ) -> None:
-    import_table(synth_bars(10 * 24, Timeframe.H1, seed=2), symbol="WF", timeframe="1h")
+    _store_bars()
     workers.start()
     job_id = _job(owner)
     send(TASK_RUN_WALK_FORWARD, job_id, queue)

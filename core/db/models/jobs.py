@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models.base import Base, Money
 
-JOB_KINDS = ("backtest", "sweep", "walk_forward")
+JOB_KINDS = ("backtest", "sweep", "walk_forward", "fold")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
@@ -40,7 +40,8 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 class BacktestJob(Base):
-    """One unit of asynchronous work owned by a user (a sweep's parts have a `parent_id`)."""
+    """One unit of asynchronous work owned by a user (the parts of a sweep or a walk-forward
+    have a `parent_id`)."""
 
     __tablename__ = "backtest_job"
     __table_args__ = (
