@@ -32,9 +32,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_http(url: str, deadline_s: float = 20.0) -> None:
+def _wait_http(url: str, process: subprocess.Popen[bytes], deadline_s: float = 90.0) -> None:
+    """Until `url` answers; generous, as a loaded CI machine imports the gateway slowly."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
@@ -74,26 +77,28 @@ http {{
 
 
 @pytest.fixture
-def proxied_gateway(tmp_path: Path, database_url: str) -> Iterator[str]:
+def proxied_gateway(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[str]:
     upstream, listen = _free_port(), _free_port()
+    gateway_log = (tmp_path / "gateway.log").open("wb")
     gateway = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "gateway.main:app", "--port", str(upstream)],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url},
+        stdout=gateway_log,
+        stderr=subprocess.STDOUT,
     )
     conf = render_config(tmp_path, listen, upstream)
     nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
     try:
-        _wait_http(f"http://127.0.0.1:{upstream}/health")
-        _wait_http(f"http://127.0.0.1:{listen}/health")
+        _wait_http(f"http://127.0.0.1:{upstream}/health", gateway)
+        _wait_http(f"http://127.0.0.1:{listen}/health", nginx)
         yield f"http://127.0.0.1:{listen}"
     finally:
         nginx.terminate()
         gateway.terminate()
         nginx.wait(10)
         gateway.wait(10)
+        gateway_log.close()
 
 
 def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
