@@ -109,6 +109,20 @@ def list_walk_forward_equity(
     )
 
 
+@router.get("/{job_id}/folds", response_model=JobPage, responses={**UNAUTHENTICATED, **NOT_YOURS})
+def list_walk_forward_folds(
+    job_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JobPage:
+    """The walk-forward's folds, one job each (its in-sample sweep, run on any worker): their
+    status while it runs, and each one's chosen parameters once done."""
+    owned_job(session, job_id, user.id, JobKind.WALK_FORWARD)
+    return list_page(session, user.id, JobKind.FOLD, None, limit, cursor, parent_id=job_id)
+
+
 @router.delete("/{job_id}", response_model=JobPublic, responses=CANCELLED)
 def delete_walk_forward(job_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JobPublic:
     """Cancel a queued or running walk-forward (a running one stops at its next fold)."""

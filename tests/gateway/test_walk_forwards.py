@@ -68,10 +68,13 @@ def test_walk_forward_round_trip_matches_the_engine(
     assert len(summary["folds"]) == 6
     equity = client.get(f"{location}/equity?limit=10000", headers=alice.headers).json()
     assert [float(p["equity"]) for p in equity["items"]] == expected.equity.tolist()
+    folds = client.get(f"{location}/folds", headers=alice.headers).json()["items"]
+    assert sorted(f["summary"]["fold"] for f in folds) == list(range(6))
+    assert {(f["kind"], f["status"]) for f in folds} == {("fold", "succeeded")}
     listed = client.get("/walk-forwards", headers=alice.headers).json()["items"]
     assert [j["id"] for j in listed] == [accepted.json()["id"]]
     assert client.get("/walk-forwards", headers=bob.headers).json()["items"] == []
-    for path in (location, f"{location}/equity"):
+    for path in (location, f"{location}/equity", f"{location}/folds"):
         assert client.get(path, headers=bob.headers).status_code == 404
     assert client.delete(location, headers=bob.headers).status_code == 404
 
