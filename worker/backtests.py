@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import uuid
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from celery import Task
 from celery.signals import worker_init
 
 from core.db.bars import load_bars_with_snapshot
+from core.db.equity_copy import copy_equity_chunks
 from core.db.jobs import TradeRecord
 from core.domain.bars import BarArrays
 from core.engine import BacktestResult, BacktestSpec, run_backtest
@@ -32,8 +34,9 @@ _COMPUTED = 0.8
 
 @worker_init.connect
 def warm_up_engine(**_: object) -> None:
-    """Compile the engine's kernels (or load them from numba's cache) once in the worker's main
-    process, before the pool forks: no job pays the JIT's seconds, and every child inherits."""
+    """Compile the engine's kernels and the equity encoder (or load them from numba's cache)
+    once in the worker's main process, before the pool forks: no job pays the JIT's seconds,
+    and every child inherits."""
     n = 64
     close = 100.0 + np.sin(np.arange(n, dtype=np.float64))
     opened_at = np.arange(n, dtype=np.int64) * 3_600_000_000_000
@@ -49,7 +52,8 @@ def warm_up_engine(**_: object) -> None:
         }
     )
     try:
-        run_backtest(spec, {"WARMUP": bars})
+        result = run_backtest(spec, {"WARMUP": bars})
+        copy_equity_chunks(uuid.uuid4(), result.equity.opened_at, result.equity.equity, 16)
     except Exception:  # a worker that cannot warm up still takes jobs; each reports its error
         log.exception("engine warm-up failed")
 

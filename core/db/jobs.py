@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from core.db.equity_copy import client_encodable, copy_equity_chunks
 from core.db.models import BacktestJob, BacktestTrade, EquityChunk
 from core.db.models.jobs import EQUITY_CHUNK_POINTS
 from core.errors import Conflict
@@ -364,13 +365,6 @@ def list_equity(
     return [EquityPoint(int(seq), at, value) for seq, at, value in rows]
 
 
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, PostgreSQL's zero, in Unix µs
-_STAGE_ROW = np.dtype(
-    [("fields", ">i2"), ("seq_len", ">i4"), ("seq", ">i4"), ("at_len", ">i4"), ("at", ">i8"),
-     ("equity_len", ">i4"), ("equity", ">f8")]
-)  # fmt: skip
-
-
 def _write_equity(
     cursor: Any,
     job_id: uuid.UUID,
@@ -386,8 +380,34 @@ def _write_equity(
                 stamps = [_utc(int(at_ns)) for at_ns in opened_at_ns[first:last]]
                 copy.write_row((job_id, chunk, stamps, list(equity[first:last])))
         return
-    # A float64 curve goes in as one binary COPY built by numpy (no per-row Python), into a
-    # staging table, then to NUMERIC through float8 -> text, which PostgreSQL (12+, with
+    if not client_encodable(equity):
+        _write_equity_by_cast(cursor, job_id, opened_at_ns, equity)
+        return
+    # A float64 curve goes in as one binary COPY of whole chunks, each value already the exact
+    # NUMERIC of its shortest round-trip decimal (see core.db.equity_copy): the server only
+    # stores the arrays, which leaves its CPU to the other jobs.
+    stream = copy_equity_chunks(job_id, opened_at_ns, equity, EQUITY_CHUNK_POINTS)
+    with cursor.copy(
+        "COPY equity_chunk (job_id, chunk, opened_at, equity) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.write(stream)
+
+
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, PostgreSQL's zero, in Unix µs
+_STAGE_ROW = np.dtype(
+    [("fields", ">i2"), ("seq_len", ">i4"), ("seq", ">i4"), ("at_len", ">i4"), ("at", ">i8"),
+     ("equity_len", ">i4"), ("equity", ">f8")]
+)  # fmt: skip
+
+
+def _write_equity_by_cast(
+    cursor: Any,
+    job_id: uuid.UUID,
+    opened_at_ns: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+) -> None:
+    # The server's own cast, for curves the client encoder leaves to it: one binary COPY into
+    # a staging table, then float8 -> text -> NUMERIC, which PostgreSQL (12+, with
     # extra_float_digits = 1) prints as the shortest decimal reading back as the same float:
     # exact, where a direct float8 -> numeric cast keeps only 15 digits.
     rows = np.empty(len(equity), dtype=_STAGE_ROW)

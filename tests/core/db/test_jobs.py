@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from core.db import jobs as job_store
 from core.db.accounts import create_user
@@ -196,3 +197,32 @@ def test_list_equity_pages_across_chunks_exactly(database_url: str) -> None:
     assert [p.equity for p in seen] == [Decimal(repr(float(v))) for v in values]
     assert seen[EQUITY_CHUNK_POINTS].opened_at == T0 + timedelta(minutes=EQUITY_CHUNK_POINTS)
     assert other == []
+
+
+def test_record_result_stores_equity_as_the_servers_exact_cast(database_url: str) -> None:
+    # The client encoder for ordinary curves, the server's cast for one it leaves alone
+    # (a value past 2**53, where the two print differently): the same NUMERIC either way.
+    owner = _user("alice")
+    stamps = int(T0.timestamp() * 1e9) + np.arange(5, dtype=np.int64) * 60_000_000_000
+    curves = [
+        np.array([10_000.0, 10_000.1, 0.30000000000000004, 1.5e-7, np.nan]),
+        np.array([10_000.0, 2.333723950794741e16, 1e23, 0.1, np.inf]),
+    ]
+    for values in curves:
+        job_id = _new_job(owner)
+        with session_scope() as session:
+            job_store.mark_running(session, job_id)
+            job_store.record_result(
+                session, job_id, summary={}, equity_opened_at_ns=stamps, equity=values
+            )
+        with session_scope() as session:
+            stored = session.execute(
+                text("SELECT equity::text FROM equity_chunk WHERE job_id = :j"), {"j": job_id}
+            ).scalar_one()
+            session.execute(text("SET LOCAL extra_float_digits = 1"))
+            cast = session.execute(
+                text("SELECT array_agg(v::text::numeric ORDER BY i)::text"
+                     " FROM unnest(CAST(:v AS float8[])) WITH ORDINALITY AS u(v, i)"),
+                {"v": [float(v) for v in values]},
+            ).scalar_one()  # fmt: skip
+        assert stored == cast

@@ -59,3 +59,13 @@ def test_newest_first_range_scan_uses_primary_key_backwards(database_url: str) -
             ).fetchall()
         )
     assert "Index Scan Backward using pk_bar" in plan
+
+
+def test_equity_chunk_arrays_are_stored_uncompressed(database_url: str) -> None:
+    # Compressing them cost most of the server's time to store a result (migration 0006).
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT attname, attstorage FROM pg_attribute"
+            " WHERE attrelid = 'equity_chunk'::regclass AND attname IN ('opened_at', 'equity')"
+        ).fetchall()
+    assert dict(rows) == {"opened_at": "e", "equity": "e"}
