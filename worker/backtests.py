@@ -71,9 +71,9 @@ def execute_backtest(context: JobContext) -> JobOutcome:
         bars[symbol], hashes[symbol] = load_bars_with_snapshot(
             symbol, spec.timeframe, spec.start, spec.end
         )
-        context.progress(_LOADED * (index + 1) / len(spec.symbols), force=True)
+        context.progress(_LOADED * (index + 1) / len(spec.symbols))
     result = run_backtest(spec, bars)
-    context.progress(_COMPUTED, force=True)
+    context.progress(_COMPUTED)
     return JobOutcome(
         summary=report(result),
         trades=[
@@ -104,9 +104,7 @@ def execute_backtest(context: JobContext) -> JobOutcome:
 def report(result: BacktestResult) -> dict[str, Any]:
     """The job's summary: the engine's report without the long lists (trades and the equity
     curve have their own paginated routes); counts instead."""
-    out = result.to_dict(include_equity=False)
-    out.pop("trades")
-    out.pop("fills")
+    out = result.to_dict(include_equity=False, include_ledger=False)
     out["metrics"] = {k: _finite(v) for k, v in result.metrics.items()}
     out["trade_count"] = len(result.trades)
     out["fill_count"] = len(result.fills)

@@ -2,34 +2,56 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from core.db.bars import resolve_source
 from core.db.models import Bar
 from core.domain.timeframe import Timeframe
 
-__all__ = ["stored_bar_count"]
+__all__ = ["Coverage", "stored_bar_coverage"]
 
 
-def stored_bar_count(
-    session: Session, symbol: str, timeframe: str, start: datetime, end: datetime
-) -> int:
-    """Stored bars `load_bars(symbol, timeframe, start, end)` would read: of `timeframe` itself,
-    or of the finer stored timeframe it is resampled from (one index range count, no data read)."""
+class Coverage(enum.Enum):
+    """How many stored bars a range holds, measured against a limit."""
+
+    NONE = "none"
+    WITHIN = "within"  # at least one, at most the limit
+    OVER = "over"  # more than the limit
+
+
+def stored_bar_coverage(
+    session: Session, symbol: str, timeframe: str, start: datetime, end: datetime, *, limit: int
+) -> Coverage:
+    """Whether `load_bars(symbol, timeframe, start, end)` would read no stored bar, at most
+    `limit`, or more: bars of `timeframe` itself, or of the finer stored timeframe it is
+    resampled from.
+
+    A range too short to hold more than `limit` bars of that timeframe costs one primary-key
+    probe; a longer one, an index range count that stops past `limit`. No data is read.
+    """
     raw = session.connection().connection.driver_connection
     source = resolve_source(raw, symbol, Timeframe.parse(timeframe))  # type: ignore[arg-type]
     if source is None:
-        return 0
-    return session.execute(
-        select(func.count())
-        .select_from(Bar)
-        .where(
-            Bar.symbol == symbol,
-            Bar.timeframe == source.value,
-            Bar.opened_at >= start,
-            Bar.opened_at < end,
-        )
-    ).scalar_one()
+        return Coverage.NONE
+    in_range = _in_range(symbol, source, start, end)
+    if (end - start).total_seconds() // source.seconds + 1 <= limit:
+        found = session.execute(select(Bar.opened_at).where(*in_range).limit(1)).first()
+        return Coverage.NONE if found is None else Coverage.WITHIN
+    rows = select(Bar.opened_at).where(*in_range).limit(limit + 1).subquery()
+    count = session.execute(select(func.count()).select_from(rows)).scalar_one()
+    return Coverage.NONE if count == 0 else Coverage.WITHIN if count <= limit else Coverage.OVER
+
+
+def _in_range(
+    symbol: str, source: Timeframe, start: datetime, end: datetime
+) -> list[ColumnElement[bool]]:
+    return [
+        Bar.symbol == symbol,
+        Bar.timeframe == source.value,
+        Bar.opened_at >= start,
+        Bar.opened_at < end,
+    ]

@@ -242,8 +242,11 @@ class BacktestResult:
             )
         return h.hexdigest()
 
-    def to_dict(self, *, include_equity: bool = True) -> dict[str, Any]:
-        """JSON-ready dict; `include_equity=False` leaves out the (long) equity arrays."""
+    def to_dict(
+        self, *, include_equity: bool = True, include_ledger: bool = True
+    ) -> dict[str, Any]:
+        """JSON-ready dict; `include_equity=False` leaves out the (long) equity arrays,
+        `include_ledger=False` the trades and fills."""
         out: dict[str, Any] = {
             "engine_version": self.engine_version,
             "result_hash": self.result_hash,
@@ -251,10 +254,11 @@ class BacktestResult:
             "final_equity": _dec(self.final_equity),
             "metrics": self.metrics,
             "breakdown": self.breakdown.to_dict(),
-            "trades": [t.to_dict() for t in self.trades],
-            "fills": [f.to_dict() for f in self.fills],
-            "rejections": [r.to_dict() for r in self.rejections],
         }
+        if include_ledger:
+            out["trades"] = [t.to_dict() for t in self.trades]
+            out["fills"] = [f.to_dict() for f in self.fills]
+        out["rejections"] = [r.to_dict() for r in self.rejections]
         if include_equity:
             out["equity"] = self.equity.to_dict()
         return out

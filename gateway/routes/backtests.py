@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from core.db import jobs as job_store
-from core.db.coverage import stored_bar_count
+from core.db.coverage import Coverage, stored_bar_coverage
 from core.engine.spec import BacktestSpec
 from core.errors import InvalidRequest
 from core.jobs import JobKind, JobStatus
@@ -48,16 +48,18 @@ def validate_backtest(session: SessionDep, spec: BacktestSpec) -> None:
     unknown strategy, parameters outside their bounds, a range with no stored bars."""
     for index, leg in enumerate(spec.legs):
         registry.build(leg.strategy.name, leg.strategy.params, field=f"legs[{index}].strategy")
-        count = stored_bar_count(session, leg.symbol, spec.timeframe, spec.start, spec.end)
-        if count == 0:
+        coverage = stored_bar_coverage(
+            session, leg.symbol, spec.timeframe, spec.start, spec.end, limit=MAX_BARS_PER_LEG
+        )
+        if coverage is Coverage.NONE:
             raise InvalidRequest(
                 f"no {spec.timeframe} bars of {leg.symbol!r} stored in "
                 f"[{spec.start.isoformat()}, {spec.end.isoformat()})",
                 field=f"legs[{index}].symbol",
             )
-        if count > MAX_BARS_PER_LEG:
+        if coverage is Coverage.OVER:
             raise InvalidRequest(
-                f"{count} bars of {leg.symbol!r} in range; at most {MAX_BARS_PER_LEG} per leg",
+                f"more than {MAX_BARS_PER_LEG} bars of {leg.symbol!r} in range; split the run",
                 field="end",
             )
 

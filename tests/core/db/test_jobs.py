@@ -226,3 +226,20 @@ def test_record_result_stores_equity_as_the_servers_exact_cast(database_url: str
                 {"v": [float(v) for v in values]},
             ).scalar_one()  # fmt: skip
         assert stored == cast
+
+
+def test_mark_running_counts_attempts_and_keeps_the_first_start(database_url: str) -> None:
+    job_id = _new_job(_user("alice"))
+    with session_scope() as session:
+        first = job_store.mark_running(session, job_id)
+        assert first is not None
+        started = first.started_at
+    with session_scope() as session:
+        again = job_store.mark_running(session, job_id)  # a redelivery
+        assert again is not None
+        assert (again.status, again.attempts, again.started_at) == ("running", 2, started)
+    with session_scope() as session:
+        assert job_store.record_result(session, job_id, summary={})
+    with session_scope() as session:
+        assert job_store.mark_running(session, job_id) is None
+        assert job_store.mark_running(session, uuid.uuid4()) is None
