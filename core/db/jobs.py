@@ -259,10 +259,23 @@ def record_result(
     another delivery of the same task. Results are keyed by (job_id, seq), so writing them twice
     leaves one set.
     """
-    status = session.execute(
-        select(BacktestJob.status).where(BacktestJob.id == job_id).with_for_update()
+    # The conditional UPDATE comes first: it locks the row against a racing delivery or a
+    # cancellation, and if it matches nothing, nothing is written.
+    done = session.execute(
+        update(BacktestJob)
+        .where(BacktestJob.id == job_id, BacktestJob.status.in_(_UNFINISHED))
+        .values(
+            status=JobStatus.SUCCEEDED.value,
+            progress=1.0,
+            finished_at=datetime.now(UTC),
+            result_summary=summary,
+            error=None,
+            data_snapshot_hash=data_snapshot_hash,
+            engine_version=engine_version,
+        )
+        .returning(BacktestJob.id)
     ).scalar_one_or_none()
-    if status is None or JobStatus(status).finished:
+    if done is None:
         return False
     session.execute(delete(BacktestTrade).where(BacktestTrade.job_id == job_id))
     session.execute(delete(EquityChunk).where(EquityChunk.job_id == job_id))
@@ -274,27 +287,9 @@ def record_result(
             " entry_price, exit_at, exit_price, gross_pnl, fees, net_pnl, exit_reason)"
             " FROM STDIN"
         ) as copy:
-            for seq, t in enumerate(trades):
-                copy.write_row(
-                    (job_id, seq, t.leg, t.symbol, t.strategy, t.side, t.quantity, t.entry_at,
-                     t.entry_price, t.exit_at, t.exit_price, t.gross_pnl, t.fees, t.net_pnl,
-                     t.exit_reason)
-                )  # fmt: skip
+            copy.write("".join(_trade_line(job_id, seq, t) for seq, t in enumerate(trades)))
         if equity_opened_at_ns is not None and equity is not None:
             _write_equity(cursor, job_id, equity_opened_at_ns, equity)
-    session.execute(
-        update(BacktestJob)
-        .where(BacktestJob.id == job_id)
-        .values(
-            status=JobStatus.SUCCEEDED.value,
-            progress=1.0,
-            finished_at=datetime.now(UTC),
-            result_summary=summary,
-            error=None,
-            data_snapshot_hash=data_snapshot_hash,
-            engine_version=engine_version,
-        )
-    )
     return True
 
 
@@ -363,6 +358,26 @@ def list_equity(
         },
     )
     return [EquityPoint(int(seq), at, value) for seq, at, value in rows]
+
+
+def _trade_line(job_id: uuid.UUID, seq: int, t: TradeRecord) -> str:
+    # COPY's text format written directly: a few times faster than `write_row`'s adapters
+    # for these types (Decimal and datetime print as PostgreSQL reads them).
+    return (
+        f"{job_id}\t{seq}\t{t.leg}\t{_copy_text(t.symbol)}\t{_copy_text(t.strategy)}"
+        f"\t{_copy_text(t.side)}\t{t.quantity}\t{t.entry_at.isoformat()}\t{t.entry_price}"
+        f"\t{t.exit_at.isoformat()}\t{t.exit_price}\t{t.gross_pnl}\t{t.fees}\t{t.net_pnl}"
+        f"\t{_copy_text(t.exit_reason)}\n"
+    )
+
+
+def _copy_text(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _write_equity(

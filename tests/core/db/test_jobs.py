@@ -243,3 +243,35 @@ def test_mark_running_counts_attempts_and_keeps_the_first_start(database_url: st
     with session_scope() as session:
         assert job_store.mark_running(session, job_id) is None
         assert job_store.mark_running(session, uuid.uuid4()) is None
+
+
+def test_record_result_stores_trades_exactly_even_with_copy_special_characters(
+    database_url: str,
+) -> None:
+    owner = _user("alice")
+    job_id = _new_job(owner)
+    odd = job_store.TradeRecord(
+        **{
+            **{f: getattr(_trade(1), f) for f in job_store.TradeRecord.__slots__},
+            "strategy": "tab\there\\back\nline\r",
+            "exit_reason": "\\N",  # COPY's NULL marker, if it were not escaped
+            "quantity": Decimal("1E+3"),
+            "net_pnl": Decimal("-0.000000012345678901234567890"),
+            "entry_at": datetime(2024, 1, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        }
+    )
+    with session_scope() as session:
+        job_store.mark_running(session, job_id)
+        job_store.record_result(session, job_id, summary={}, trades=[_trade(0), odd])
+    with session_scope() as session:
+        stored = job_store.list_trades(session, job_id, owner)
+    assert [t.seq for t in stored] == [0, 1]
+    assert stored[1].strategy == odd.strategy
+    assert stored[1].exit_reason == "\\N"
+    assert stored[1].quantity == Decimal(1000)
+    assert stored[1].net_pnl == odd.net_pnl
+    assert stored[1].entry_at == odd.entry_at
+    assert (stored[0].entry_price, stored[0].exit_at) == (
+        Decimal("42000.12345678"),
+        _trade(0).exit_at,
+    )
