@@ -12,7 +12,7 @@ from core.db.bars import resolve_source
 from core.db.models import Bar
 from core.domain.timeframe import Timeframe
 
-__all__ = ["Coverage", "stored_bar_coverage"]
+__all__ = ["Coverage", "stored_bar_count", "stored_bar_coverage"]
 
 
 class Coverage(enum.Enum):
@@ -21,6 +21,18 @@ class Coverage(enum.Enum):
     NONE = "none"
     WITHIN = "within"  # at least one, at most the limit
     OVER = "over"  # more than the limit
+
+
+def stored_bar_count(
+    session: Session, symbol: str, timeframe: str, start: datetime, end: datetime
+) -> int:
+    """Stored bars `load_bars(symbol, timeframe, start, end)` would read: of `timeframe` itself,
+    or of the finer stored timeframe it is resampled from (one index range count, no data read)."""
+    source = _source(session, symbol, timeframe)
+    if source is None:
+        return 0
+    in_range = _in_range(symbol, source, start, end)
+    return session.execute(select(func.count()).select_from(Bar).where(*in_range)).scalar_one()
 
 
 def stored_bar_coverage(
@@ -33,8 +45,7 @@ def stored_bar_coverage(
     A range too short to hold more than `limit` bars of that timeframe costs one primary-key
     probe; a longer one, an index range count that stops past `limit`. No data is read.
     """
-    raw = session.connection().connection.driver_connection
-    source = resolve_source(raw, symbol, Timeframe.parse(timeframe))  # type: ignore[arg-type]
+    source = _source(session, symbol, timeframe)
     if source is None:
         return Coverage.NONE
     in_range = _in_range(symbol, source, start, end)
@@ -44,6 +55,11 @@ def stored_bar_coverage(
     rows = select(Bar.opened_at).where(*in_range).limit(limit + 1).subquery()
     count = session.execute(select(func.count()).select_from(rows)).scalar_one()
     return Coverage.NONE if count == 0 else Coverage.WITHIN if count <= limit else Coverage.OVER
+
+
+def _source(session: Session, symbol: str, timeframe: str) -> Timeframe | None:
+    raw = session.connection().connection.driver_connection
+    return resolve_source(raw, symbol, Timeframe.parse(timeframe))  # type: ignore[arg-type]
 
 
 def _in_range(

@@ -107,7 +107,7 @@ class EquityChunk(Base):
 
     One row per point cost a tuple and an index entry each (100,000 of them for a 100,000-bar
     job, about half a second to store); arrays keep the values exact NUMERIC at a fraction of it.
-    The arrays are stored uncompressed (`STORAGE EXTERNAL`, migration 0006): compressing them
+    The arrays are stored uncompressed (`STORAGE EXTERNAL`, migration 0007): compressing them
     cost the server more CPU than everything else in storing a result.
     """
 

@@ -62,7 +62,7 @@ def test_newest_first_range_scan_uses_primary_key_backwards(database_url: str) -
 
 
 def test_equity_chunk_arrays_are_stored_uncompressed(database_url: str) -> None:
-    # Compressing them cost most of the server's time to store a result (migration 0006).
+    # Compressing them cost most of the server's time to store a result (migration 0007).
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
             "SELECT attname, attstorage FROM pg_attribute"

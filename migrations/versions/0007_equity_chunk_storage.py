@@ -1,7 +1,7 @@
 """equity chunks stored uncompressed (STORAGE EXTERNAL)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-21
 
 pglz-compressing each 4096-point NUMERIC[] and TIMESTAMPTZ[] array was most of the server's
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
