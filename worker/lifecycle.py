@@ -69,11 +69,14 @@ class JobContext:
     spec: dict[str, Any]
     attempt: int
     parent_id: uuid.UUID | None = None
-    _last_report: float = field(default=0.0, repr=False)
+    # The job's `job.running` counts as its first report: a job shorter than the interval
+    # writes no progress at all (its result write refuses a cancelled job anyway).
+    _last_report: float = field(default_factory=time.monotonic, repr=False)
 
     def progress(self, fraction: float, *, force: bool = False) -> None:
         """Record progress in [0, 1] and publish it; raises `JobCancelled` if the job was
-        cancelled. Throttled, so calling it in a tight loop is cheap."""
+        cancelled. Throttled to one report per interval (counted from the job's start), so
+        calling it in a tight loop is cheap; `force` reports regardless."""
         now = time.monotonic()
         if not force and now - self._last_report < _PROGRESS_INTERVAL_S:
             return

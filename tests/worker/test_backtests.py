@@ -51,6 +51,7 @@ def test_report_leaves_the_ledger_out_and_counts_it() -> None:
 def test_progress_is_throttled_from_the_job_start(
     owner: uuid.UUID, events: EventLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(lifecycle, "_PROGRESS_INTERVAL_S", 60.0)  # "just started", even loaded
     job_id = new_job(owner, {})
     with session_scope() as session:
         job = job_store.mark_running(session, job_id)
