@@ -30,7 +30,6 @@ import orjson
 __all__ = ["client_encodable", "copy_equity_chunks"]
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header-extension length
-_TRAILER = b"\xff\xff"
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, PostgreSQL's zero, in Unix µs
 _TIMESTAMPTZ_OID = 1184
 _NUMERIC_OID = 1700
@@ -44,8 +43,6 @@ _POW10 = np.array([1, 10, 100, 1000], dtype=np.int64)
 # field count, the uuid and int4 fields and two array headers.
 _VALUE_BYTES = 12 + 24
 _ROW_BYTES = 2 + 20 + 8 + 2 * 24
-
-
 _EXACT_INTEGERS = 2.0**53
 
 
@@ -80,7 +77,7 @@ def copy_equity_chunks(
     end = _encode(text, values, stamps // 1000 - _PG_EPOCH_US, job, chunk_points, out, len(_HEADER))
     if end < 0:
         raise ValueError(f"could not read orjson's output for value {-end - 1}")
-    out[end : end + 2] = 0xFF
+    out[end : end + 2] = 0xFF  # the trailer: a field count of -1
     return out[: end + 2].tobytes()
 
 
