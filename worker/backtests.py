@@ -17,7 +17,7 @@ import numpy as np
 from celery import Task
 from celery.signals import worker_init
 
-from core.db.bars import load_bars_with_snapshot
+from core.db.bar_cache import load_bars_cached
 from core.db.equity_copy import copy_equity_chunks
 from core.db.jobs import TradeRecord
 from core.domain.bars import BarArrays
@@ -68,7 +68,7 @@ def execute_backtest(context: JobContext) -> JobOutcome:
     bars: dict[str, BarArrays] = {}
     hashes: dict[str, str] = {}
     for index, symbol in enumerate(spec.symbols):
-        bars[symbol], hashes[symbol] = load_bars_with_snapshot(
+        bars[symbol], hashes[symbol] = load_bars_cached(
             symbol, spec.timeframe, spec.start, spec.end
         )
         context.progress(_LOADED * (index + 1) / len(spec.symbols))

@@ -12,7 +12,7 @@ from celery import Task
 
 from core import walk_forwards
 from core.db import walk_forwards as walk_forward_store
-from core.db.bars import load_bars_with_snapshot
+from core.db.bar_cache import load_bars_cached
 from core.engine.version import ENGINE_VERSION
 from core.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD
 from worker.app import app
@@ -43,7 +43,7 @@ def execute_fold(context: JobContext) -> JobOutcome:
     plan = walk_forwards.plan(spec)
     fold = plan.folds[index]
     base = spec.base
-    series, digest = load_bars_with_snapshot(
+    series, digest = load_bars_cached(
         base.legs[0].symbol, base.timeframe, fold.in_sample_start, fold.out_of_sample_end
     )
     context.progress(_LOADED, force=True)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core import walk_forwards
 from core.db import jobs as job_store
-from core.db.bars import load_bars_with_snapshot
+from core.db.bar_cache import load_bars_cached
 from core.db.coverage import stored_bar_count
 from core.db.models import BacktestJob
 from core.engine.version import ENGINE_VERSION
@@ -99,9 +99,7 @@ def settle_parent(session: Session, parent_id: uuid.UUID) -> BacktestJob | None:
 def _stitch(session: Session, parent: BacktestJob, choices: list[FoldChoice]) -> None:
     spec = WalkForwardSpec.model_validate(parent.spec)
     base = spec.base
-    series, digest = load_bars_with_snapshot(
-        base.legs[0].symbol, base.timeframe, base.start, base.end
-    )
+    series, digest = load_bars_cached(base.legs[0].symbol, base.timeframe, base.start, base.end)
     try:
         result = walk_forwards.stitch(spec, walk_forwards.plan(spec), choices, series)
     except InvalidRequest as exc:

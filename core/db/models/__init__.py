@@ -8,13 +8,14 @@ from core.db.models import news as news  # registers news, sentiment
 from core.db.models.accounts import ApiKey, UserAccount
 from core.db.models.base import Base, Money
 from core.db.models.jobs import BacktestJob, BacktestTrade, EquityChunk
-from core.db.models.market import Bar
+from core.db.models.market import Bar, BarDataVersion
 
 __all__ = [
     "ApiKey",
     "BacktestJob",
     "BacktestTrade",
     "Bar",
+    "BarDataVersion",
     "Base",
     "EquityChunk",
     "Money",

@@ -1,11 +1,11 @@
-"""Market data: OHLCV bars."""
+"""Market data: OHLCV bars, and the version that tells a cache whether its bars are current."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models.base import Base, Money
@@ -26,3 +26,16 @@ class Bar(Base):
     low: Mapped[Decimal] = mapped_column(Money)
     close: Mapped[Decimal] = mapped_column(Money)
     volume: Mapped[Decimal] = mapped_column(Money)
+
+
+class BarDataVersion(Base):
+    """A single row whose `version` a trigger bumps on every statement that writes `bar`
+    (INSERT, UPDATE, DELETE, TRUNCATE, whoever runs it), in the writer's own transaction. A
+    process holding bars in memory compares it with the version it read them under: equal
+    means no bar has changed since (`core.db.bar_cache`)."""
+
+    __tablename__ = "bar_data_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=1)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
