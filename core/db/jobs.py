@@ -207,6 +207,46 @@ def stale_queued_jobs(
     return [(job_id, JobKind(kind)) for job_id, kind in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class Settling:
+    """An unfinished parent job, locked, with its children: what a finishing child settles."""
+
+    parent: BacktestJob
+    children: list[BacktestJob]
+
+    @property
+    def finished_children(self) -> int:
+        return sum(JobStatus(child.status).finished for child in self.children)
+
+    @property
+    def complete(self) -> bool:
+        """Every child has finished (and there is at least one)."""
+        return bool(self.children) and self.finished_children == len(self.children)
+
+
+def lock_for_settling(session: Session, parent_id: uuid.UUID) -> Settling | None:
+    """The parent row locked FOR UPDATE, so two children finishing at once settle one after the
+    other (exactly one of them sees every child finished), and its children. None when the
+    parent is gone or already finished."""
+    parent = session.execute(
+        select(BacktestJob)
+        .where(BacktestJob.id == parent_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if parent is None or JobStatus(parent.status).finished:
+        return None
+    children = session.execute(select(BacktestJob).where(BacktestJob.parent_id == parent_id))
+    return Settling(parent, list(children.scalars()))
+
+
+def advance_parent_progress(session: Session, settling: Settling, *, share: float = 1.0) -> None:
+    """Raise the parent's progress to `share` times the fraction of children finished."""
+    parent, total = settling.parent, max(len(settling.children), 1)
+    parent.progress = max(parent.progress, share * settling.finished_children / total)
+    session.flush()
+
+
 def mark_running(session: Session, job_id: uuid.UUID) -> BacktestJob | None:
     """Claim the job for this delivery: status running, one more attempt. None when the job
     is gone or already finished (a redelivery after success, or a cancellation): skip it."""

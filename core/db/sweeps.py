@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import jobs as job_store
 from core.db.models import BacktestJob
-from core.jobs import JobKind, JobStatus
+from core.jobs import JobKind
 from core.sweeps import SweepSpec, expand, rank
 
 __all__ = ["create_children", "settle_parent"]
@@ -39,23 +38,13 @@ def settle_parent(session: Session, parent_id: uuid.UUID) -> BacktestJob | None:
     running, rank the children and mark the parent succeeded. Returns the updated parent
     (status `succeeded` if this call finished it), or None if it had already finished. The
     parent row is locked, so two children finishing at once cannot both rank (nor neither)."""
-    parent = session.execute(
-        select(BacktestJob)
-        .where(BacktestJob.id == parent_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if parent is None or JobStatus(parent.status).finished:
+    settling = job_store.lock_for_settling(session, parent_id)
+    if settling is None:
         return None
-    children = sorted(
-        session.execute(select(BacktestJob).where(BacktestJob.parent_id == parent_id)).scalars(),
-        key=_grid_index,
-    )
-    done = [c for c in children if JobStatus(c.status).finished]
-    if not children or len(done) < len(children):
-        parent.progress = max(parent.progress, len(done) / max(len(children), 1))
-        session.flush()
-        return parent
+    if not settling.complete:
+        job_store.advance_parent_progress(session, settling)
+        return settling.parent
+    parent, children = settling.parent, sorted(settling.children, key=_grid_index)
     spec = SweepSpec.model_validate(parent.spec)
     grid = [params for params, _ in expand(spec)]
     runs: list[dict[str, Any]] = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import walk_forwards
@@ -66,23 +65,14 @@ def settle_parent(session: Session, parent_id: uuid.UUID) -> BacktestJob | None:
     """Called when a fold finishes: update the parent's progress, and when every fold has
     finished, stitch and record the result (or fail the parent if a fold failed). Returns the
     updated parent, or None if it had already finished."""
-    parent = session.execute(
-        select(BacktestJob)
-        .where(BacktestJob.id == parent_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if parent is None or JobStatus(parent.status).finished:
+    settling = job_store.lock_for_settling(session, parent_id)
+    if settling is None:
         return None
-    children = sorted(
-        session.execute(select(BacktestJob).where(BacktestJob.parent_id == parent_id)).scalars(),
-        key=lambda child: int(child.spec["fold"]),
-    )
-    done = [c for c in children if JobStatus(c.status).finished]
-    if not children or len(done) < len(children):
-        parent.progress = max(parent.progress, _STITCHING * len(done) / max(len(children), 1))
-        session.flush()
-        return parent
+    if not settling.complete:
+        job_store.advance_parent_progress(session, settling, share=_STITCHING)
+        return settling.parent
+    parent = settling.parent
+    children = sorted(settling.children, key=lambda child: int(child.spec["fold"]))
     broken = [c for c in children if c.status != JobStatus.SUCCEEDED]
     if broken:
         child = broken[0]
