@@ -20,7 +20,9 @@ Goal: (job - no-op) <= engine + load, at the median.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -239,6 +241,9 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
+    # Registered before the embedded servers start, so it runs after they stop at exit
+    # (atexit is last in, first out): a run leaves no database behind.
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ["VELOCITAS_HOME"] = str(home)
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)

@@ -141,6 +141,9 @@ def _start_redis(directory: Path) -> Any:
         """
 
         def _cleanup(self, sys_modules: Any = None) -> None:
+            if self.pidfile is None:  # cleaned up already (atexit ran; this is __del__)
+                super()._cleanup(sys_modules)
+                return
             with _across_processes(directory.parent / "redis.lock"):
                 super()._cleanup(sys_modules)
 
