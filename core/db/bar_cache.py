@@ -25,6 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import text
 
 from core import embedded
@@ -34,7 +35,7 @@ from core.domain.bars import BarArrays
 from core.domain.timeframe import Timeframe
 from core.settings import get_settings
 
-__all__ = ["BarCache", "bar_data_version", "load_bars_cached", "process_cache"]
+__all__ = ["BarCache", "bar_data_version", "load_bars_cached"]
 
 DEFAULT_LIMIT_MB = 512
 
@@ -88,11 +89,6 @@ class BarCache:
         self._store(key, _Entry(version, bars, digest, _nbytes(bars)))
         return bars, digest
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
     def _store(self, key: tuple[object, ...], entry: _Entry) -> None:
         with self._lock:
             self.misses += 1
@@ -108,13 +104,16 @@ class BarCache:
                 self._bytes -= evicted.nbytes
 
 
+def _columns(bars: BarArrays) -> tuple[np.ndarray, ...]:
+    return (bars.opened_at, bars.open, bars.high, bars.low, bars.close, bars.volume)
+
+
 def _nbytes(bars: BarArrays) -> int:
-    columns = (bars.opened_at, bars.open, bars.high, bars.low, bars.close, bars.volume)
-    return sum(column.nbytes for column in columns)
+    return sum(column.nbytes for column in _columns(bars))
 
 
 def _freeze(bars: BarArrays) -> None:
-    for column in (bars.opened_at, bars.open, bars.high, bars.low, bars.close, bars.volume):
+    for column in _columns(bars):
         column.flags.writeable = False
 
 
@@ -134,8 +133,3 @@ def load_bars_cached(
     """Bars and snapshot hash of `symbol` in [start, end) from this process's cache when no bar
     has changed since they were read, else from PostgreSQL (then kept)."""
     return _cache.load(symbol, timeframe, start, end)
-
-
-def process_cache() -> BarCache:
-    """This process's cache (its counters, for tests and logs)."""
-    return _cache

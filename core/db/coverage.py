@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from core.db.bars import resolve_source
 from core.db.models import Bar
 from core.domain.timeframe import Timeframe
+from core.errors import InvalidRequest
 
-__all__ = ["Coverage", "stored_bar_count", "stored_bar_coverage"]
+__all__ = ["Coverage", "require_stored_bars", "stored_bar_coverage"]
 
 
 class Coverage(enum.Enum):
@@ -21,18 +22,6 @@ class Coverage(enum.Enum):
     NONE = "none"
     WITHIN = "within"  # at least one, at most the limit
     OVER = "over"  # more than the limit
-
-
-def stored_bar_count(
-    session: Session, symbol: str, timeframe: str, start: datetime, end: datetime
-) -> int:
-    """Stored bars `load_bars(symbol, timeframe, start, end)` would read: of `timeframe` itself,
-    or of the finer stored timeframe it is resampled from (one index range count, no data read)."""
-    source = _source(session, symbol, timeframe)
-    if source is None:
-        return 0
-    in_range = _in_range(symbol, source, start, end)
-    return session.execute(select(func.count()).select_from(Bar).where(*in_range)).scalar_one()
 
 
 def stored_bar_coverage(
@@ -55,6 +44,30 @@ def stored_bar_coverage(
     rows = select(Bar.opened_at).where(*in_range).limit(limit + 1).subquery()
     count = session.execute(select(func.count()).select_from(rows)).scalar_one()
     return Coverage.NONE if count == 0 else Coverage.WITHIN if count <= limit else Coverage.OVER
+
+
+def require_stored_bars(
+    session: Session,
+    symbol: str,
+    timeframe: str,
+    start: datetime,
+    end: datetime,
+    *,
+    field: str,
+    limit: int | None = None,
+) -> None:
+    """Raise `InvalidRequest` naming `field` when no bar of the range is stored, and naming
+    `end` when more than `limit` are (no upper check without a limit)."""
+    coverage = stored_bar_coverage(session, symbol, timeframe, start, end, limit=limit or 1)
+    if coverage is Coverage.NONE:
+        raise InvalidRequest(
+            f"no {timeframe} bars of {symbol!r} stored in [{start.isoformat()}, {end.isoformat()})",
+            field=field,
+        )
+    if limit is not None and coverage is Coverage.OVER:
+        raise InvalidRequest(
+            f"more than {limit} bars of {symbol!r} in range; split the run", field="end"
+        )
 
 
 def _source(session: Session, symbol: str, timeframe: str) -> Timeframe | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core import walk_forwards
 from core.db import jobs as job_store
 from core.db.bar_cache import load_bars_cached
-from core.db.coverage import stored_bar_count
+from core.db.coverage import require_stored_bars
 from core.db.models import BacktestJob
 from core.engine.version import ENGINE_VERSION
 from core.engine.walk_forward import FoldChoice
@@ -35,12 +35,9 @@ def create_fold_jobs(session: Session, parent: BacktestJob) -> list[BacktestJob]
     spec = WalkForwardSpec.model_validate(parent.spec)
     walk_forwards.validate(spec)
     base, leg = spec.base, spec.base.legs[0]
-    if stored_bar_count(session, leg.symbol, base.timeframe, base.start, base.end) == 0:
-        raise InvalidRequest(
-            f"no {base.timeframe} bars of {leg.symbol!r} stored in "
-            f"[{base.start.isoformat()}, {base.end.isoformat()})",
-            field="base.symbol",
-        )
+    require_stored_bars(
+        session, leg.symbol, base.timeframe, base.start, base.end, field="base.symbol"
+    )
     folds = walk_forwards.plan(spec).folds
     children = []
     for fold in folds:

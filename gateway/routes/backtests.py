@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from core.db import jobs as job_store
-from core.db.coverage import Coverage, stored_bar_coverage
+from core.db.coverage import require_stored_bars
 from core.engine.spec import BacktestSpec
-from core.errors import InvalidRequest
 from core.jobs import JobKind, JobStatus
 from core.strategies import registry
 from gateway.deps import CurrentUser, SessionDep
@@ -48,20 +47,10 @@ def validate_backtest(session: SessionDep, spec: BacktestSpec) -> None:
     unknown strategy, parameters outside their bounds, a range with no stored bars."""
     for index, leg in enumerate(spec.legs):
         registry.build(leg.strategy.name, leg.strategy.params, field=f"legs[{index}].strategy")
-        coverage = stored_bar_coverage(
-            session, leg.symbol, spec.timeframe, spec.start, spec.end, limit=MAX_BARS_PER_LEG
-        )
-        if coverage is Coverage.NONE:
-            raise InvalidRequest(
-                f"no {spec.timeframe} bars of {leg.symbol!r} stored in "
-                f"[{spec.start.isoformat()}, {spec.end.isoformat()})",
-                field=f"legs[{index}].symbol",
-            )
-        if coverage is Coverage.OVER:
-            raise InvalidRequest(
-                f"more than {MAX_BARS_PER_LEG} bars of {leg.symbol!r} in range; split the run",
-                field="end",
-            )
+        require_stored_bars(
+            session, leg.symbol, spec.timeframe, spec.start, spec.end,
+            field=f"legs[{index}].symbol", limit=MAX_BARS_PER_LEG,
+        )  # fmt: skip
 
 
 @router.post(

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.db.coverage import Coverage, stored_bar_count, stored_bar_coverage
+from core.db.coverage import Coverage, stored_bar_coverage
 from core.db.engine import session_scope
 from tests.core.db.bar_rows import T0, insert_bars, random_rows
 
@@ -59,10 +59,3 @@ def test_stored_bar_coverage_counts_the_bars_a_derived_timeframe_reads(database_
         # 5m is built from the stored 1m bars: ten of them are read, not two.
         assert stored_bar_coverage(session, "BTCUSDT", "5m", T0, end, limit=9) is Coverage.OVER
         assert stored_bar_coverage(session, "BTCUSDT", "5m", T0, end, limit=10) is Coverage.WITHIN
-
-
-def test_stored_bar_count_counts_the_source_bars(database_url: str) -> None:
-    insert_bars(database_url, "BTCUSDT", "1m", random_rows(10))
-    with session_scope() as session:
-        assert stored_bar_count(session, "BTCUSDT", "5m", T0, T0 + timedelta(minutes=7)) == 7
-        assert stored_bar_count(session, "ETHUSDT", "1m", T0, T0 + timedelta(minutes=7)) == 0
