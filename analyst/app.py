@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from analyst.routes import news, sentiment
 from analyst.sentiment import SentimentAnalyst, default_analyst
-from core.errors import ConfigurationError, InvalidRequest, NotFound
+from velocitas.errors import ConfigurationError, InvalidRequest, NotFound
 
 
 def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:

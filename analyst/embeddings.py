@@ -17,8 +17,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from analyst.settings import BUNDLED_MODEL, AnalystSettings
-from core.db.models.news import EMBEDDING_DIM
-from core.errors import ConfigurationError
+from velocitas.db.models.news import EMBEDDING_DIM
+from velocitas.errors import ConfigurationError
 
 __all__ = [
     "LocalSentenceEmbeddings",

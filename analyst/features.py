@@ -22,8 +22,8 @@ import psycopg
 from analyst.retrieval import Hit
 from analyst.sentiment import SentimentAnalyst
 from analyst.store import connect
-from core.domain.timeframe import Timeframe
-from core.errors import InvalidRequest
+from velocitas.domain.timeframe import Timeframe
+from velocitas.errors import InvalidRequest
 
 __all__ = ["SeriesReport", "write_series"]
 

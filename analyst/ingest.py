@@ -19,8 +19,8 @@ from analyst.embeddings import embed_texts
 from analyst.records import FieldError, NewsRecord, parse_record, read_fields
 from analyst.store import connect, insert_news, known_records
 from analyst.symbols import SymbolTagger
-from core.errors import InvalidFile, RowProblem
-from core.settings import Settings
+from velocitas.errors import InvalidFile, RowProblem
+from velocitas.settings import Settings
 
 __all__ = ["IngestReport", "embedding_text", "ingest_file", "ingest_records", "validate"]
 

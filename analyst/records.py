@@ -29,7 +29,7 @@ from typing import Any
 from xml.parsers import expat
 from xml.parsers.expat import ExpatError
 
-from core.errors import InvalidRequest
+from velocitas.errors import InvalidRequest
 
 __all__ = ["FieldError", "NewsRecord", "parse_instant", "parse_record", "read_fields"]
 

@@ -28,8 +28,8 @@ from psycopg.pq import TransactionStatus
 
 from analyst.embeddings import embed_query
 from analyst.store import connect
-from core.errors import InvalidRequest
-from core.settings import Settings
+from velocitas.errors import InvalidRequest
+from velocitas.settings import Settings
 
 __all__ = ["Hit", "NewsRetriever", "choose_strategy", "search", "search_vector"]
 

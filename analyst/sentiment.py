@@ -28,7 +28,7 @@ from analyst.retrieval import Hit, search_vector
 from analyst.scorers import ArticleScorer, FinanceVaderScorer, LlmScorer
 from analyst.settings import AnalystSettings, get_analyst_settings
 from analyst.symbols import SymbolTagger, load_tagger
-from core.errors import ConfigurationError
+from velocitas.errors import ConfigurationError
 
 __all__ = [
     "SentimentAnalyst",

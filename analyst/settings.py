@@ -1,4 +1,4 @@
-"""The analyst's settings: `AnalystSettings`, read from the environment like `core.settings`.
+"""The analyst's settings: `AnalystSettings`, read from the environment like `velocitas.settings`.
 
 - `EMBEDDING_MODEL`: `all-MiniLM-L6-v2` (bundled, offline), a sentence-transformers model
   directory, or `python:module:factory` returning a LangChain `Embeddings` (a hosted model).
@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import field_validator
 
 from analyst.duration import parse_duration
-from core.settings import Settings
+from velocitas.settings import Settings
 
 __all__ = ["AnalystSettings", "get_analyst_settings"]
 

@@ -9,9 +9,9 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from analyst.records import NewsRecord
-from core import embedded
-from core.db.engine import libpq_url
-from core.settings import Settings
+from velocitas import embedded
+from velocitas.db.engine import libpq_url
+from velocitas.settings import Settings
 
 INSERT_NEWS = """
 INSERT INTO news (url, headline, body, source, published_at, symbols, embedding)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from core.errors import ConfigurationError
+from velocitas.errors import ConfigurationError
 
 __all__ = ["DEFAULT_ALIASES", "SymbolTagger", "load_tagger"]
 

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 from analyst.embeddings import LocalSentenceEmbeddings, bundled_model_path  # noqa: E402
 from analyst.retrieval import HNSW_SQL, search_vector  # noqa: E402
 from analyst.scorers import FinanceVaderScorer, label_of  # noqa: E402
-from core import embedded  # noqa: E402
-from core.db import migrate  # noqa: E402
-from core.db.engine import libpq_url  # noqa: E402
+from velocitas import embedded  # noqa: E402
+from velocitas.db import migrate  # noqa: E402
+from velocitas.db.engine import libpq_url  # noqa: E402
 
 HEADLINES = ROOT / "tests" / "analyst" / "data" / "headlines.csv"
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.domain.bars import BarArrays
-from core.engine import BacktestSpec, run_backtest
-from core.engine.runner import simulate_legs
-from core.indicators import sma
-from core.strategies import registry
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import BacktestSpec, run_backtest
+from velocitas.engine.runner import simulate_legs
+from velocitas.indicators import sma
+from velocitas.strategies import registry
 
 FEE = 0.001
 

@@ -1,7 +1,7 @@
 """Bar import throughput: our `velocitas data import` path against psycopg `executemany`.
 
-Generates N synthetic 1m bars with `core.synth` into a CSV, then in this one process:
-  (a) `core.ingest.import_bars` on the file: parse, validate, COPY, upsert (one transaction);
+Generates N synthetic 1m bars with `velocitas.synth` into a CSV, then in this one process:
+  (a) `velocitas.ingest.import_bars` on the file: parse, validate, COPY, upsert (one transaction);
   (b) psycopg `executemany` in pipeline mode inserting the same rows (same text values) into
       `bar` under another symbol with a plain INSERT (no validation, no upsert: the peer's
       best case), the usual way to load rows from Python.
@@ -22,12 +22,12 @@ from pathlib import Path
 import psycopg
 import pyarrow.csv as pa_csv
 
-from core import embedded
-from core.db import migrate
-from core.db.engine import libpq_url
-from core.domain.timeframe import Timeframe
-from core.ingest import import_bars
-from core.synth import synth_bars, write_csv
+from velocitas import embedded
+from velocitas.db import migrate
+from velocitas.db.engine import libpq_url
+from velocitas.domain.timeframe import Timeframe
+from velocitas.ingest import import_bars
+from velocitas.synth import synth_bars, write_csv
 
 DATABASE = "velocitas_bench_import"
 

@@ -1,4 +1,4 @@
-"""Bar loading: `core.db.bars.load_bars` against `pandas.read_sql` on the same rows.
+"""Bar loading: `velocitas.db.bars.load_bars` against `pandas.read_sql` on the same rows.
 
 Creates a dedicated database (`velocitas_bench_load`) on the embedded PostgreSQL (or the server
 of `DATABASE_URL`), so user data is never touched, and COPYs N one-minute bars with 8-decimal
@@ -25,9 +25,9 @@ import pandas as pd
 import psycopg
 from sqlalchemy import create_engine
 
-from core import embedded
-from core.db import bars, migrate
-from core.db.engine import libpq_url, sqlalchemy_url
+from velocitas import embedded
+from velocitas.db import bars, migrate
+from velocitas.db.engine import libpq_url, sqlalchemy_url
 
 DATABASE = "velocitas_bench_load"
 SYMBOL = "BENCHUSDT"

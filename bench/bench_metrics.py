@@ -2,7 +2,7 @@
 
     python bench/bench_metrics.py [--bars 1000000] [--repeat 20] [--keep-memory]
 
-Metrics: `core.metrics.compute_metrics` (every metric of the report, trade statistics
+Metrics: `velocitas.metrics.compute_metrics` (every metric of the report, trade statistics
 included) against the same return/drawdown metrics from vectorbt's `ReturnsAccessor` (total
 return, annualised return, volatility, Sharpe, Sortino, Calmar, max drawdown and its duration)
 and against straightforward pandas formulas (quantstats style), on the same equity curve in the
@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.domain.bars import BarArrays
-from core.metrics import compute_metrics, periods_per_year
-from core.strategies import registry
+from velocitas.domain.bars import BarArrays
+from velocitas.metrics import compute_metrics, periods_per_year
+from velocitas.strategies import registry
 
 MINUTE_NS = 60 * 10**9
 INITIAL = 10_000.0

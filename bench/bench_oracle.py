@@ -7,7 +7,7 @@ database (`velocitas_bench_oracle`) on the embedded PostgreSQL (or the server of
 then, in this one process:
 
   (a) one state, per call: the oracle's compiled kernel, the oracle's whole handler work (list ->
-      array, kernel, response JSON), `core.policy`'s numpy forward, a raw torch forward of the
+      array, kernel, response JSON), `velocitas.policy`'s numpy forward, a raw torch forward of the
       same network, and SB3's `model.predict(obs, deterministic=True)` (after the same
       VecNormalize transform); actions are checked equal on 2,000 random states;
   (b) a real `uvicorn oracle.app:create_app --factory` (uvloop, httptools) with 1 and 2 worker
@@ -39,16 +39,16 @@ import psycopg
 import torch
 from stable_baselines3 import PPO
 
-from core import embedded
-from core.db import migrate
-from core.db.engine import libpq_url
-from core.db.models_registry import ModelRecord, promote_model, register_model
-from core.features import FeatureSpec
-from core.policy import read_policy
-from core.settings import Settings
 from lab.bundle import load_policy, write_bundle
 from oracle.bundles import load_served_model
 from oracle.errors import json_response
+from velocitas import embedded
+from velocitas.db import migrate
+from velocitas.db.engine import libpq_url
+from velocitas.db.models_registry import ModelRecord, promote_model, register_model
+from velocitas.features import FeatureSpec
+from velocitas.policy import read_policy
+from velocitas.settings import Settings
 
 DATABASE = "velocitas_bench_oracle"
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +185,7 @@ def bench_in_process(model: PPO, normalization: dict[str, Any], record: ModelRec
     rows = [
         ("oracle kernel (compiled)", lambda: compiled.run(one)),
         ("oracle handler work (list->array, kernel, JSON)", handler_work),
-        ("core.policy numpy forward", lambda: numpy_policy.predict(one)),
+        ("velocitas.policy numpy forward", lambda: numpy_policy.predict(one)),
         ("torch forward (no_grad, 1 thread)", torch_forward),
         (
             "SB3 model.predict(deterministic=True)",

@@ -5,7 +5,7 @@
 One process, one seeded GBM series (the engine benchmark's). The grid: fast 5..50 step 5 ×
 slow 60..240 step 20 = 100 combinations, 0.1 % fees, all-in sizing, fills at the next open.
 
-- ours: `core.engine.sweep.run_sweep` end to end (bar selection, parameter validation, the
+- ours: `velocitas.engine.sweep.run_sweep` end to end (bar selection, parameter validation, the
   parallel numba fast path on every core, objective and ranking);
 - vectorbt: its idiomatic multi-parameter run: `vbt.MA.run` over the fast and the slow
   windows (one column per combination), `ma_crossed_above` / `ma_crossed_below`, shifted one
@@ -33,8 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_engine import FEE, gbm, spec
-from core.domain.bars import BarArrays
-from core.engine.sweep import grid_combinations, run_sweep
+from velocitas.domain.bars import BarArrays
+from velocitas.engine.sweep import grid_combinations, run_sweep
 
 FAST = list(range(5, 55, 5))
 SLOW = list(range(60, 260, 20))

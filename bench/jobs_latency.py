@@ -43,14 +43,14 @@ from celery import Celery
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from core import embedded
-from core.db import migrate
-from core.db.accounts import create_user
-from core.db.bars import load_bars
-from core.db.engine import connect, session_scope
-from core.engine import BacktestSpec, run_backtest
-from core.jobs import broker_url
-from core.settings import get_settings
+from velocitas import embedded
+from velocitas.db import migrate
+from velocitas.db.accounts import create_user
+from velocitas.db.bars import load_bars
+from velocitas.db.engine import connect, session_scope
+from velocitas.engine import BacktestSpec, run_backtest
+from velocitas.jobs import broker_url
+from velocitas.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SYMBOL = "BENCH"

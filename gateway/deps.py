@@ -10,9 +10,9 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.accounts import User, authenticate
-from core.db.engine import connect, get_engine, session_scope
 from gateway.settings import GatewaySettings, get_gateway_settings
+from velocitas.db.accounts import User, authenticate
+from velocitas.db.engine import connect, get_engine, session_scope
 
 __all__ = [
     "ConnectionDep",

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from core.errors import Conflict, InvalidRequest, NotFound, TransientError
+from velocitas.errors import Conflict, InvalidRequest, NotFound, TransientError
 
 
 class ErrorBody(BaseModel):

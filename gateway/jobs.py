@@ -12,13 +12,13 @@ from typing import Annotated, Any
 from fastapi import Header, HTTPException, status
 from sqlalchemy.orm import Session
 
-from core.db import jobs as job_store
-from core.db.models import BacktestJob
-from core.errors import InvalidRequest
-from core.jobs import EventType, JobEvent, JobKind, JobStatus, publish
 from gateway import queue
 from gateway.errors import ErrorBody
 from gateway.schemas import JobPage, JobPublic
+from velocitas.db import jobs as job_store
+from velocitas.db.models import BacktestJob
+from velocitas.errors import InvalidRequest
+from velocitas.jobs import EventType, JobEvent, JobKind, JobStatus, publish
 
 Responses = dict[int | str, dict[str, Any]]
 NOT_YOURS: Responses = {404: {"model": ErrorBody, "description": "No such job (or not yours)."}}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from core import __version__
-from core.policy import register_policy_strategy
 from gateway import errors
 from gateway.routes import (
     backtests,
@@ -19,6 +17,8 @@ from gateway.routes import (
     sweeps,
     walk_forwards,
 )
+from velocitas import __version__
+from velocitas.policy import register_policy_strategy
 
 
 def create_app() -> FastAPI:

@@ -9,8 +9,8 @@ from functools import lru_cache
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from core.errors import TransientError
-from core.jobs import TASK_FOR_KIND, JobKind, broker_url, jobs_queue
+from velocitas.errors import TransientError
+from velocitas.jobs import TASK_FOR_KIND, JobKind, broker_url, jobs_queue
 
 log = logging.getLogger(__name__)
 

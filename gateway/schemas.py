@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from core.jobs import JobKind, JobStatus
+from velocitas.jobs import JobKind, JobStatus
 
 
 class BacktestAccepted(BaseModel):

@@ -1,6 +1,6 @@
 """The gateway's settings: the shared `Settings` plus what only the HTTP service needs.
 
-Environment: everything `core.settings.Settings` reads, and `MAX_UPLOAD_BYTES` (largest
+Environment: everything `velocitas.settings.Settings` reads, and `MAX_UPLOAD_BYTES` (largest
 accepted request body for file uploads, default 64 MiB), `ORACLE_URL` and `ANALYST_URL` (the
 services the gateway calls over HTTP) with their timeouts.
 """
@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from core.settings import Settings
+from velocitas.settings import Settings
 
 
 class GatewaySettings(Settings):

@@ -4,7 +4,7 @@ Layout (every file is written deterministically: same content, same bytes):
 
     policy.safetensors   the actor-critic weights (SB3 `ActorCriticPolicy.state_dict()` names)
     normalization.json   VecNormalize observation statistics: mean, var, count, clip_obs, epsilon
-    feature_spec.json    `core.features.FeatureSpec.to_dict()` and its `spec_hash`
+    feature_spec.json    `velocitas.features.FeatureSpec.to_dict()` and its `spec_hash`
     config.json          the full training config: data, env, PPO, policy shape, seed
     versions.json        library versions that produced the bundle
     training.json        training curves and validation metrics
@@ -12,7 +12,8 @@ Layout (every file is written deterministically: same content, same bytes):
 
 The bundle's sha256 hashes `name NUL sha256(file) LF` for the files above, in that fixed order.
 
-Hashing and verification live in `core.bundle`; `core.policy` runs a bundle's actor in numpy for
+Hashing and verification live in `velocitas.bundle`; `velocitas.policy` runs a bundle's actor in
+numpy for
 backtests (worker, lab evaluation, oracle: no torch needed). `load_policy` here rebuilds the
 whole SB3-shaped actor-critic in torch from `config.json` and loads the safetensors weights into
 it with strict key checking. Nothing is unpickled, so a bundle cannot run code on load.
@@ -32,7 +33,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from core.bundle import (
+from velocitas.bundle import (
     BUNDLE_FILES,
     CONFIG,
     FEATURE_SPEC,

@@ -13,11 +13,11 @@ import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
 
-from core.domain.bars import BarArrays
-from core.engine import BacktestSpec, Stepper
-from core.features import FeatureSpec, build_features
-from core.policy import BOX_DEADBAND, BUY, HOLD, SELL
 from lab import ENV_ID
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import BacktestSpec, Stepper
+from velocitas.features import FeatureSpec, build_features
+from velocitas.policy import BOX_DEADBAND, BUY, HOLD, SELL
 
 __all__ = ["ENV_ID", "EnvConfig", "TradingEnv", "default_execution", "target_side"]
 
@@ -90,7 +90,7 @@ def target_side(action: Any, current: int, mode: ActionMode, allow_short: bool) 
 class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
     """Trade one symbol's bars, one bar per step, through the backtest engine's execution rules.
 
-    Every order goes through `core.engine`'s per-bar stepper: fills at the next bar's open
+    Every order goes through `velocitas.engine`'s per-bar stepper: fills at the next bar's open
     (or the same close, per the spec), fees, slippage, stop loss / take profit / trailing stop
     along the intrabar path, and the risk rules (cash check, maximum position, daily loss limit,
     drawdown kill switch). A policy therefore trades here exactly as it would in a backtest.
@@ -113,11 +113,11 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
     ## Observation Space
 
     `Box(-clip, clip, (n_features + 1,), float32)` (`FeatureSpec.clip`, 5 by default: every
-    feature is clipped to it): the `core.features` row of the bar just closed
+    feature is clipped to it): the `velocitas.features` row of the bar just closed
     (`FeatureSpec.names`), then the position state: the side the agent currently targets
     (−1, 0, +1). The position state is the agent's target rather than the filled position so
     that the same observations, hence the same actions, can be computed in a backtest
-    (`core.policy.policy_signals`); the two differ only when a stop or a risk rule intervened.
+    (`velocitas.policy.policy_signals`); the two differ only when a stop or a risk rule intervened.
 
     ## Rewards
 

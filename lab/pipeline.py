@@ -11,18 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.db.bars import load_bars, snapshot_hash
-from core.db.models_registry import ModelRecord, get_model, register_model
-from core.domain.bars import BarArrays
-from core.engine import BacktestSpec
-from core.errors import InvalidRequest
-from core.features import FeatureSpec
-from core.policy import PolicyModel, bar_sentiment, read_policy
-from core.settings import get_settings
-from core.strategies import registry
 from lab.bundle import write_bundle
 from lab.evaluation import Comparison, backtest_policy, compare_with_rules
 from lab.training import ProgressFn, TrainConfig, library_versions, slug, train_policy
+from velocitas.db.bars import load_bars, snapshot_hash
+from velocitas.db.models_registry import ModelRecord, get_model, register_model
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import BacktestSpec
+from velocitas.errors import InvalidRequest
+from velocitas.features import FeatureSpec
+from velocitas.policy import PolicyModel, bar_sentiment, read_policy
+from velocitas.settings import get_settings
+from velocitas.strategies import registry
 
 __all__ = ["Window", "evaluate_model", "load_registered_policy", "models_dir", "train_and_register"]
 

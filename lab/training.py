@@ -27,12 +27,12 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from core.domain.bars import BarArrays
-from core.engine import ENGINE_VERSION, BacktestSpec
-from core.features import FeatureSpec, build_features
-from core.policy import PolicyModel, assemble_policy
 from lab.env import EnvConfig, TradingEnv
 from lab.evaluation import backtest_policy
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import ENGINE_VERSION, BacktestSpec
+from velocitas.features import FeatureSpec, build_features
+from velocitas.policy import PolicyModel, assemble_policy
 
 __all__ = ["PPOConfig", "TrainConfig", "TrainedPolicy", "library_versions", "train_policy"]
 
@@ -291,7 +291,8 @@ def train_policy(
 ) -> TrainedPolicy:
     """Train PPO on `train_bars`, validating on `validate_bars`; the best checkpoint wins.
 
-    `sentiment`: the score per bar of each window (see `core.policy.bar_sentiment`), or None."""
+    `sentiment`: the score per bar of each window (see `velocitas.policy.bar_sentiment`), or
+    None."""
     if config.timesteps < 1:
         raise ValueError("timesteps must be at least 1")
     torch.set_num_threads(1)  # small MLPs gain nothing from threads, and results stay exact

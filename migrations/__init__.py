@@ -1,1 +1,1 @@
-"""Alembic migrations: the one schema history, owned by `core.db`."""
+"""Alembic migrations: the one schema history, owned by `velocitas.db`."""

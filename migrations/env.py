@@ -1,13 +1,13 @@
-"""Alembic environment: migrates whichever database `core.embedded` resolves."""
+"""Alembic environment: migrates whichever database `velocitas.embedded` resolves."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from core import embedded
-from core.db.engine import sqlalchemy_url
-from core.db.models import Base
+from velocitas import embedded
+from velocitas.db.engine import sqlalchemy_url
+from velocitas.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

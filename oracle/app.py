@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from core import __version__
 from oracle.errors import install_error_handlers
 from oracle.holder import ModelHolder, watch_registry
 from oracle.limits import BodySizeLimit
 from oracle.routes import health, models, predict
 from oracle.settings import OracleSettings, get_oracle_settings
+from velocitas import __version__
 
 
 def create_app(settings: OracleSettings | None = None) -> FastAPI:

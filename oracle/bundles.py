@@ -5,11 +5,11 @@ so nothing can change between the check and the use:
 
 1. the directory holds the bundle's files and nothing else (a stray `.pkl`, `.pt`, a symlink
    or a sub-directory refuses the bundle: the oracle serves only what the lab's writer makes);
-2. the bundle's sha256 (`core.bundle`'s formula) equals its manifest and the registry's row;
+2. the bundle's sha256 (`velocitas.bundle`'s formula) equals its manifest and the registry's row;
 3. `policy.safetensors` starts with a safetensors header (8-byte length, then a JSON object):
    a pickle, a torch `.pt` zip or anything else is refused before any parser sees it, and the
    weights are then decoded by safetensors, which only copies tensors;
-4. the metadata is JSON; the network is rebuilt from `config.json` by code (`core.policy`);
+4. the metadata is JSON; the network is rebuilt from `config.json` by code (`velocitas.policy`);
 5. the feature spec is this code's: same `FEATURE_SPEC_VERSION`, and the spec's hash recomputed
    here equals the bundle's and the registry's. Otherwise the observations the oracle builds
    would not be the ones the policy was trained on.
@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.bundle import (
+from oracle.inference import CompiledPolicy, compile_policy
+from velocitas.bundle import (
     BUNDLE_FILES,
     CONFIG,
     FEATURE_SPEC,
@@ -34,10 +35,9 @@ from core.bundle import (
     WEIGHTS,
     BundleError,
 )
-from core.db.models_registry import ModelRecord
-from core.features import FEATURE_SPEC_VERSION
-from core.policy import PolicyModel, assemble_policy
-from oracle.inference import CompiledPolicy, compile_policy
+from velocitas.db.models_registry import ModelRecord
+from velocitas.features import FEATURE_SPEC_VERSION
+from velocitas.policy import PolicyModel, assemble_policy
 
 __all__ = ["MAX_BUNDLE_BYTES", "ServedModel", "load_served_model", "read_bundle_files"]
 
@@ -83,7 +83,8 @@ def read_bundle_files(path: Path) -> dict[str, bytes]:
 
 
 def _bundle_sha256(files: dict[str, bytes]) -> str:
-    # core.bundle.bundle_sha256's formula, on bytes already in memory (a test keeps them equal).
+    # velocitas.bundle.bundle_sha256's formula, on bytes already in memory (a test keeps them
+    # equal).
     digest = hashlib.sha256()
     for name in BUNDLE_FILES:
         digest.update(f"{name}\0{hashlib.sha256(files[name]).hexdigest()}\n".encode())

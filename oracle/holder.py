@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db.models_registry import ModelRecord, get_model, get_production_model
-from core.errors import ConfigurationError, NotFound
 from oracle.bundles import ServedModel, load_served_model
 from oracle.settings import OracleSettings
+from velocitas.db.models_registry import ModelRecord, get_model, get_production_model
+from velocitas.errors import ConfigurationError, NotFound
 
 __all__ = ["ModelHolder", "watch_registry"]
 

@@ -1,6 +1,6 @@
 """The served policy's forward pass: one compiled kernel for one state or a batch.
 
-`core.policy.PolicyModel` runs the actor with numpy: a dozen array operations, each with a
+`velocitas.policy.PolicyModel` runs the actor with numpy: a dozen array operations, each with a
 microsecond of dispatch, fine for back-testing a million bars in three batched passes but tens
 of microseconds for a single state. Serving answers one state at a time, so the oracle copies
 the same weights into a numba kernel: normalisation (in float64, with the very operations of
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from core.policy import PolicyModel
+from velocitas.policy import PolicyModel
 
 __all__ = ["CompiledPolicy", "Prediction", "compile_policy"]
 

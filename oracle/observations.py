@@ -5,7 +5,7 @@ agent targets. Here t is the last bar of the model's timeframe that closed by `a
 `opened_at + timeframe <= at`), and the bars run from `start` (default: `ORACLE_HISTORY_BARS`
 bars before it). Features only look backwards, so later bars cannot change the answer. A
 policy trained with sentiment gets the analyst's score at each bar's close
-(`core.policy.bar_sentiment`, as the lab's evaluation reads it); others get 0, as in training.
+(`velocitas.policy.bar_sentiment`, as the lab's evaluation reads it); others get 0, as in training.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from core.db.bars import load_bars
-from core.domain.timeframe import Timeframe
-from core.errors import InvalidRequest
-from core.features import build_features
-from core.policy import PolicyModel, bar_sentiment
+from velocitas.db.bars import load_bars
+from velocitas.domain.timeframe import Timeframe
+from velocitas.errors import InvalidRequest
+from velocitas.features import build_features
+from velocitas.policy import PolicyModel, bar_sentiment
 
 __all__ = ["BuiltObservation", "observation_at"]
 

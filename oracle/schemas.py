@@ -3,7 +3,7 @@
 `PredictRequest` takes exactly one of three forms:
 
 - `{"state": [x0, x1, ...]}`: one observation, `obs_dim` finite numbers, as the lab's
-  environment builds it (the `core.features` row of the bar just closed, then the side the
+  environment builds it (the `velocitas.features` row of the bar just closed, then the side the
   agent targets: −1, 0 or +1);
 - `{"states": [[...], [...]]}`: a batch of such observations (at most `ORACLE_MAX_BATCH`);
 - `{"symbol": "BTCUSDT", "at": "2024-03-01T12:00:00Z"}`: the oracle builds the observation

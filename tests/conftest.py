@@ -16,10 +16,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from core import embedded
-from core.db import migrate
-from core.db.engine import libpq_url
-from core.settings import Settings, get_settings
+from velocitas import embedded
+from velocitas.db import migrate
+from velocitas.db.engine import libpq_url
+from velocitas.settings import Settings, get_settings
 
 TEST_HOME = Path(__file__).resolve().parent.parent / ".velocitas-test"
 
@@ -69,7 +69,7 @@ def database_url(
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
-    from core.db.engine import _engine_for
+    from velocitas.db.engine import _engine_for
 
     _engine_for.cache_clear()  # engines hold pooled connections that would block DROP
     with psycopg.connect(server_url, autocommit=True) as conn:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from core.jobs import broker_url, jobs_queue
-from core.policy import register_policy_strategy
+from velocitas.jobs import broker_url, jobs_queue
+from velocitas.policy import register_policy_strategy
 from worker.settings import get_worker_settings
 
 

@@ -17,12 +17,12 @@ import numpy as np
 from celery import Task
 from celery.signals import worker_init
 
-from core.db.bar_cache import load_bars_cached
-from core.db.equity_copy import copy_equity_chunks
-from core.db.jobs import TradeRecord
-from core.domain.bars import BarArrays
-from core.engine import BacktestResult, BacktestSpec, run_backtest
-from core.jobs import TASK_RUN_BACKTEST
+from velocitas.db.bar_cache import load_bars_cached
+from velocitas.db.equity_copy import copy_equity_chunks
+from velocitas.db.jobs import TradeRecord
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import BacktestResult, BacktestSpec, run_backtest
+from velocitas.jobs import TASK_RUN_BACKTEST
 from worker.app import app
 from worker.lifecycle import JobContext, JobOutcome, run_job
 

@@ -18,11 +18,11 @@ from celery import Task
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from core.db import jobs as job_store
-from core.db.engine import session_scope
-from core.db.models import BacktestJob
-from core.errors import InvalidRequest
-from core.jobs import JobStatus, jobs_queue
+from velocitas.db import jobs as job_store
+from velocitas.db.engine import session_scope
+from velocitas.db.models import BacktestJob
+from velocitas.errors import InvalidRequest
+from velocitas.jobs import JobStatus, jobs_queue
 from worker.lifecycle import JobContext, settle_parent, transient_errors
 
 log = logging.getLogger(__name__)

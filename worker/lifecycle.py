@@ -29,13 +29,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import jobs as job_store
-from core.db import sweeps as sweep_store
-from core.db import walk_forwards as walk_forward_store
-from core.db.engine import session_scope
-from core.db.models import BacktestJob
-from core.errors import InvalidRequest, TransientError
-from core.jobs import EventType, JobEvent, JobKind, JobStatus, publish
+from velocitas.db import jobs as job_store
+from velocitas.db import sweeps as sweep_store
+from velocitas.db import walk_forwards as walk_forward_store
+from velocitas.db.engine import session_scope
+from velocitas.db.models import BacktestJob
+from velocitas.errors import InvalidRequest, TransientError
+from velocitas.jobs import EventType, JobEvent, JobKind, JobStatus, publish
 from worker.settings import get_worker_settings
 
 log = logging.getLogger(__name__)

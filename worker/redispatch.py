@@ -18,9 +18,9 @@ import orjson
 from celery import Celery
 from celery.signals import worker_ready
 
-from core.db import jobs as job_store
-from core.db.engine import session_scope
-from core.jobs import TASK_FOR_KIND, jobs_queue
+from velocitas.db import jobs as job_store
+from velocitas.db.engine import session_scope
+from velocitas.jobs import TASK_FOR_KIND, jobs_queue
 from worker.app import app
 from worker.settings import get_worker_settings
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from pydantic import model_validator
 
-from core.settings import Settings
+from velocitas.settings import Settings
 
 
 class WorkerSettings(Settings):

@@ -1,15 +1,15 @@
 """Task `worker.sweeps.run`: fan a sweep's grid out as child backtest jobs over the workers.
 
 Each child runs as an ordinary backtest; the last child to finish ranks the sweep
-(`core.db.sweeps.settle_parent`). See `worker.fan_out`.
+(`velocitas.db.sweeps.settle_parent`). See `worker.fan_out`.
 """
 
 from __future__ import annotations
 
 from celery import Task
 
-from core.db import sweeps as sweep_store
-from core.jobs import TASK_RUN_BACKTEST, TASK_RUN_SWEEP
+from velocitas.db import sweeps as sweep_store
+from velocitas.jobs import TASK_RUN_BACKTEST, TASK_RUN_SWEEP
 from worker.app import app
 from worker.fan_out import fan_out
 

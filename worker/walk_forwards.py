@@ -3,18 +3,18 @@
 `worker.walk_forwards.run` creates one `fold` child job per fold and sends them (see
 `worker.fan_out`); `worker.walk_forwards.fold` runs one fold's in-sample sweep on whichever
 worker takes it and stores the choice; the last fold to finish stitches the out-of-sample
-segments into the parent's result (`core.db.walk_forwards.settle_parent`).
+segments into the parent's result (`velocitas.db.walk_forwards.settle_parent`).
 """
 
 from __future__ import annotations
 
 from celery import Task
 
-from core import walk_forwards
-from core.db import walk_forwards as walk_forward_store
-from core.db.bar_cache import load_bars_cached
-from core.engine.version import ENGINE_VERSION
-from core.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD
+from velocitas import walk_forwards
+from velocitas.db import walk_forwards as walk_forward_store
+from velocitas.db.bar_cache import load_bars_cached
+from velocitas.engine.version import ENGINE_VERSION
+from velocitas.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD
 from worker.app import app
 from worker.fan_out import fan_out
 from worker.lifecycle import JobContext, JobOutcome, run_job

@@ -7,11 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from core.db import jobs as job_store
-from core.db.coverage import require_stored_bars
-from core.engine.spec import BacktestSpec
-from core.jobs import JobKind, JobStatus
-from core.strategies import registry
 from gateway.deps import CurrentUser, SessionDep
 from gateway.jobs import (
     CANCELLED,
@@ -34,6 +29,11 @@ from gateway.schemas import (
     TradePage,
     TradePublic,
 )
+from velocitas.db import jobs as job_store
+from velocitas.db.coverage import require_stored_bars
+from velocitas.engine.spec import BacktestSpec
+from velocitas.jobs import JobKind, JobStatus
+from velocitas.strategies import registry
 
 router = APIRouter(prefix="/backtests", tags=["backtests"])
 

@@ -13,10 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from core.errors import InvalidFile, InvalidRequest
-from core.ingest import ImportSummary, import_bars
 from gateway.deps import require_user
 from gateway.settings import GatewaySettings, get_gateway_settings
+from velocitas.errors import InvalidFile, InvalidRequest
+from velocitas.ingest import ImportSummary, import_bars
 
 # Market data is for authenticated users only, like every other route (401 without a key).
 router = APIRouter(
@@ -43,7 +43,7 @@ class RowProblemPublic(BaseModel):
 
 
 class BarImportPublic(BaseModel):
-    """What the upload did; see `core.ingest.ImportSummary`."""
+    """What the upload did; see `velocitas.ingest.ImportSummary`."""
 
     symbol: str
     timeframe: str

@@ -4,7 +4,7 @@ Authenticate with the `Authorization: Bearer <key>` header, or (browsers cannot 
 a WebSocket) with a first message `{"type": "auth", "key": "<key>"}` within 10 seconds. Never
 in the URL: URLs end up in access logs. A bad key closes the socket with code 1008 (policy
 violation). Once subscribed the server sends `{"type": "ready"}`; every later message is a
-job event (`core.jobs.JobEvent`).
+job event (`velocitas.jobs.JobEvent`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.concurrency import run_in_threadpool
 
-from core.db.accounts import User
-from core.jobs import subscribe
 from gateway.deps import user_for_key
+from velocitas.db.accounts import User
+from velocitas.jobs import subscribe
 
 router = APIRouter(tags=["events"])
 

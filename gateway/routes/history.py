@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from core.db import bars
-from core.domain.bars import ExactBar
-from core.domain.timeframe import Timeframe
-from core.errors import InvalidRequest, NotFound
-from core.ingest.importer import SYMBOL_PATTERN
 from gateway.deps import ConnectionDep, require_user
+from velocitas.db import bars
+from velocitas.domain.bars import ExactBar
+from velocitas.domain.timeframe import Timeframe
+from velocitas.errors import InvalidRequest, NotFound
+from velocitas.ingest.importer import SYMBOL_PATTERN
 
 # Market data is for authenticated users only, like every other route (401 without a key).
 router = APIRouter(

@@ -8,10 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.errors import InvalidRequest
-from core.jobs import JobKind, JobStatus
-from core.strategies import registry
-from core.sweeps import SweepSpec, expand
 from gateway.deps import CurrentUser, SessionDep
 from gateway.jobs import (
     CANCELLED,
@@ -27,6 +23,10 @@ from gateway.jobs import (
 )
 from gateway.routes.backtests import BacktestSpec, validate_backtest
 from gateway.schemas import BacktestAccepted, JobPage, JobPublic
+from velocitas.errors import InvalidRequest
+from velocitas.jobs import JobKind, JobStatus
+from velocitas.strategies import registry
+from velocitas.sweeps import SweepSpec, expand
 
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 

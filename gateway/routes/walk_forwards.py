@@ -8,10 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.db import jobs as job_store
-from core.engine.sweep import Objective
-from core.jobs import JobKind, JobStatus
-from core.walk_forwards import WalkForwardSpec, validate
 from gateway.deps import CurrentUser, SessionDep
 from gateway.jobs import (
     CANCELLED,
@@ -27,6 +23,10 @@ from gateway.jobs import (
 )
 from gateway.routes.backtests import BacktestSpec, validate_backtest
 from gateway.schemas import BacktestAccepted, EquityPage, EquityPointPublic, JobPage, JobPublic
+from velocitas.db import jobs as job_store
+from velocitas.engine.sweep import Objective
+from velocitas.jobs import JobKind, JobStatus
+from velocitas.walk_forwards import WalkForwardSpec, validate
 
 router = APIRouter(prefix="/walk-forwards", tags=["walk-forwards"])
 

@@ -6,9 +6,9 @@ import asyncio
 
 from fastapi import APIRouter
 
-from core.db.models_registry import list_models
 from oracle.deps import HolderDep
 from oracle.schemas import ModelPublic
+from velocitas.db.models_registry import list_models
 
 router = APIRouter(tags=["models"])
 

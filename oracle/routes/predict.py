@@ -12,13 +12,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from core.errors import InvalidRequest
 from oracle.bundles import ServedModel
 from oracle.deps import get_holder, served_model
 from oracle.errors import json_response
 from oracle.inference import Prediction
 from oracle.observations import observation_at
 from oracle.schemas import BatchPredictionPublic, PredictionPublic, PredictRequest
+from velocitas.errors import InvalidRequest
 
 router = APIRouter(tags=["predict"])
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from analyst.records import NewsRecord
 from analyst.store import connect, insert_news
-from core.settings import Settings
+from velocitas.settings import Settings
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 SYMBOLS = ("AAA", "BBB", "CCC")

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from analyst.sentiment import default_analyst
 from analyst.settings import get_analyst_settings
-from cli.main import app
+from velocitas_cli.main import app
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ from langchain_core.embeddings import Embeddings
 
 from analyst.embeddings import LocalSentenceEmbeddings, embed_texts, load_embeddings
 from analyst.settings import AnalystSettings
-from core.errors import ConfigurationError
+from velocitas.errors import ConfigurationError
 
 
 class TinyEmbeddings(Embeddings):

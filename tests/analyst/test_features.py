@@ -14,10 +14,10 @@ from analyst.sentiment import SentimentAnalyst
 from analyst.settings import AnalystSettings
 from analyst.store import connect, insert_news
 from analyst.symbols import SymbolTagger
-from core.db.sentiment import load_sentiment
-from core.domain.timeframe import Timeframe
-from core.errors import InvalidRequest
 from tests.analyst.synthetic import EPOCH
+from velocitas.db.sentiment import load_sentiment
+from velocitas.domain.timeframe import Timeframe
+from velocitas.errors import InvalidRequest
 
 HOUR = timedelta(hours=1)
 

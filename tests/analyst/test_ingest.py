@@ -9,8 +9,8 @@ from analyst.embeddings import LocalSentenceEmbeddings
 from analyst.ingest import ingest_file
 from analyst.store import connect
 from analyst.symbols import SymbolTagger
-from core.errors import InvalidFile
-from core.settings import Settings
+from velocitas.errors import InvalidFile
+from velocitas.settings import Settings
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> Path:

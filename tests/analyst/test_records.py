@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from analyst.records import FieldError, parse_instant, parse_record, read_fields
-from core.errors import InvalidRequest
+from velocitas.errors import InvalidRequest
 
 RSS = """<?xml version="1.0"?>
 <rss version="2.0">

@@ -11,9 +11,9 @@ from analyst.embeddings import LocalSentenceEmbeddings
 from analyst.records import NewsRecord
 from analyst.retrieval import NewsRetriever, choose_strategy, search, search_vector
 from analyst.store import connect, insert_news
-from core.errors import InvalidRequest
-from core.settings import Settings
 from tests.analyst.synthetic import EPOCH, brute_force, clustered_unit_vectors, store_corpus
+from velocitas.errors import InvalidRequest
+from velocitas.settings import Settings
 
 
 def test_search_vector_filtered_equals_brute_force_top_k(database_url: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from analyst.symbols import DEFAULT_ALIASES, SymbolTagger, load_tagger
-from core.errors import ConfigurationError
+from velocitas.errors import ConfigurationError
 
 
 def test_tag_matches_names_case_insensitively_and_tickers_exactly() -> None:

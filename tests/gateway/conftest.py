@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db.accounts import create_user, forget_cached_keys
-from core.db.engine import session_scope
-from core.db.models import Bar
-from core.settings import get_settings
 from gateway.main import create_app
 from tests.worker.process import WorkerProcess
+from velocitas.db.accounts import create_user, forget_cached_keys
+from velocitas.db.engine import session_scope
+from velocitas.db.models import Bar
+from velocitas.settings import get_settings
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

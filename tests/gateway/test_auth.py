@@ -6,10 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.db.accounts import authenticate, forget_cached_keys
-from core.db.engine import session_scope
-from core.db.models import ApiKey
 from tests.gateway.conftest import Account
+from velocitas.db.accounts import authenticate, forget_cached_keys
+from velocitas.db.engine import session_scope
+from velocitas.db.models import ApiKey
 
 
 def test_api_key_is_stored_only_as_argon2_hash(alice: Account) -> None:

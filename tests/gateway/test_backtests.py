@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db import jobs as job_store
-from core.db.engine import session_scope
-from core.jobs import JobKind
-from core.settings import get_settings
 from tests.gateway.conftest import T0, Account, store_bars
+from velocitas.db import jobs as job_store
+from velocitas.db.engine import session_scope
+from velocitas.jobs import JobKind
+from velocitas.settings import get_settings
 
 SPEC: dict[str, Any] = {
     "symbol": "BTCUSDT",

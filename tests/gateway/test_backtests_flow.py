@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
-from core.db.bars import load_bars
-from core.db.engine import session_scope
-from core.db.models import Bar
-from core.engine import BacktestSpec, run_backtest
 from tests.gateway.conftest import Account, store_bars
 from tests.gateway.test_backtests import SPEC
 from tests.worker.process import WorkerProcess, wait_until
+from velocitas.db.bars import load_bars
+from velocitas.db.engine import session_scope
+from velocitas.db.models import Bar
+from velocitas.engine import BacktestSpec, run_backtest
 
 
 def _follow(ws: Any, job_id: str) -> list[dict[str, Any]]:

@@ -9,10 +9,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db.accounts import create_user
-from core.db.engine import session_scope
 from gateway.main import create_app
 from gateway.settings import GatewaySettings, get_gateway_settings
+from velocitas.db.accounts import create_user
+from velocitas.db.engine import session_scope
 
 CSV = (
     "time,open,high,low,close,volume\n"

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from core.jobs import JobEvent, publish
 from tests.gateway.conftest import Account
+from velocitas.jobs import JobEvent, publish
 
 
 def _event(owner: Account, type_: str = "job.running") -> JobEvent:

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db.accounts import create_user
-from core.db.engine import session_scope
 from gateway.main import create_app
 from gateway.settings import GatewaySettings, get_gateway_settings
-from tests.core.db.bar_rows import T0, insert_bars, random_rows
+from tests.velocitas.db.bar_rows import T0, insert_bars, random_rows
+from velocitas.db.accounts import create_user
+from velocitas.db.engine import session_scope
 
 MINUTE = timedelta(minutes=1)
 

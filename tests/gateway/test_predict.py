@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db.models_registry import promote_model
-from core.features import FeatureSpec
 from gateway.settings import GatewaySettings, get_gateway_settings
 from tests.gateway.conftest import Account
 from tests.oracle.factories import registered_bundle
 from tests.oracle.server import free_port, oracle_process
+from velocitas.db.models_registry import promote_model
+from velocitas.features import FeatureSpec
 
 OBS_DIM = FeatureSpec().n_features + 1
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db import jobs as job_store
-from core.db.bars import load_bars
-from core.db.engine import session_scope
-from core.engine import BacktestSpec
-from core.engine.walk_forward import run_walk_forward
-from core.jobs import JobKind
 from tests.gateway.conftest import Account, store_bars
 from tests.gateway.test_backtests import SPEC
 from tests.worker.process import WorkerProcess, wait_until
+from velocitas.db import jobs as job_store
+from velocitas.db.bars import load_bars
+from velocitas.db.engine import session_scope
+from velocitas.engine import BacktestSpec
+from velocitas.engine.walk_forward import run_walk_forward
+from velocitas.jobs import JobKind
 
 REQUEST: dict[str, Any] = {
     "base": {**SPEC, "end": "2024-01-09T00:00:00Z"},

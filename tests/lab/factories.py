@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.domain.bars import BarArrays
-from core.features import FeatureSpec
 from lab.bundle import PolicyNetwork, write_bundle
+from velocitas.domain.bars import BarArrays
+from velocitas.features import FeatureSpec
 
 HOUR_NS = 3_600_000_000_000
 T0_NS = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z

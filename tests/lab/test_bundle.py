@@ -11,7 +11,6 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
-from core.features import FeatureSpec
 from lab.bundle import (
     BUNDLE_FILES,
     BundleError,
@@ -20,6 +19,7 @@ from lab.bundle import (
     verify_bundle,
     write_bundle,
 )
+from velocitas.features import FeatureSpec
 
 
 def _model(env_id: str) -> PPO:

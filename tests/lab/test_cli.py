@@ -14,13 +14,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from core.domain.bars import BarArrays
-from core.engine import BacktestSpec, run_backtest
-from core.policy import register_policy_strategy
-from core.settings import get_settings
-from core.strategies import registry
 from tests.lab.factories import make_bars
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import BacktestSpec, run_backtest
+from velocitas.policy import register_policy_strategy
+from velocitas.settings import get_settings
+from velocitas.strategies import registry
+from velocitas_cli.main import app
 
 runner = CliRunner()
 
@@ -144,7 +144,7 @@ def test_lab_evaluate_compares_policy_with_rules_and_equals_policy_backtest(
     assert report["best_rule"]["result"]["metrics"]["total_return"] == best
 
     # The same policy as the strategy of an ordinary backtest: the same trades.
-    from core.db.bars import load_bars
+    from velocitas.db.bars import load_bars
 
     spec = BacktestSpec.model_validate(
         {

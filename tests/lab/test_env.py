@@ -12,11 +12,11 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from core.engine import BacktestSpec
-from core.engine.runner import run_signals
-from core.policy import BUY, HOLD, SELL
 from lab.env import ENV_ID, EnvConfig, TradingEnv, default_execution
 from tests.lab.factories import make_bars
+from velocitas.engine import BacktestSpec
+from velocitas.engine.runner import run_signals
+from velocitas.policy import BUY, HOLD, SELL
 
 
 def _execution(**update: Any) -> BacktestSpec:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from core.errors import InvalidRequest
 from lab.pipeline import Window
+from velocitas.errors import InvalidRequest
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.policy import read_policy
 from lab.bundle import write_bundle
 from lab.env import EnvConfig, default_execution
 from lab.training import PPOConfig, TrainConfig, TrainedPolicy, library_versions, train_policy
 from tests.lab.factories import HOUR_NS, make_bars
+from velocitas.policy import read_policy
 
 TRAIN = make_bars(600, seed=21)
 VALIDATE = make_bars(400, seed=22, start_ns=int(TRAIN.opened_at[-1]) + HOUR_NS)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db.models_registry import ModelRecord, promote_model
 from oracle.app import create_app
 from oracle.settings import OracleSettings
 from tests.oracle.factories import registered_bundle
+from velocitas.db.models_registry import ModelRecord, promote_model
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 
 import psycopg
 
-from core.db.models_registry import ModelRecord, register_model
-from core.domain.bars import BarArrays
-from core.features import FeatureSpec
 from tests.lab.factories import make_bundle
+from velocitas.db.models_registry import ModelRecord, register_model
+from velocitas.domain.bars import BarArrays
+from velocitas.features import FeatureSpec
 
 WINDOW = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.bundle import MANIFEST, WEIGHTS, BundleError, bundle_sha256, file_hashes
-from core.features import FeatureSpec
 from oracle.bundles import _bundle_sha256, load_served_model, read_bundle_files
 from tests.oracle.factories import new_bundle
+from velocitas.bundle import MANIFEST, WEIGHTS, BundleError, bundle_sha256, file_hashes
+from velocitas.features import FeatureSpec
 
 
 class _Payload:

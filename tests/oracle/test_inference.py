@@ -1,4 +1,4 @@
-"""The compiled kernel against core.policy's numpy forward pass on the same bundle."""
+"""The compiled kernel against velocitas.policy's numpy forward pass on the same bundle."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.policy import read_policy
 from oracle.inference import compile_policy
 from tests.lab.factories import make_bundle
+from velocitas.policy import read_policy
 
 
 @pytest.mark.parametrize(

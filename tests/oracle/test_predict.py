@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from core.db.models_registry import ModelRecord
-from core.features import FeatureSpec
-from core.policy import read_policy
 from oracle.app import create_app
 from oracle.settings import OracleSettings
+from velocitas.db.models_registry import ModelRecord
+from velocitas.features import FeatureSpec
+from velocitas.policy import read_policy
 
 OBS_DIM = FeatureSpec().n_features + 1
 
@@ -150,8 +150,8 @@ def test_predict_serves_the_pinned_version(production: ModelRecord, tmp_path: Pa
 
 
 def test_predict_box_policy_answers_the_action_vector(database_url: str, tmp_path: Path) -> None:
-    from core.db.models_registry import promote_model
     from tests.oracle.factories import registered_bundle
+    from velocitas.db.models_registry import promote_model
 
     record = registered_bundle(tmp_path, "box", kind="box", seed=6)
     promote_model("box")

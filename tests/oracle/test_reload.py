@@ -13,13 +13,13 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app as cli_app
-from core.db.models_registry import ModelRecord, promote_model
-from core.features import FeatureSpec
 from oracle.holder import ModelHolder
 from oracle.settings import OracleSettings
 from tests.oracle.factories import registered_bundle
 from tests.oracle.server import oracle_process
+from velocitas.db.models_registry import ModelRecord, promote_model
+from velocitas.features import FeatureSpec
+from velocitas_cli.main import app as cli_app
 
 OBS_DIM = FeatureSpec().n_features + 1
 

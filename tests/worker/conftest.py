@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.db.accounts import create_user
-from core.db.engine import session_scope
-from core.settings import get_settings
 from tests.worker.process import EventLog, WorkerProcess
+from velocitas.db.accounts import create_user
+from velocitas.db.engine import session_scope
+from velocitas.settings import get_settings
 
 
 @pytest.fixture

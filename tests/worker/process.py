@@ -15,10 +15,10 @@ from typing import Any
 import redis
 from celery import Celery
 
-from core.db import jobs as job_store
-from core.db.engine import session_scope
-from core.db.models import BacktestJob
-from core.jobs import JobEvent, JobKind, broker_url, events_channel
+from velocitas.db import jobs as job_store
+from velocitas.db.engine import session_scope
+from velocitas.db.models import BacktestJob
+from velocitas.jobs import JobEvent, JobKind, broker_url, events_channel
 
 REPO = Path(__file__).resolve().parents[2]
 

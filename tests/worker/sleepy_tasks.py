@@ -16,9 +16,9 @@ from decimal import Decimal
 import numpy as np
 from celery import Task
 
-from core.db import sweeps as sweep_store
-from core.db.jobs import TradeRecord
-from core.errors import InvalidRequest, TransientError
+from velocitas.db import sweeps as sweep_store
+from velocitas.db.jobs import TradeRecord
+from velocitas.errors import InvalidRequest, TransientError
 from worker.app import app
 from worker.fan_out import fan_out
 from worker.lifecycle import JobContext, JobOutcome, run_job

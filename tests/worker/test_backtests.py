@@ -7,11 +7,11 @@ import uuid
 import numpy as np
 import pytest
 
-from core.db import jobs as job_store
-from core.db.engine import session_scope
-from core.domain.bars import BarArrays
-from core.engine import BacktestSpec, run_backtest
 from tests.worker.process import EventLog, job_row, new_job, wait_until
+from velocitas.db import jobs as job_store
+from velocitas.db.engine import session_scope
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import BacktestSpec, run_backtest
 from worker import lifecycle
 from worker.backtests import report
 from worker.lifecycle import JobContext

@@ -7,8 +7,6 @@ import uuid
 
 import pytest
 
-from core.db import jobs as job_store
-from core.db.engine import session_scope
 from tests.worker.process import (
     FAST_REDELIVERY,
     EventLog,
@@ -19,6 +17,8 @@ from tests.worker.process import (
     wait_until,
 )
 from tests.worker.sleepy_tasks import TASK_SLEEPY
+from velocitas.db import jobs as job_store
+from velocitas.db.engine import session_scope
 
 
 def _finished(job_id: uuid.UUID):  # type: ignore[no-untyped-def]

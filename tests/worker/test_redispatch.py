@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from celery import Celery
 from sqlalchemy import update
 
-from core.db.engine import session_scope
-from core.db.models import BacktestJob
-from core.jobs import broker_url
 from tests.worker.process import WorkerProcess, job_row, new_job, wait_until
+from velocitas.db.engine import session_scope
+from velocitas.db.models import BacktestJob
+from velocitas.jobs import broker_url
 from worker.redispatch import redispatch_stale_jobs
 
 

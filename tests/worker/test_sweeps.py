@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from core.db import jobs as job_store
-from core.db.engine import session_scope
-from core.jobs import JobKind
 from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
 from tests.worker.sleepy_tasks import TASK_SLEEPY_SWEEP
+from velocitas.db import jobs as job_store
+from velocitas.db.engine import session_scope
+from velocitas.jobs import JobKind
 
 BASE = {"legs": [{"symbol": "TEST", "strategy": {"name": "sleepy", "params": {}}}], "step_s": 0.01}
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from core.db import jobs as job_store
-from core.db import walk_forwards as walk_forward_store
-from core.db.engine import session_scope
-from core.domain.timeframe import Timeframe
-from core.ingest import import_table
-from core.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD, JobKind, JobStatus
-from core.synth import synth_bars
 from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
+from velocitas.db import jobs as job_store
+from velocitas.db import walk_forwards as walk_forward_store
+from velocitas.db.engine import session_scope
+from velocitas.domain.timeframe import Timeframe
+from velocitas.ingest import import_table
+from velocitas.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD, JobKind, JobStatus
+from velocitas.synth import synth_bars
 
 SPEC: dict[str, Any] = {
     "base": {

@@ -1,0 +1,49 @@
+"""Engine and session factory for whichever database is configured (or embedded)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import psycopg
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from velocitas import embedded
+from velocitas.settings import Settings, get_settings
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://…` with the psycopg 3 driver named, as SQLAlchemy wants it."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")
+
+
+def libpq_url(url: str) -> str:
+    """The same URL without a SQLAlchemy driver suffix, for psycopg.connect."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    return _engine_for(embedded.database_url(settings or get_settings()))
+
+
+@contextmanager
+def session_scope(settings: Settings | None = None) -> Iterator[Session]:
+    """A session committed on success and rolled back on any exception."""
+    factory = sessionmaker(get_engine(settings), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+def connect(settings: Settings | None = None) -> psycopg.Connection:
+    """A raw psycopg connection, for COPY and other bulk paths SQLAlchemy does not cover."""
+    return psycopg.connect(libpq_url(embedded.database_url(settings or get_settings())))

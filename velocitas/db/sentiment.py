@@ -1,0 +1,67 @@
+"""Read the news-sentiment series (written by the analyst) aligned to bars, for
+`velocitas.features`.
+
+The `sentiment` table holds, per (symbol, timeframe), the score as of each bar's close
+(`at = opened_at + timeframe`): news published up to the instant the bar's observation is formed,
+never later. Bars without a row (no news, or the series not computed) read as 0.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+
+from velocitas import embedded
+from velocitas.db.engine import libpq_url
+from velocitas.domain.timeframe import Timeframe
+
+_NS_PER_SECOND = 1_000_000_000
+
+__all__ = ["load_sentiment"]
+
+
+def load_sentiment(
+    symbol: str,
+    timeframe: str,
+    opened_at_ns: np.ndarray,
+    *,
+    database_url: str | None = None,
+) -> np.ndarray:
+    """Sentiment score per bar (float64, same length as `opened_at_ns`), 0 where none is stored.
+
+    `opened_at_ns`: the bars' opening instants as int64 nanoseconds since the epoch (UTC).
+    """
+    opened = np.asarray(opened_at_ns, dtype=np.int64)
+    result = np.zeros(opened.shape[0], dtype=np.float64)
+    if opened.size == 0:
+        return result
+    closes = opened + Timeframe.parse(timeframe).seconds * _NS_PER_SECOND
+    url = libpq_url(database_url or embedded.database_url())
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """
+            SELECT (extract(epoch FROM at) * 1000000)::bigint, score FROM sentiment
+            WHERE symbol = %s AND timeframe = %s
+              AND at >= %s AND at <= %s
+            ORDER BY at
+            """,
+            (symbol, timeframe, _instant(int(closes.min())), _instant(int(closes.max()))),
+        ).fetchall()
+    if not rows:
+        return result
+    stored_ns = np.array([r[0] for r in rows], dtype=np.int64) * 1000
+    scores = np.array([r[1] for r in rows], dtype=np.float64)
+    position = np.clip(np.searchsorted(stored_ns, closes), 0, len(stored_ns) - 1)
+    found = stored_ns[position] == closes
+    result[found] = scores[position[found]]
+    return result
+
+
+def _instant(ns: int) -> datetime:
+    # Integer arithmetic: a float round trip could move a bound by a microsecond.
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

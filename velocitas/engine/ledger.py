@@ -1,0 +1,171 @@
+"""The Decimal ledger: every reported fee, P&L and the final equity, recomputed from the fills.
+
+The kernel computes in float64 for speed; this module re-prices each fill exactly. A fill's
+price is the kernel's price rounded to `PRICE_DECIMALS` places, its quantity is whole lots ×
+`lot_size`, its fee is `rate × quantity × price + fixed`, all in Decimal arithmetic with enough
+precision to be exact. So, for a book that ends flat,
+
+    final_equity == initial_cash + Σ trade.net_pnl        (exactly)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Context, Decimal, localcontext
+
+import numpy as np
+
+from velocitas.engine.codes import (
+    F_BAR,
+    F_LEG,
+    F_LOTS,
+    F_PRICE,
+    F_REASON,
+    F_SIDE,
+    FILL_REASONS,
+    R_BAR,
+    R_LEG,
+    R_LOTS,
+    R_REASON,
+    R_SIDE,
+    REASON_ENTRY,
+    REJECT_REASONS,
+)
+from velocitas.engine.result import Breakdown, Fill, PnlSummary, Rejection, Trade
+
+__all__ = ["PRICE_DECIMALS", "Ledger", "LegLabel", "build_ledger", "price_decimal"]
+
+PRICE_DECIMALS = 8
+# 60 significant digits hold any product of an 8-decimal price, a lot-grid quantity and a fee
+# rate exactly, so no Decimal operation below ever rounds.
+_EXACT = Context(prec=60)
+
+
+@dataclass(frozen=True, slots=True)
+class LegLabel:
+    """What the ledger needs to know about a leg to label its fills and trades."""
+
+    symbol: str
+    strategy: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    fills: list[Fill]
+    trades: list[Trade]
+    rejections: list[Rejection]
+    final_equity: Decimal
+    breakdown: Breakdown
+
+
+def price_decimal(price: float) -> Decimal:
+    """The float price as a Decimal on the price grid (round half to even)."""
+    return Decimal(f"{price:.{PRICE_DECIMALS}f}")
+
+
+def build_ledger(
+    fill_records: np.ndarray,
+    rejection_records: np.ndarray,
+    opened_at: np.ndarray,
+    legs: Sequence[LegLabel],
+    *,
+    initial_cash: Decimal,
+    lot_size: Decimal,
+    fee_rate: Decimal,
+    fee_fixed: Decimal,
+) -> Ledger:
+    """Replay the kernel's fill records in Decimal and pair entries with exits into trades."""
+    fills: list[Fill] = []
+    trades: list[Trade] = []
+    open_entries: dict[int, Fill] = {}
+    fill_times = _instants(opened_at, fill_records[:, F_BAR])
+    with localcontext(_EXACT):
+        cash = initial_cash
+        for row, filled_at in zip(fill_records.tolist(), fill_times, strict=True):
+            leg = int(row[F_LEG])
+            bar = int(row[F_BAR])
+            quantity = lot_size * int(row[F_LOTS])
+            price = price_decimal(row[F_PRICE])
+            notional = quantity * price
+            fee = notional * fee_rate + fee_fixed
+            buy = row[F_SIDE] > 0
+            cash += -notional - fee if buy else notional - fee
+            fill = Fill(
+                leg=leg,
+                symbol=legs[leg].symbol,
+                bar_index=bar,
+                filled_at=filled_at,
+                side="buy" if buy else "sell",
+                quantity=quantity,
+                price=price,
+                fee=fee,
+                reason=FILL_REASONS[int(row[F_REASON])],
+            )
+            fills.append(fill)
+            if int(row[F_REASON]) == REASON_ENTRY:
+                open_entries[leg] = fill
+            else:
+                trades.append(_round_trip(open_entries.pop(leg), fill, legs[leg].strategy))
+        if open_entries:
+            raise RuntimeError(f"engine bug: legs {sorted(open_entries)} still open at the end")
+        breakdown = _breakdown(trades, legs)
+    rejection_times = _instants(opened_at, rejection_records[:, R_BAR])
+    rejections = [
+        Rejection(
+            leg=int(row[R_LEG]),
+            symbol=legs[int(row[R_LEG])].symbol,
+            bar_index=int(row[R_BAR]),
+            rejected_at=rejected_at,
+            side="buy" if row[R_SIDE] > 0 else "sell",
+            quantity=lot_size * int(row[R_LOTS]),
+            reason=REJECT_REASONS[int(row[R_REASON])],
+        )
+        for row, rejected_at in zip(rejection_records.tolist(), rejection_times, strict=True)
+    ]
+    return Ledger(fills, trades, rejections, cash, breakdown)
+
+
+def _instants(opened_at: np.ndarray, bar_column: np.ndarray) -> list[datetime]:
+    """UTC datetimes of the given bars, converted in one numpy pass."""
+    micros = opened_at[bar_column.astype(np.int64)] // 1000
+    naive = micros.astype("datetime64[us]").astype(datetime).tolist()
+    return [moment.replace(tzinfo=UTC) for moment in naive]
+
+
+def _round_trip(entry: Fill, exit_: Fill, strategy: str) -> Trade:
+    direction = 1 if entry.side == "buy" else -1
+    gross = direction * entry.quantity * (exit_.price - entry.price)
+    fees = entry.fee + exit_.fee
+    return Trade(
+        leg=entry.leg,
+        symbol=entry.symbol,
+        strategy=strategy,
+        side="long" if direction > 0 else "short",
+        quantity=entry.quantity,
+        entry_bar=entry.bar_index,
+        entry_at=entry.filled_at,
+        entry_price=entry.price,
+        exit_bar=exit_.bar_index,
+        exit_at=exit_.filled_at,
+        exit_price=exit_.price,
+        gross_pnl=gross,
+        fees=fees,
+        net_pnl=gross - fees,
+        exit_reason=exit_.reason,
+    )
+
+
+def _breakdown(trades: Sequence[Trade], legs: Sequence[LegLabel]) -> Breakdown:
+    """Totals per leg, symbol and strategy; every leg appears, traded or not."""
+    by_leg = {index: PnlSummary() for index in range(len(legs))}
+    by_symbol = {leg.symbol: PnlSummary() for leg in legs}
+    by_strategy = {leg.strategy: PnlSummary() for leg in legs}
+    overall = PnlSummary()
+    for trade in trades:
+        by_leg[trade.leg].add(trade)
+        by_symbol[trade.symbol].add(trade)
+        by_strategy[trade.strategy].add(trade)
+        overall.add(trade)
+    return Breakdown(by_leg, by_symbol, by_strategy, overall)

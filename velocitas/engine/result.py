@@ -1,0 +1,264 @@
+"""What a backtest returns: fills, trades, rejections, the equity curve, P&L breakdown, hash.
+
+Money is Decimal, computed by `velocitas.engine.ledger` from the fills; the equity curve is the
+kernel's float64 mark-to-market at every bar's close. `to_dict()` is JSON-ready (Decimal → str,
+instants → ISO-8601 UTC). `result_hash` is a sha256 over a canonical serialisation of everything
+but the metrics, so the same inputs give the same hash in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+__all__ = [
+    "BacktestResult",
+    "Breakdown",
+    "EquityCurve",
+    "Fill",
+    "PnlSummary",
+    "Rejection",
+    "Trade",
+]
+
+
+def _dec(value: Decimal) -> str:
+    """Plain decimal notation, never exponent form ("0.00000001", not "1E-8")."""
+    return format(value, "f")
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. `filled_at` is the opening instant of the bar it happened in."""
+
+    leg: int
+    symbol: str
+    bar_index: int
+    filled_at: datetime
+    side: Literal["buy", "sell"]
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "leg": self.leg,
+            "symbol": self.symbol,
+            "bar_index": self.bar_index,
+            "filled_at": _iso(self.filled_at),
+            "side": self.side,
+            "quantity": _dec(self.quantity),
+            "price": _dec(self.price),
+            "fee": _dec(self.fee),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A closed round trip: one entry fill and the exit fill that closed it."""
+
+    leg: int
+    symbol: str
+    strategy: str
+    side: Literal["long", "short"]
+    quantity: Decimal
+    entry_bar: int
+    entry_at: datetime
+    entry_price: Decimal
+    exit_bar: int
+    exit_at: datetime
+    exit_price: Decimal
+    gross_pnl: Decimal
+    fees: Decimal
+    net_pnl: Decimal
+    exit_reason: str
+
+    @property
+    def return_fraction(self) -> float:
+        """Net P&L over the entry notional."""
+        return float(self.net_pnl / (self.quantity * self.entry_price))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "leg": self.leg,
+            "symbol": self.symbol,
+            "strategy": self.strategy,
+            "side": self.side,
+            "quantity": _dec(self.quantity),
+            "entry_bar": self.entry_bar,
+            "entry_at": _iso(self.entry_at),
+            "entry_price": _dec(self.entry_price),
+            "exit_bar": self.exit_bar,
+            "exit_at": _iso(self.exit_at),
+            "exit_price": _dec(self.exit_price),
+            "gross_pnl": _dec(self.gross_pnl),
+            "fees": _dec(self.fees),
+            "net_pnl": _dec(self.net_pnl),
+            "exit_reason": self.exit_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An entry order refused by a rule; `quantity` is 0 when refused before sizing."""
+
+    leg: int
+    symbol: str
+    bar_index: int
+    rejected_at: datetime
+    side: Literal["buy", "sell"]
+    quantity: Decimal
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "leg": self.leg,
+            "symbol": self.symbol,
+            "bar_index": self.bar_index,
+            "rejected_at": _iso(self.rejected_at),
+            "side": self.side,
+            "quantity": _dec(self.quantity),
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class PnlSummary:
+    """Closed-trade totals of one slice of the run (a leg, a symbol, a strategy, everything)."""
+
+    trades: int = 0
+    gross_pnl: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    net_pnl: Decimal = Decimal(0)
+
+    def add(self, trade: Trade) -> None:
+        self.trades += 1
+        self.gross_pnl += trade.gross_pnl
+        self.fees += trade.fees
+        self.net_pnl += trade.net_pnl
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trades": self.trades,
+            "gross_pnl": _dec(self.gross_pnl),
+            "fees": _dec(self.fees),
+            "net_pnl": _dec(self.net_pnl),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """P&L per leg (by index), per symbol, per strategy name, and overall."""
+
+    by_leg: dict[int, PnlSummary]
+    by_symbol: dict[str, PnlSummary]
+    by_strategy: dict[str, PnlSummary]
+    overall: PnlSummary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by_leg": {str(k): v.to_dict() for k, v in self.by_leg.items()},
+            "by_symbol": {k: v.to_dict() for k, v in self.by_symbol.items()},
+            "by_strategy": {k: v.to_dict() for k, v in self.by_strategy.items()},
+            "overall": self.overall.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EquityCurve:
+    """Account equity marked at every bar's close (float64), on the run's time grid."""
+
+    opened_at: npt.NDArray[np.int64]
+    equity: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.equity)
+
+    def digest(self) -> str:
+        """sha256 of the exact bytes of both arrays (little-endian)."""
+        h = hashlib.sha256()
+        h.update(self.opened_at.astype("<i8").tobytes())
+        h.update(self.equity.astype("<f8").tobytes())
+        return h.hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        stamps = np.datetime_as_string(self.opened_at.astype("datetime64[ns]"), unit="s")
+        return {"opened_at": [f"{s}Z" for s in stamps], "equity": self.equity.tolist()}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BacktestResult:
+    """Everything one backtest produced. Build it with `velocitas.engine.run_backtest`."""
+
+    initial_cash: Decimal
+    final_equity: Decimal
+    trades: list[Trade]
+    fills: list[Fill]
+    rejections: list[Rejection]
+    equity: EquityCurve
+    breakdown: Breakdown
+    engine_version: str
+    metrics: dict[str, float | int | str | None] = field(default_factory=dict)
+    result_hash: str = ""
+
+    def canonical_hash(self) -> str:
+        """sha256 over a canonical serialisation (metrics and the hash itself excluded).
+
+        Fills carry everything trades are made of (trades pair them), and bar indices with the
+        equity digest (which covers every bar's time) pin each event in time.
+        """
+        h = hashlib.sha256()
+        header = {
+            "engine_version": self.engine_version,
+            "initial_cash": _dec(self.initial_cash),
+            "final_equity": _dec(self.final_equity),
+            "breakdown": self.breakdown.to_dict(),
+            "equity_sha256": self.equity.digest(),
+            "bars": len(self.equity),
+            "trades": len(self.trades),
+        }
+        h.update(orjson.dumps(header, option=orjson.OPT_SORT_KEYS))
+        for f in self.fills:
+            h.update(
+                f"\nF{f.leg},{f.symbol},{f.bar_index},{f.side},{f.quantity},{f.price},"
+                f"{f.fee},{f.reason}".encode()
+            )
+        for r in self.rejections:
+            h.update(
+                f"\nR{r.leg},{r.symbol},{r.bar_index},{r.side},{r.quantity},{r.reason}".encode()
+            )
+        return h.hexdigest()
+
+    def to_dict(
+        self, *, include_equity: bool = True, include_ledger: bool = True
+    ) -> dict[str, Any]:
+        """JSON-ready dict; `include_equity=False` leaves out the (long) equity arrays,
+        `include_ledger=False` the trades and fills."""
+        out: dict[str, Any] = {
+            "engine_version": self.engine_version,
+            "result_hash": self.result_hash,
+            "initial_cash": _dec(self.initial_cash),
+            "final_equity": _dec(self.final_equity),
+            "metrics": self.metrics,
+            "breakdown": self.breakdown.to_dict(),
+        }
+        if include_ledger:
+            out["trades"] = [t.to_dict() for t in self.trades]
+            out["fills"] = [f.to_dict() for f in self.fills]
+        out["rejections"] = [r.to_dict() for r in self.rejections]
+        if include_equity:
+            out["equity"] = self.equity.to_dict()
+        return out

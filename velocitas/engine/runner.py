@@ -1,0 +1,250 @@
+"""`run_backtest`: a spec and bars in, a `BacktestResult` out. Pure (no I/O) and deterministic.
+
+The pipeline: select each leg's bars in [start, end) → the leg's strategy gives target sides →
+legs are aligned on one time grid → the numba kernel simulates → the Decimal ledger re-prices
+every fill → metrics → canonical hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import codes
+from velocitas.engine.alignment import AlignedBars, align
+from velocitas.engine.kernel import run_kernel
+from velocitas.engine.ledger import PRICE_DECIMALS, LegLabel, build_ledger
+from velocitas.engine.result import BacktestResult, EquityCurve, Trade
+from velocitas.engine.spec import BacktestSpec, LegSpec, StopLevelSpec
+from velocitas.engine.version import ENGINE_VERSION
+from velocitas.errors import InvalidRequest
+from velocitas.indicators import atr
+from velocitas.metrics import compute_metrics
+from velocitas.strategies import registry
+
+__all__ = [
+    "kernel_config",
+    "run_backtest",
+    "run_signals",
+    "select_bars",
+    "simulate_legs",
+    "strategy_signals",
+]
+
+_PLACEHOLDER = np.zeros((1, 1))
+_NO_DAYS = np.zeros(1, dtype=np.int64)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STOP_KINDS = {None: codes.STOP_NONE, "percent": codes.STOP_PERCENT, "atr": codes.STOP_ATR}
+_PATHS = {
+    "pessimistic": codes.PATH_PESSIMISTIC,
+    "ohlc": codes.PATH_OHLC,
+    "adaptive": codes.PATH_ADAPTIVE,
+}
+_SIZING = {
+    "fixed_quantity": codes.SIZING_FIXED_QUANTITY,
+    "fixed_cash": codes.SIZING_FIXED_CASH,
+    "fraction_of_equity": codes.SIZING_FRACTION_OF_EQUITY,
+}
+
+
+def run_backtest(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> BacktestResult:
+    """Run `spec` on `bars` (keyed by symbol, for spec.timeframe).
+
+    Each leg's strategy comes from `velocitas.strategies.registry`. Raises `InvalidRequest` when a
+    leg has no bars in [start, end) or the registry refuses its strategy or parameters (the
+    error's field is then `legs[i].strategy.name` or `legs[i].strategy.params.<param>`).
+    """
+    leg_bars = select_bars(spec, bars)
+    signals = [
+        strategy_signals(leg, leg_bars[index], field=f"legs[{index}].strategy")
+        for index, leg in enumerate(spec.legs)
+    ]
+    return run_signals(spec, leg_bars, signals)
+
+
+def strategy_signals(
+    leg: LegSpec, bars: BarArrays, *, field: str = "strategy"
+) -> npt.NDArray[np.int8]:
+    """The leg's strategy's target sides on `bars`, built through the strategy registry."""
+    strategy = registry.build(leg.strategy.name, dict(leg.strategy.params), field=field)
+    return np.asarray(strategy.signals(bars), dtype=np.int8)
+
+
+def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarArrays]:
+    """Each leg's bars restricted to [spec.start, spec.end), validated."""
+    start_ns, end_ns = _epoch_ns(spec.start), _epoch_ns(spec.end)
+    selected: dict[str, BarArrays] = {}
+    for symbol in spec.symbols:
+        first_leg = next(i for i, leg in enumerate(spec.legs) if leg.symbol == symbol)
+        field = f"legs[{first_leg}].symbol"
+        series = bars.get(symbol)
+        if series is None:
+            raise InvalidRequest(f"no bars were given for symbol {symbol!r}", field=field)
+        times = series.opened_at
+        if len(times) > 1 and not bool(np.all(times[1:] > times[:-1])):
+            raise InvalidRequest(f"bars of {symbol!r} are not strictly increasing", field=field)
+        lo, hi = np.searchsorted(times, [start_ns, end_ns])
+        part = series.slice(int(lo), int(hi))
+        if len(part) == 0:
+            raise InvalidRequest(
+                f"no {spec.timeframe} bars for {symbol!r} in [{spec.start}, {spec.end})",
+                field=field,
+            )
+        # `> 0` is False for NaN, `< inf` catches infinity: two passes, no copy.
+        prices = (part.open, part.high, part.low, part.close)
+        if not all(bool((p > 0).all() and (p < np.inf).all()) for p in prices):
+            raise InvalidRequest(f"bars of {symbol!r} hold non-positive or NaN prices", field=field)
+        selected[symbol] = part
+    return [selected[leg.symbol] for leg in spec.legs]
+
+
+def _epoch_ns(moment: datetime) -> int:
+    """Exact nanoseconds since the Unix epoch (no float rounding)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def kernel_config(spec: BacktestSpec) -> npt.NDArray[np.float64]:
+    """The spec as the kernel's configuration vector (`codes.CFG_*`; NaN turns a rule off)."""
+    cfg = np.full(codes.CFG_SIZE, np.nan)
+    cfg[codes.CFG_INITIAL_CASH] = float(spec.initial_cash)
+    cfg[codes.CFG_FEE_RATE] = float(spec.fees.rate)
+    cfg[codes.CFG_FEE_FIXED] = float(spec.fees.fixed)
+    cfg[codes.CFG_SLIPPAGE] = float(spec.slippage_bps) / 10_000.0
+    cfg[codes.CFG_FILL_MODE] = (
+        codes.FILL_NEXT_OPEN if spec.fill == "next_open" else codes.FILL_SAME_CLOSE
+    )
+    cfg[codes.CFG_SIZING_MODE] = _SIZING[spec.sizing.mode]
+    cfg[codes.CFG_SIZING_VALUE] = float(spec.sizing.value)
+    cfg[codes.CFG_LOT_SIZE] = float(spec.sizing.lot_size)
+    cfg[codes.CFG_ALLOW_SHORT] = 1.0 if spec.allow_short else 0.0
+    stops = spec.stops
+    for kind_at, value_at, level in (
+        (codes.CFG_SL_KIND, codes.CFG_SL_VALUE, stops.stop_loss),
+        (codes.CFG_TP_KIND, codes.CFG_TP_VALUE, stops.take_profit),
+        (codes.CFG_TS_KIND, codes.CFG_TS_VALUE, stops.trailing_stop),
+    ):
+        cfg[kind_at] = _STOP_KINDS[level.kind if level else None]
+        cfg[value_at] = float(level.value) if level else 0.0
+    cfg[codes.CFG_PATH] = _PATHS[stops.intrabar_path]
+    risk = spec.risk
+    for at, limit in (
+        (codes.CFG_MAX_POSITION, risk.max_position),
+        (codes.CFG_MAX_DAILY_LOSS, risk.max_daily_loss),
+        (codes.CFG_MAX_DRAWDOWN, risk.max_drawdown),
+    ):
+        cfg[at] = np.nan if limit is None else float(limit)
+    cfg[codes.CFG_COOLDOWN_LOSSES] = risk.cooldown_losses or 0
+    cfg[codes.CFG_COOLDOWN_BARS] = risk.cooldown_bars or 0
+    cfg[codes.CFG_PRICE_DECIMALS] = PRICE_DECIMALS
+    return cfg
+
+
+def _atr_grid(
+    level: StopLevelSpec | None, legs: Sequence[BarArrays], grid: AlignedBars
+) -> npt.NDArray[np.float64]:
+    if level is None or level.kind != "atr":
+        return _PLACEHOLDER
+    per_leg = [atr(b.high, b.low, b.close, level.atr_period) for b in legs]
+    return grid.place(per_leg, np.float64, carry=True)
+
+
+def simulate_legs(
+    spec: BacktestSpec, leg_bars: Sequence[BarArrays], signals: Sequence[np.ndarray]
+) -> tuple[AlignedBars, np.ndarray, np.ndarray, npt.NDArray[np.float64]]:
+    """The float simulation alone: (time grid, fill records, rejection records, equity).
+
+    Records are the kernel's raw rows (`codes.F_*`, `codes.R_*`); `run_signals` turns them into
+    the Decimal ledger. Exposed for benchmarks and for callers that only need the curve.
+    """
+    if len(leg_bars) != len(spec.legs) or len(signals) != len(spec.legs):
+        raise InvalidRequest("one bar series and one signal series per leg", field="legs")
+    for index, (bars, sides) in enumerate(zip(leg_bars, signals, strict=True)):
+        if len(sides) != len(bars):
+            raise InvalidRequest(
+                f"leg {index}: {len(sides)} signals for {len(bars)} bars", field="legs"
+            )
+        if len(sides) and (np.max(sides) > 1 or np.min(sides) < -1):
+            raise InvalidRequest(f"leg {index}: target sides must be -1, 0 or +1", field="legs")
+    grid = align(leg_bars)
+    side_grid = grid.place([np.asarray(s, dtype=np.int8) for s in signals], np.int8, carry=False)
+    fill_records, rejection_records, equity = run_kernel(
+        grid.open,
+        grid.high,
+        grid.low,
+        grid.close,
+        grid.has_bar,
+        side_grid,
+        grid.utc_day if spec.risk.max_daily_loss is not None else _NO_DAYS,
+        _atr_grid(spec.stops.stop_loss, leg_bars, grid),
+        _atr_grid(spec.stops.take_profit, leg_bars, grid),
+        _atr_grid(spec.stops.trailing_stop, leg_bars, grid),
+        np.asarray([float(leg.weight) for leg in spec.legs]),
+        kernel_config(spec),
+    )
+    return grid, fill_records, rejection_records, equity
+
+
+def run_signals(
+    spec: BacktestSpec, leg_bars: Sequence[BarArrays], signals: Sequence[np.ndarray]
+) -> BacktestResult:
+    """Simulate given target sides: `signals[i]` (+1/0/−1 per bar) for `leg_bars[i]`.
+
+    `leg_bars` are the legs' bars already restricted to the run (see `select_bars`).
+    """
+    grid, fill_records, rejection_records, equity = simulate_legs(spec, leg_bars, signals)
+    ledger = build_ledger(
+        fill_records,
+        rejection_records,
+        grid.opened_at,
+        [LegLabel(leg.symbol, leg.strategy.name) for leg in spec.legs],
+        initial_cash=spec.initial_cash,
+        lot_size=spec.sizing.lot_size,
+        fee_rate=spec.fees.rate,
+        fee_fixed=spec.fees.fixed,
+    )
+    result = BacktestResult(
+        initial_cash=spec.initial_cash,
+        final_equity=ledger.final_equity,
+        trades=ledger.trades,
+        fills=ledger.fills,
+        rejections=ledger.rejections,
+        equity=EquityCurve(grid.opened_at, equity),
+        breakdown=ledger.breakdown,
+        engine_version=ENGINE_VERSION,
+    )
+    benchmark = grid.close[:, 0] if len(spec.legs) == 1 else None
+    metrics = performance_metrics(spec, result, benchmark_close=benchmark)
+    result = replace(result, metrics=dict(metrics))
+    return replace(result, result_hash=result.canonical_hash())
+
+
+def _exposure_bars(trades: Sequence[Trade], bars: int) -> int:
+    """Bars that ended with at least one position open (a trade holds bars entry..exit−1)."""
+    change = np.zeros(bars + 1, dtype=np.int64)
+    np.add.at(change, [t.entry_bar for t in trades], 1)
+    np.add.at(change, [t.exit_bar for t in trades], -1)
+    return int(np.count_nonzero(np.cumsum(change[:bars]) > 0))
+
+
+def performance_metrics(
+    spec: BacktestSpec, result: BacktestResult, benchmark_close: np.ndarray | None
+) -> dict[str, float | int | None]:
+    """`velocitas.metrics.compute_metrics` for the run (buy and hold of a one-leg run's symbol)."""
+    trades = result.trades
+    return compute_metrics(
+        result.equity.equity,
+        result.equity.opened_at,
+        np.asarray([float(t.net_pnl) for t in trades], dtype=np.float64),
+        np.asarray([t.return_fraction for t in trades], dtype=np.float64),
+        timeframe=spec.timeframe,
+        fees_paid=sum((f.fee for f in result.fills), start=Decimal(0)),
+        exposure_bars=_exposure_bars(trades, len(result.equity)),
+        benchmark_close=benchmark_close,
+        initial_equity=spec.initial_cash,
+    )

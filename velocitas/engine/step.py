@@ -1,0 +1,405 @@
+"""`run_bars`: the engine's rules for a bar of every leg, the only place they are written (numba).
+
+The full-run loop (`velocitas.engine.kernel.simulate`) runs every bar through it in one call; the RL
+environment's `velocitas.engine.stepper.Stepper` runs its one leg through it a step at a time, cut
+at
+each bar's decision point (the close, where a strategy or an agent picks the target side).
+Backtests and the environment therefore run the same code and cannot disagree.
+
+`run_bars(first, last, from_decision, to_decision, ...)` runs bars first..last; the first may
+start at its decision point (its first half ran before) and the last may stop there (the caller
+then sets `signals[last]` and runs it on later). Order of events inside bar t (see
+docs/backtesting-assumptions.md):
+
+    up to the decision
+      1. a new UTC day lifts the daily-loss halt (only with a daily loss limit);
+      2. next-open mode: orders decided at t−1's close fill at t's open, exits before entries;
+      3. stop loss / take profit / trailing stop along the intrabar path;
+      4. marks at the close; next-open mode: the end-of-data close on the last bar; equity;
+         risk evaluation (drawdown kill switch, daily loss);
+    from the decision
+      5. each leg's target side at t's close (`signals[t]`) becomes an order or none;
+      6. same-close mode: the orders fill at the close, then the end-of-data close on the last
+         bar and the equity; next-open mode: they wait for the leg's next open.
+
+Why a range of bars and not one call per bar: numba increfs and decrefs every array argument
+of a call it cannot prune, about forty atomic operations per bar here, which made a per-bar
+call seven times slower than this loop (bench/RESULTS.md, "One per-bar code path").
+
+State lives in small arrays the caller owns (`init_state` fills them), so a call allocates
+nothing: `account` (`velocitas.engine.positions.A_*`: cash, loss streak, cooldown, open legs and
+the risk state), `position` (`P_*` columns, a row per leg), `orders` (`O_*` rows, a column
+per leg) and `counts` (fill and rejection records written so far). The risk state is held in
+locals inside the loop and written back when the call returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from velocitas.engine.codes import (
+    CFG_ALLOW_SHORT,
+    CFG_FILL_MODE,
+    CFG_INITIAL_CASH,
+    CFG_LOT_SIZE,
+    CFG_MAX_DAILY_LOSS,
+    CFG_MAX_DRAWDOWN,
+    CFG_PATH,
+    CFG_SL_KIND,
+    CFG_TP_KIND,
+    CFG_TS_KIND,
+    CFG_TS_VALUE,
+    FILL_NEXT_OPEN,
+    REASON_END_OF_DATA,
+    REASON_KILL_SWITCH,
+    REASON_SIGNAL,
+    REJECT_DAILY_LOSS_LIMIT,
+    REJECT_KILL_SWITCH,
+    STOP_NONE,
+)
+from velocitas.engine.intrabar import walk_bar
+from velocitas.engine.positions import (
+    A_CASH,
+    A_COOLDOWN_UNTIL,
+    A_DAY,
+    A_DAY_START_EQUITY,
+    A_EQUITY,
+    A_HALTED,
+    A_KILLED,
+    A_OPEN_LEGS,
+    A_PEAK,
+    A_PENDING,
+    NO_BLOCK,
+    P_EXTREME,
+    P_LOTS,
+    P_MARK,
+    P_STOP_LOSS,
+    P_TAKE_PROFIT,
+    atr_at,
+    close_position,
+    equity_of,
+    open_position,
+    record_rejection,
+)
+
+# Rows of the order state (int64, a column per leg).
+O_PENDING = 0  # 1 while an order waits to be filled
+O_SIDE = 1  # the pending order's target side
+O_BLOCKED = 2  # a side not re-entered until the signal leaves it (NO_BLOCK: none)
+O_LAST_SIGNAL = 3  # the target side seen at the leg's previous bar (NO_BLOCK: none yet)
+O_SIZE = 4
+
+
+@njit(cache=True)
+def init_state(
+    start: int,
+    day: np.ndarray,
+    cfg: np.ndarray,
+    account: np.ndarray,
+    position: np.ndarray,
+    orders: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """Flat with the initial cash, no order, no record, a new day starting at bar `start`."""
+    account[:] = 0.0
+    account[A_CASH] = cfg[CFG_INITIAL_CASH]
+    account[A_COOLDOWN_UNTIL] = -1.0
+    account[A_PEAK] = cfg[CFG_INITIAL_CASH]
+    account[A_EQUITY] = cfg[CFG_INITIAL_CASH]
+    account[A_DAY_START_EQUITY] = cfg[CFG_INITIAL_CASH]
+    account[A_DAY] = day[start] - 1 if not np.isnan(cfg[CFG_MAX_DAILY_LOSS]) else 0.0
+    position[:, :] = 0.0
+    position[:, P_STOP_LOSS] = np.nan
+    position[:, P_TAKE_PROFIT] = np.nan
+    orders[:, :] = 0
+    orders[O_BLOCKED, :] = NO_BLOCK
+    orders[O_LAST_SIGNAL, :] = NO_BLOCK
+    counts[:] = 0
+
+
+@njit(cache=True, inline="always")
+def run_bars(
+    first: int,
+    last: int,
+    from_decision: bool,
+    to_decision: bool,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    has_bar: np.ndarray,
+    signals: np.ndarray,
+    day: np.ndarray,
+    atr_stop_loss: np.ndarray,
+    atr_take_profit: np.ndarray,
+    atr_trailing: np.ndarray,
+    leg_scale: np.ndarray,
+    cfg: np.ndarray,
+    account: np.ndarray,
+    position: np.ndarray,
+    orders: np.ndarray,
+    counts: np.ndarray,
+    fills: np.ndarray,
+    rejections: np.ndarray,
+    equity_curve: np.ndarray,
+) -> None:
+    """Run bars `first`..`last`: bar `first` from its decision point on if `from_decision`,
+    bar `last` only up to its decision point if `to_decision`.
+
+    Arrays are those of `velocitas.engine.kernel.simulate`, plus the state (`init_state`) and the
+    equity at each bar's close, `equity_curve[t]` (in same-close mode the half up to the
+    decision writes the equity before the close's fills, the other half the final one).
+    """
+    n, legs = close.shape
+    lot = cfg[CFG_LOT_SIZE]
+    next_open = int(cfg[CFG_FILL_MODE]) == FILL_NEXT_OPEN
+    allow_short = cfg[CFG_ALLOW_SHORT] != 0.0
+    sl_kind = int(cfg[CFG_SL_KIND])
+    tp_kind = int(cfg[CFG_TP_KIND])
+    ts_kind = int(cfg[CFG_TS_KIND])
+    ts_value = cfg[CFG_TS_VALUE]
+    path = int(cfg[CFG_PATH])
+    stops_on = sl_kind != STOP_NONE or tp_kind != STOP_NONE or ts_kind != STOP_NONE
+    max_daily_loss = cfg[CFG_MAX_DAILY_LOSS]
+    max_drawdown = cfg[CFG_MAX_DRAWDOWN]
+    track_days = not np.isnan(max_daily_loss)  # else `day` may be a (1,) placeholder
+
+    # The risk state in locals for the loop; written back below.
+    equity = account[A_EQUITY]
+    peak = account[A_PEAK]
+    current_day = account[A_DAY]
+    day_start_equity = account[A_DAY_START_EQUITY]
+    halted_today = account[A_HALTED] != 0.0
+    killed = account[A_KILLED] != 0.0
+    any_pending = account[A_PENDING] != 0.0
+    pending = orders[O_PENDING]
+    pending_side = orders[O_SIDE]
+    blocked = orders[O_BLOCKED]
+    last_signal = orders[O_LAST_SIGNAL]
+
+    for t in range(first, last + 1):
+        last_bar = t == n - 1
+        if not (from_decision and t == first):  # bar t up to its decision
+            if track_days and day[t] != current_day:
+                current_day = day[t]
+                day_start_equity = equity  # the previous close's
+                halted_today = False
+
+            if next_open and (any_pending or (killed and account[A_OPEN_LEGS] > 0)):
+                for leg in range(legs):
+                    if has_bar[t, leg]:
+                        position[leg, P_MARK] = open_[t, leg]
+                # Exits first: they free the cash that entries on the same open may need.
+                for leg in range(legs):
+                    lots = position[leg, P_LOTS]
+                    if not has_bar[t, leg] or lots == 0.0:
+                        continue
+                    side = 1 if lots > 0 else -1
+                    if killed or (pending[leg] != 0 and pending_side[leg] != side):
+                        if killed:  # the flattened side stays blocked until the signal leaves
+                            blocked[leg] = side
+                        reason = REASON_KILL_SWITCH if killed else REASON_SIGNAL
+                        close_position(
+                            fills, counts[0], t, leg, open_[t, leg], reason, position, account, cfg
+                        )
+                        counts[0] += 1
+                for leg in range(legs):
+                    if not has_bar[t, leg] or pending[leg] == 0:
+                        continue
+                    pending[leg] = 0
+                    side = pending_side[leg]
+                    if side == 0 or position[leg, P_LOTS] != 0.0:
+                        continue
+                    entry_atr = (
+                        atr_at(atr_stop_loss, t - 1, leg, sl_kind),
+                        atr_at(atr_take_profit, t - 1, leg, tp_kind),
+                    )
+                    opened = open_position(
+                        fills, rejections, counts, t, leg, side, open_[t, leg], entry_atr,
+                        REJECT_DAILY_LOSS_LIMIT if halted_today else 0, leg_scale[leg],
+                        position, account, cfg,
+                    )  # fmt: skip
+                    if not opened:  # a refused side is not retried until the signal leaves it
+                        blocked[leg] = side
+
+            if stops_on and account[A_OPEN_LEGS] > 0:
+                for leg in range(legs):
+                    lots = position[leg, P_LOTS]
+                    if not has_bar[t, leg] or lots == 0.0:
+                        continue
+                    side = 1 if lots > 0 else -1
+                    reason, price, extreme = walk_bar(
+                        side, open_[t, leg], high[t, leg], low[t, leg], close[t, leg],
+                        position[leg, P_STOP_LOSS], position[leg, P_TAKE_PROFIT], ts_kind,
+                        ts_value, atr_at(atr_trailing, t - 1, leg, ts_kind),
+                        position[leg, P_EXTREME], path,
+                    )  # fmt: skip
+                    position[leg, P_EXTREME] = extreme
+                    if reason != 0:
+                        close_position(
+                            fills, counts[0], t, leg, price, reason, position, account, cfg
+                        )
+                        counts[0] += 1
+                        # A stopped-out side is not re-entered until the signal leaves it.
+                        blocked[leg] = side
+
+            if account[A_OPEN_LEGS] > 0:  # only held legs' marks matter (entries set their own)
+                for leg in range(legs):
+                    if has_bar[t, leg]:
+                        position[leg, P_MARK] = close[t, leg]
+            if next_open and last_bar:
+                _close_all(t, position, account, counts, fills, cfg)
+            equity, _ = equity_of(account[A_CASH], account[A_OPEN_LEGS], position, lot)
+            equity_curve[t] = equity
+            peak = max(peak, equity)
+            if not (next_open and last_bar):
+                killed, halted_today = _evaluate_risk(
+                    equity, peak, day_start_equity, max_drawdown, max_daily_loss, killed,
+                    halted_today,
+                )  # fmt: skip
+        if to_decision and t == last:
+            break
+        # Bar t from its decision on.
+        if next_open:
+            if not last_bar:
+                any_pending = _decide(t, signals, has_bar, position, pending, pending_side,
+                                      blocked, last_signal, allow_short, killed, rejections,
+                                      counts)  # fmt: skip
+        else:
+            _decide(t, signals, has_bar, position, pending, pending_side, blocked, last_signal,
+                    allow_short, killed, rejections, counts)  # fmt: skip
+            for leg in range(legs):
+                lots = position[leg, P_LOTS]
+                if pending[leg] == 0 or lots == 0.0:
+                    continue
+                side = 1 if lots > 0 else -1
+                if killed:
+                    blocked[leg] = side
+                reason = REASON_KILL_SWITCH if killed else REASON_SIGNAL
+                close_position(
+                    fills, counts[0], t, leg, close[t, leg], reason, position, account, cfg
+                )
+                counts[0] += 1
+            for leg in range(legs):
+                if pending[leg] == 0:
+                    continue
+                pending[leg] = 0
+                side = pending_side[leg]
+                if side == 0 or position[leg, P_LOTS] != 0.0 or last_bar:
+                    continue
+                entry_atr = (
+                    atr_at(atr_stop_loss, t, leg, sl_kind),
+                    atr_at(atr_take_profit, t, leg, tp_kind),
+                )
+                opened = open_position(
+                    fills, rejections, counts, t, leg, side, close[t, leg], entry_atr,
+                    REJECT_DAILY_LOSS_LIMIT if halted_today else 0, leg_scale[leg], position,
+                    account, cfg,
+                )  # fmt: skip
+                if not opened:
+                    blocked[leg] = side
+            if last_bar:
+                _close_all(t, position, account, counts, fills, cfg)
+            equity, _ = equity_of(account[A_CASH], account[A_OPEN_LEGS], position, lot)
+            equity_curve[t] = equity
+            peak = max(peak, equity)
+
+    account[A_EQUITY] = equity
+    account[A_PEAK] = peak
+    account[A_DAY] = current_day
+    account[A_DAY_START_EQUITY] = day_start_equity
+    account[A_HALTED] = 1.0 if halted_today else 0.0
+    account[A_KILLED] = 1.0 if killed else 0.0
+    account[A_PENDING] = 1.0 if any_pending else 0.0
+
+
+@njit(cache=True)
+def _close_all(
+    t: int,
+    position: np.ndarray,
+    account: np.ndarray,
+    counts: np.ndarray,
+    fills: np.ndarray,
+    cfg: np.ndarray,
+) -> None:
+    """The end-of-data close: every open position at its leg's latest mark."""
+    for leg in range(position.shape[0]):
+        if position[leg, P_LOTS] != 0.0:
+            close_position(
+                fills, counts[0], t, leg, position[leg, P_MARK], REASON_END_OF_DATA, position,
+                account, cfg,
+            )  # fmt: skip
+            counts[0] += 1
+
+
+@njit(cache=True, inline="always")
+def _evaluate_risk(
+    equity: float,
+    peak: float,
+    day_start_equity: float,
+    max_drawdown: float,
+    max_daily_loss: float,
+    killed: bool,
+    halted_today: bool,
+) -> tuple[bool, bool]:
+    """(killed, halted_today) after marking `equity` at a close; NaN limits are off."""
+    if not killed and not np.isnan(max_drawdown) and equity <= peak * (1.0 - max_drawdown):
+        killed = True
+    if (
+        not halted_today
+        and not np.isnan(max_daily_loss)
+        and equity <= day_start_equity * (1.0 - max_daily_loss)
+    ):
+        halted_today = True
+    return killed, halted_today
+
+
+@njit(cache=True, inline="always")
+def _decide(
+    t: int,
+    signals: np.ndarray,
+    has_bar: np.ndarray,
+    position: np.ndarray,
+    pending: np.ndarray,
+    pending_side: np.ndarray,
+    blocked: np.ndarray,
+    last_signal: np.ndarray,
+    allow_short: bool,
+    killed: bool,
+    rejections: np.ndarray,
+    counts: np.ndarray,
+) -> bool:
+    """Turn each leg's target side at t's close into a pending order (or none); any pending?"""
+    any_pending = False
+    for leg in range(signals.shape[1]):
+        if not has_bar[t, leg]:
+            any_pending = any_pending or pending[leg] != 0  # waits for its next bar
+            continue
+        signal = signals[t, leg]
+        if signal == last_signal[leg] and not killed:
+            # Same target as at the leg's previous bar: that order has been filled since, or
+            # refused or stopped out (the side is then blocked), so nothing is to be sent.
+            pending[leg] = 0
+            continue
+        last_signal[leg] = signal
+        lots = position[leg, P_LOTS]
+        current = 0 if lots == 0.0 else (1 if lots > 0 else -1)
+        target = int(signal)
+        if target < 0 and not allow_short:
+            target = 0
+        if blocked[leg] != NO_BLOCK:
+            if target == blocked[leg]:
+                target = current
+            else:
+                blocked[leg] = NO_BLOCK
+        if killed and target != 0:
+            if current == 0 and target != current:
+                record_rejection(rejections, counts[1], t, leg, target, 0.0, REJECT_KILL_SWITCH)
+                counts[1] += 1
+                blocked[leg] = target
+            target = 0
+        pending[leg] = 1 if target != current else 0
+        pending_side[leg] = target
+        any_pending = any_pending or target != current
+    return any_pending

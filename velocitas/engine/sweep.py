@@ -1,0 +1,329 @@
+"""Local parameter sweeps: grid or seeded random search over one leg's strategy parameters,
+ranked by an objective under constraints, with a heatmap when exactly two parameters vary.
+
+Two paths give the same numbers for what they both support:
+- the fast path (`velocitas.engine.sweep_kernel`): one-leg `sma_cross` with next-open fills and no
+  stops or risk rules runs every combination in one parallel numba pass, keeping no curves;
+- the general path: `run_backtest` per combination in a process pool, for any spec.
+
+The job platform's sweep (`velocitas.sweeps`, one child job per combination) shares the grid
+expansion; this module is what a single machine (the CLI, walk-forward, a worker) calls.
+
+    combos = grid_combinations("sma_cross", {"fast": [5, 10], "slow": [50, 100]})
+    result = run_sweep(spec, {"BTCUSDT": bars}, combos, objective="sharpe")
+    result.rows[0]["params"]  # the best parameters
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+
+from velocitas.domain.bars import BarArrays
+from velocitas.engine.runner import kernel_config, run_backtest, select_bars
+from velocitas.engine.spec import BacktestSpec, StrategyRef
+from velocitas.engine.sweep_grid import grid_combinations, parse_range, random_combinations
+from velocitas.engine.sweep_kernel import (
+    S_COUNT,
+    S_DOWNSIDE,
+    S_FINAL_EQUITY,
+    S_GROSS_LOSS,
+    S_GROSS_WIN,
+    S_MAX_DRAWDOWN,
+    S_MEAN,
+    S_STD,
+    S_TRADES,
+    sma_sweep,
+)
+from velocitas.errors import InvalidRequest
+from velocitas.metrics import calmar_ratio, periods_per_year
+from velocitas.strategies import registry
+
+__all__ = [
+    "OBJECTIVES",
+    "Heatmap",
+    "Objective",
+    "SweepResult",
+    "fast_path_supported",
+    "grid_combinations",
+    "parse_range",
+    "random_combinations",
+    "run_sweep",
+]
+
+Objective = Literal["sharpe", "sortino", "calmar", "total_return", "profit_factor"]
+OBJECTIVES: tuple[str, ...] = ("sharpe", "sortino", "calmar", "total_return", "profit_factor")
+"""Metrics a sweep may rank by (higher is better for each)."""
+
+Progress = Callable[[int, int], None]
+_FAST_PARAMS = {"fast", "slow", "allow_short"}
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """The objective over a two-parameter grid: `z[j][i]` at (x_values[i], y_values[j])."""
+
+    x: str
+    y: str
+    x_values: list[Any]
+    y_values: list[Any]
+    z: list[list[float | None]]
+    objective: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "x": self.x,
+            "y": self.y,
+            "x_values": self.x_values,
+            "y_values": self.y_values,
+            "z": self.z,
+            "objective": self.objective,
+        }
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Ranked rows (best first; JSON-ready), the runs that failed a constraint, and which
+    path ran. Each row: rank, params, the objective and the other ranking metrics."""
+
+    objective: str
+    path: Literal["fast", "general"]
+    rows: list[dict[str, Any]]
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.rows[0] if self.rows else None
+
+    def heatmap(self) -> Heatmap | None:
+        """The objective over the grid when exactly two parameters vary, else None."""
+        every = self.rows + self.excluded
+        if not every:
+            return None
+        names = sorted(every[0]["params"])
+        varying = [n for n in names if len({repr(r["params"][n]) for r in every}) > 1]
+        if len(varying) != 2:
+            return None
+        x, y = varying
+        xs = sorted({r["params"][x] for r in every})
+        ys = sorted({r["params"][y] for r in every})
+        z: list[list[float | None]] = [[None] * len(xs) for _ in ys]
+        for row in self.rows:  # excluded runs stay blank
+            z[ys.index(row["params"][y])][xs.index(row["params"][x])] = row[self.objective]
+        return Heatmap(x, y, xs, ys, z, self.objective)
+
+    def to_dict(self) -> dict[str, Any]:
+        heat = self.heatmap()
+        return {
+            "objective": self.objective,
+            "path": self.path,
+            "ranking": self.rows,
+            "excluded": self.excluded,
+            "skipped": self.skipped,
+            "heatmap": heat.to_dict() if heat else None,
+        }
+
+
+def fast_path_supported(spec: BacktestSpec, combinations: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the parallel numba path covers this sweep (same results as `run_backtest`)."""
+    stops, risk = spec.stops, spec.risk
+    return (
+        len(spec.legs) == 1
+        and spec.legs[0].strategy.name == "sma_cross"
+        and spec.fill == "next_open"
+        and stops.stop_loss is None
+        and stops.take_profit is None
+        and stops.trailing_stop is None
+        and all(v is None for v in risk.model_dump().values())
+        and all(set(c) <= _FAST_PARAMS for c in combinations)
+    )
+
+
+def run_sweep(
+    spec: BacktestSpec,
+    bars: Mapping[str, BarArrays],
+    combinations: Sequence[Mapping[str, Any]],
+    *,
+    objective: str = "sharpe",
+    min_trades: int = 0,
+    max_drawdown: float | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    force_general: bool = False,
+    skipped: int = 0,
+) -> SweepResult:
+    """Run leg 0 of `spec` with each parameter set and rank by `objective` (higher first).
+
+    A run with fewer than `min_trades` trades or a maximum drawdown above `max_drawdown` (a
+    fraction) is excluded; runs whose objective is undefined rank last. Ties keep grid order.
+    `workers` defaults to every core. `progress(done, total)` is called as runs finish.
+    `skipped` (combinations dropped by a rule between parameters) is reported as given.
+    """
+    if objective not in OBJECTIVES:
+        raise InvalidRequest(
+            f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}",
+            field="objective",
+        )
+    if not combinations:
+        raise InvalidRequest("the sweep has no valid parameter combination", field="grid")
+    workers = workers or os.cpu_count() or 1
+    if not force_general and fast_path_supported(spec, combinations):
+        path: Literal["fast", "general"] = "fast"
+        measured = _fast_runs(spec, bars, combinations, progress)
+    else:
+        path = "general"
+        measured = _general_runs(spec, bars, combinations, workers, progress)
+    rows, excluded = [], []
+    for params, metrics in zip(combinations, measured, strict=True):
+        row = {"params": dict(params), **metrics}
+        reasons = []
+        if row["trades"] < min_trades:
+            reasons.append(f"{row['trades']} trades < {min_trades}")
+        if max_drawdown is not None and row["max_drawdown"] > max_drawdown:
+            reasons.append(f"max drawdown {row['max_drawdown']:.4f} > {max_drawdown}")
+        if reasons:
+            excluded.append({**row, "excluded_because": "; ".join(reasons)})
+        else:
+            rows.append(row)
+    rows.sort(key=lambda r: (r[objective] is None, -(r[objective] or 0.0)))
+    ranked = [{"rank": i + 1, **row} for i, row in enumerate(rows)]
+    return SweepResult(objective, path, ranked, excluded, skipped)
+
+
+def _with_params(spec: BacktestSpec, params: Mapping[str, Any]) -> BacktestSpec:
+    leg = spec.legs[0]
+    strategy = StrategyRef(name=leg.strategy.name, params={**leg.strategy.params, **params})
+    legs = [leg.model_copy(update={"strategy": strategy}), *spec.legs[1:]]
+    return spec.model_copy(update={"legs": legs})
+
+
+def _number(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _fast_runs(
+    spec: BacktestSpec,
+    bars: Mapping[str, BarArrays],
+    combinations: Sequence[Mapping[str, Any]],
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    (leg_bars,) = select_bars(spec, bars)
+    base = dict(spec.legs[0].strategy.params)
+    merged = [{**base, **c} for c in combinations]
+    for index, params in enumerate(merged):  # validated as the general path would
+        registry.build("sma_cross", params, field=f"combinations[{index}]")
+    defaults = registry.get("sma_cross").Params()
+    fast = np.array([p.get("fast", defaults.fast) for p in merged], dtype=np.int64)  # type: ignore[attr-defined]
+    slow = np.array([p.get("slow", defaults.slow) for p in merged], dtype=np.int64)  # type: ignore[attr-defined]
+    shorts = np.array([bool(p.get("allow_short", False)) for p in merged], dtype=np.bool_)
+    cfg = kernel_config(spec)
+    open_ = np.ascontiguousarray(leg_bars.open, dtype=np.float64)
+    close = np.ascontiguousarray(leg_bars.close, dtype=np.float64)
+    scale, allow_short = float(spec.legs[0].weight), bool(spec.allow_short)
+    stats = np.empty((len(merged), 9))
+    # Chunks only for progress: each is still spread over every thread.
+    chunk = max(len(merged) // 10, 64)
+    for lo in range(0, len(merged), chunk):
+        hi = min(lo + chunk, len(merged))
+        stats[lo:hi] = sma_sweep(
+            open_, close, fast[lo:hi], slow[lo:hi], shorts[lo:hi], scale, cfg, allow_short
+        )
+        if progress:
+            progress(hi, len(merged))
+    per_year = periods_per_year(spec.timeframe)
+    initial = float(spec.initial_cash)
+    out = []
+    for row in stats:
+        final = float(row[S_FINAL_EQUITY])
+        deepest = float(row[S_MAX_DRAWDOWN])
+        growth = _cagr(final, initial, len(close), per_year)
+        mean, std, down = row[S_MEAN], row[S_STD], row[S_DOWNSIDE]
+        win, loss = float(row[S_GROSS_WIN]), float(row[S_GROSS_LOSS])
+        out.append(
+            {
+                "sharpe": _number(mean / std * math.sqrt(per_year)) if std > 0.0 else None,
+                "sortino": _number(mean / down * math.sqrt(per_year)) if down > 0.0 else None,
+                "calmar": calmar_ratio(growth, deepest),
+                "total_return": final / initial - 1.0,
+                "profit_factor": win / loss if loss > 0.0 else None,
+                "max_drawdown": deepest,
+                "trades": int(row[S_TRADES]),
+                "final_equity": _money(final),
+                "return_periods": int(row[S_COUNT]),
+            }
+        )
+    return out
+
+
+def _cagr(final: float, initial: float, periods: int, per_year: float) -> float | None:
+    """`velocitas.metrics.cagr` of a curve of `periods` bars from `initial` to `final`, with the
+    same operations in the same order (so the same float)."""
+    if final <= 0.0:
+        return -1.0
+    exponent = math.log(final / initial) * per_year / periods
+    return None if exponent > 700.0 else math.expm1(exponent)
+
+
+def _money(value: float) -> str:
+    return str(Decimal(repr(value)).quantize(Decimal("0.00000001")))
+
+
+_POOL_BARS: Mapping[str, BarArrays] = {}
+
+
+def _init_pool(bars: Mapping[str, BarArrays]) -> None:
+    global _POOL_BARS
+    _POOL_BARS = bars
+
+
+def _general_one(spec: BacktestSpec) -> dict[str, Any]:
+    result = run_backtest(spec, _POOL_BARS)
+    m = result.metrics
+    return {
+        "sharpe": m["sharpe"],
+        "sortino": m["sortino"],
+        "calmar": m["calmar"],
+        "total_return": m["total_return"],
+        "profit_factor": m["profit_factor"],
+        "max_drawdown": m["max_drawdown"],
+        "trades": len(result.trades),
+        "final_equity": str(result.final_equity),
+        "return_periods": len(result.equity),
+    }
+
+
+def _general_runs(
+    spec: BacktestSpec,
+    bars: Mapping[str, BarArrays],
+    combinations: Sequence[Mapping[str, Any]],
+    workers: int,
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    specs = [_with_params(spec, c) for c in combinations]
+    for index, child in enumerate(specs):
+        leg = child.legs[0]
+        registry.build(leg.strategy.name, leg.strategy.params, field=f"combinations[{index}]")
+    total = len(specs)
+    if workers <= 1 or total == 1:
+        _init_pool(bars)
+        out = []
+        for done, child in enumerate(specs, start=1):
+            out.append(_general_one(child))
+            if progress:
+                progress(done, total)
+        return out
+    results: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(workers, initializer=_init_pool, initargs=(bars,)) as pool:
+        for done, metrics in enumerate(pool.map(_general_one, specs), start=1):
+            results.append(metrics)
+            if progress:
+                progress(done, total)
+    return results

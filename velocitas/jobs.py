@@ -1,0 +1,204 @@
+"""The queue contract between the gateway and the workers.
+
+The gateway writes a job row, commits, then sends the job's id (and nothing else) to Celery by
+task NAME; the worker re-reads everything else from PostgreSQL. Workers announce each change of
+a job on Redis pub/sub, one channel per owner, so the gateway forwards a user's own events only.
+
+Task payload: ``args=[job_id: str]``; the Celery task id is the job id too, so a revoke by job
+id reaches the task. Event message (JSON on `events_channel(owner_id)`)::
+
+    {"type": "job.succeeded", "job_id": "…", "owner_id": "…", "kind": "backtest",
+     "status": "succeeded", "progress": 1.0, "summary": {…} | null, "error": null,
+     "at": "2026-11-21T12:00:00.000000Z"}
+
+Events are notifications, not the record: a client that missed one reads the job over REST.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import redis
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict
+
+from velocitas import embedded
+
+__all__ = [
+    "JOBS_QUEUE",
+    "TASK_FOR_KIND",
+    "TASK_RUN_BACKTEST",
+    "TASK_RUN_FOLD",
+    "TASK_RUN_SWEEP",
+    "TASK_RUN_WALK_FORWARD",
+    "EventType",
+    "JobEvent",
+    "JobKind",
+    "JobStatus",
+    "broker_url",
+    "events_channel",
+    "jobs_queue",
+    "publish",
+    "subscribe",
+]
+
+log = logging.getLogger(__name__)
+
+TASK_RUN_BACKTEST = "worker.backtests.run"
+TASK_RUN_SWEEP = "worker.sweeps.run"
+TASK_RUN_WALK_FORWARD = "worker.walk_forwards.run"
+TASK_RUN_FOLD = "worker.walk_forwards.fold"
+JOBS_QUEUE = "velocitas.jobs"
+"""The queue job tasks go to unless `VELOCITAS_JOBS_QUEUE` names another (deployments or test
+runs sharing one Redis keep apart that way)."""
+
+
+def jobs_queue() -> str:
+    """The queue name producers send to and workers consume from."""
+    return os.environ.get("VELOCITAS_JOBS_QUEUE") or JOBS_QUEUE
+
+
+class JobKind(StrEnum):
+    BACKTEST = "backtest"
+    SWEEP = "sweep"
+    WALK_FORWARD = "walk_forward"
+    FOLD = "fold"  # one fold of a walk-forward: its in-sample optimisation, run as a child job
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once the job can change no more."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+TASK_FOR_KIND: dict[JobKind, str] = {
+    JobKind.BACKTEST: TASK_RUN_BACKTEST,
+    JobKind.SWEEP: TASK_RUN_SWEEP,
+    JobKind.WALK_FORWARD: TASK_RUN_WALK_FORWARD,
+    JobKind.FOLD: TASK_RUN_FOLD,
+}
+
+EventType = Literal[
+    "job.queued", "job.running", "job.progress", "job.succeeded", "job.failed", "job.cancelled"
+]
+
+
+class JobEvent(BaseModel):
+    """One change of a job, as published on Redis and forwarded over the WebSocket."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: EventType
+    job_id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: JobKind
+    status: JobStatus
+    progress: float
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    at: datetime
+
+    @classmethod
+    def now(
+        cls,
+        type: EventType,
+        *,
+        job_id: uuid.UUID,
+        owner_id: uuid.UUID,
+        kind: str,
+        status: str,
+        progress: float,
+        summary: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> JobEvent:
+        return cls(
+            type=type,
+            job_id=job_id,
+            owner_id=owner_id,
+            kind=JobKind(kind),
+            status=JobStatus(status),
+            progress=progress,
+            summary=summary,
+            error=error,
+            at=datetime.now(UTC),
+        )
+
+
+def events_channel(owner_id: uuid.UUID | str) -> str:
+    """The Redis pub/sub channel carrying the events of one owner's jobs."""
+    return f"velocitas:events:{owner_id}"
+
+
+def broker_url(redis_url: str | None = None) -> str:
+    """The Celery/kombu broker URL for a Redis URL.
+
+    redis-py spells a unix socket `unix:///path`; kombu wants `redis+socket:///path`.
+    """
+    url = redis_url or embedded.redis_url()
+    if url.startswith("unix://"):
+        return "redis+socket://" + url[len("unix://") :]
+    return url
+
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(url: str) -> redis.Redis:
+    with _clients_lock:
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url)
+        return _clients[url]
+
+
+def publish(event: JobEvent, redis_url: str | None = None) -> None:
+    """Publish `event` on its owner's channel. A Redis failure is logged, not raised: the
+    database holds the job's state, and an event lost is read back over REST."""
+    url = redis_url or embedded.redis_url()
+    try:
+        _client(url).publish(events_channel(event.owner_id), event.model_dump_json())
+    except redis.RedisError:
+        log.warning("could not publish %s for job %s", event.type, event.job_id, exc_info=True)
+
+
+@asynccontextmanager
+async def subscribe(
+    owner_id: uuid.UUID, redis_url: str | None = None
+) -> AsyncIterator[AsyncIterator[JobEvent]]:
+    """Subscribe to the events of `owner_id`'s jobs.
+
+    The subscription is active when the block is entered (events published from then on are
+    received), so a caller can tell its client it is ready before anything is submitted::
+
+        async with subscribe(owner_id) as events:
+            async for event in events: ...
+    """
+    client = aioredis.Redis.from_url(redis_url or embedded.redis_url())
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(events_channel(owner_id))
+        yield _events(pubsub)
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def _events(pubsub: aioredis.client.PubSub) -> AsyncIterator[JobEvent]:
+    async for message in pubsub.listen():
+        if message.get("type") == "message":
+            yield JobEvent.model_validate_json(message["data"])

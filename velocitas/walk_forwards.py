@@ -1,0 +1,182 @@
+"""Walk-forward jobs: the stored spec of `POST /walk-forwards` and the steps a worker runs.
+
+The in-sample optimisations of the folds are independent, so the platform runs each as its own
+child job (`optimise`) on whichever worker takes it; only the out-of-sample stitching is
+sequential (each segment starts from the previous one's final equity), and it runs once, when
+the last fold has finished (`stitch`). The result equals `execute`, the whole walk-forward in
+one process. See `velocitas.engine.walk_forward`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from velocitas.domain.bars import BarArrays
+from velocitas.engine.spec import BacktestSpec
+from velocitas.engine.sweep import Objective, grid_combinations
+from velocitas.engine.walk_forward import (
+    FoldChoice,
+    WalkForwardPlan,
+    WalkForwardResult,
+    optimise_fold,
+    parse_duration,
+    plan_folds,
+    plan_walk_forward,
+    run_walk_forward,
+    stitch_folds,
+)
+from velocitas.errors import InvalidRequest
+
+__all__ = [
+    "MAX_FOLDS",
+    "WalkForwardSpec",
+    "execute",
+    "optimise",
+    "plan",
+    "stitch",
+    "summary",
+    "summary_of_choice",
+    "validate",
+]
+
+MAX_FOLDS = 500
+"""The most folds one walk-forward may cut its range into."""
+
+
+class WalkForwardSpec(BaseModel):
+    """A walk-forward request: the one-leg `base` backtest over the whole range, the `grid` of
+    its strategy's parameter values, the window lengths (`"30d"`, `"12h"`, …), `anchored`
+    (grow the in-sample window from the start) and the sweep's objective and constraints
+    (`max_drawdown` a fraction; `random` draws that many grid points with `seed`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base: BacktestSpec
+    grid: dict[str, list[Any]] = Field(min_length=1, max_length=8)
+    in_sample: str = Field(min_length=2, max_length=16)
+    out_of_sample: str = Field(min_length=2, max_length=16)
+    anchored: bool = False
+    objective: Objective = "sharpe"
+    min_trades: int = Field(default=0, ge=0)
+    max_drawdown: float | None = Field(default=None, gt=0, le=1)
+    random: int | None = Field(default=None, ge=1, le=1000)
+    seed: int = 0
+
+
+def validate(spec: WalkForwardSpec) -> None:
+    """Refuse what would fail at once: several legs, an invalid grid, windows that fit no fold."""
+    if len(spec.base.legs) != 1:
+        raise InvalidRequest("a walk-forward runs one leg", field="base.legs")
+    leg = spec.base.legs[0]
+    combos, _ = grid_combinations(leg.strategy.name, spec.grid, fixed=dict(leg.strategy.params))
+    if not combos:
+        raise InvalidRequest("no combination of the grid is valid", field="grid")
+    if math.prod(len(v) for v in spec.grid.values()) > 1000 and spec.random is None:
+        raise InvalidRequest("the grid has over 1000 combinations; use random", field="grid")
+    folds = plan_folds(
+        spec.base.start,
+        spec.base.end,
+        parse_duration(spec.in_sample, field="in_sample"),
+        parse_duration(spec.out_of_sample, field="out_of_sample"),
+        anchored=spec.anchored,
+    )
+    if len(folds) > MAX_FOLDS:
+        raise InvalidRequest(f"{len(folds)} folds; at most {MAX_FOLDS}", field="out_of_sample")
+
+
+def execute(
+    spec: WalkForwardSpec,
+    bars: Mapping[str, BarArrays],
+    *,
+    workers: int | None = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> WalkForwardResult:
+    """Run the walk-forward on `bars` (keyed by symbol)."""
+    validate(spec)
+    return run_walk_forward(
+        spec.base,
+        bars,
+        spec.grid,
+        in_sample=parse_duration(spec.in_sample, field="in_sample"),
+        out_of_sample=parse_duration(spec.out_of_sample, field="out_of_sample"),
+        anchored=spec.anchored,
+        objective=spec.objective,
+        min_trades=spec.min_trades,
+        max_drawdown=spec.max_drawdown,
+        random_count=spec.random,
+        seed=spec.seed,
+        workers=workers,
+        progress=progress,
+    )
+
+
+def plan(spec: WalkForwardSpec) -> WalkForwardPlan:
+    """The folds and parameter combinations of a valid spec (`validate` first)."""
+    return plan_walk_forward(
+        spec.base,
+        spec.grid,
+        in_sample=parse_duration(spec.in_sample, field="in_sample"),
+        out_of_sample=parse_duration(spec.out_of_sample, field="out_of_sample"),
+        anchored=spec.anchored,
+        random_count=spec.random,
+        seed=spec.seed,
+    )
+
+
+def optimise(
+    spec: WalkForwardSpec, the_plan: WalkForwardPlan, index: int, series: BarArrays
+) -> FoldChoice:
+    """Fold `index`'s in-sample sweep on `series` (its bars from in-sample start to
+    out-of-sample end), on this process alone: the platform's parallelism is across folds."""
+    return optimise_fold(
+        spec.base,
+        series,
+        the_plan,
+        the_plan.folds[index],
+        objective=spec.objective,
+        min_trades=spec.min_trades,
+        max_drawdown=spec.max_drawdown,
+        workers=1,
+    )
+
+
+def stitch(
+    spec: WalkForwardSpec,
+    the_plan: WalkForwardPlan,
+    choices: list[FoldChoice],
+    series: BarArrays,
+) -> WalkForwardResult:
+    """Trade every fold's choice out of sample on `series` (the whole range), in order."""
+    return stitch_folds(
+        spec.base,
+        series,
+        the_plan,
+        choices,
+        objective=spec.objective,
+        anchored=spec.anchored,
+    )
+
+
+def summary(result: WalkForwardResult) -> dict[str, Any]:
+    """The job's stored summary: folds, parameters, metrics; JSON-safe (NaN becomes null)."""
+    return _finite_tree({**result.to_dict(), "metrics": dict(result.metrics)})
+
+
+def summary_of_choice(choice: FoldChoice) -> dict[str, Any]:
+    """A fold job's stored summary: its choice, JSON-safe."""
+    return _finite_tree(choice.to_dict())
+
+
+def _finite_tree(value: Any) -> Any:
+    # JSONB has no NaN or infinity: those become null.
+    if isinstance(value, dict):
+        return {k: _finite_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_tree(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

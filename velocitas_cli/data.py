@@ -1,0 +1,221 @@
+"""`velocitas data ...`: import bar files, generate synthetic bars, list stored series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from velocitas.domain.timeframe import Timeframe
+from velocitas.errors import InvalidRequest, VelocitasError
+from velocitas.ingest import ImportSummary, ProgressCallback, import_bars, import_table
+from velocitas.ingest.catalog import list_series
+from velocitas.synth import DEFAULT_START, synth_bars, write_csv, write_parquet
+from velocitas_cli.output import (
+    EXIT_INVALID_INPUT,
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    table,
+)
+
+app = typer.Typer(
+    help="Market data: import bars, synthesise bars, list series.", no_args_is_help=True
+)
+
+_PROGRESS_FROM_BYTES = 4 << 20  # smaller files finish before a bar is worth drawing
+_PHASES = {
+    "synth": "generating",
+    "read": "reading",
+    "check": "checking",
+    "load": "loading",
+    "merge": "merging",
+}
+
+SymbolOption = typer.Option(..., "--symbol", help="Symbol the bars belong to, e.g. BTCUSD.")
+TimeframeOption = typer.Option(
+    ..., "--timeframe", help=f"Bar length: {', '.join(t.value for t in Timeframe)}."
+)
+PathArgument = typer.Argument(..., help="A .csv or .parquet file of bars.")
+OutOption = typer.Option(
+    None, "--out", help="Write FILE.csv or FILE.parquet instead of storing the bars."
+)
+
+
+@app.command("import")
+def import_file(
+    path: Path = PathArgument,
+    symbol: str = SymbolOption,
+    timeframe: str = TimeframeOption,
+    tz: str | None = typer.Option(
+        None, "--tz", help="IANA zone of times written without an offset (e.g. Europe/Berlin)."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Store the good rows and report the bad ones."
+    ),
+    json: bool = JsonOption,
+) -> None:
+    """Check every row of PATH, then store it all (or nothing) for SYMBOL and TIMEFRAME."""
+    if not path.is_file():
+        _fail(InvalidRequest(f"{path}: no such file", field="path"))
+    show = not json and path.stat().st_size >= _PROGRESS_FROM_BYTES
+    try:
+        with _progress(show) as progress:
+            summary = import_bars(
+                path,
+                symbol=symbol,
+                timeframe=timeframe,
+                tz=tz,
+                skip_invalid=skip_invalid,
+                progress=progress,
+            )
+    except VelocitasError as exc:
+        _fail(exc)
+    _print_summary(summary, json)
+
+
+@app.command()
+def synth(
+    symbol: str = typer.Option("SYN", "--symbol", help="Symbol for the generated bars."),
+    timeframe: str = typer.Option("1m", "--timeframe", help="Bar length."),
+    bars: int = typer.Option(1000, "--bars", min=1, help="How many bars."),
+    seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same bars."),
+    start: str | None = typer.Option(
+        None, "--start", help=f"First bar's time, ISO-8601 with zone (default {DEFAULT_START})."
+    ),
+    out: Path | None = OutOption,
+    json: bool = JsonOption,
+) -> None:
+    """Generate realistic synthetic bars into a file, or straight into the database."""
+    try:
+        frame = _timeframe(timeframe)
+        first = _start(start)
+        if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+            raise InvalidRequest(f"{out}: use a .csv or .parquet file name", field="out")
+        with _progress(not json and bars >= 200_000) as progress:
+            if progress is not None:
+                progress("synth", 0, 1)
+            generated = synth_bars(bars, frame, seed, first)
+            if out is None:
+                summary = import_table(
+                    generated,
+                    symbol=symbol,
+                    timeframe=frame,
+                    progress=progress,
+                    source_name=f"synth(seed={seed})",
+                )
+    except VelocitasError as exc:
+        _fail(exc)
+    if out is None:
+        _print_summary(summary, json)
+        return
+    (write_csv if out.suffix.lower() == ".csv" else write_parquet)(generated, out)
+    result = {
+        "path": str(out),
+        "bars": bars,
+        "seed": seed,
+        "first_opened_at": generated.column("opened_at")[0].as_py(),
+        "last_opened_at": generated.column("opened_at")[-1].as_py(),
+        "bytes": out.stat().st_size,
+    }
+    if json:
+        emit_json(result)
+    else:
+        console.print(f"wrote {bars:,} bars to [bold]{escape(str(out))}[/]")
+
+
+@app.command("list")
+def list_(json: bool = JsonOption) -> None:
+    """Stored series: symbol, timeframe, first and last bar, bar count, gaps."""
+    try:
+        series = [s.to_dict() for s in list_series()]
+    except VelocitasError as exc:
+        _fail(exc)
+    if json:
+        emit_json(series)
+        return
+    rows = [
+        {
+            "symbol": row["symbol"],
+            "timeframe": row["timeframe"],
+            "first": _iso(row["first_opened_at"]),
+            "last": _iso(row["last_opened_at"]),
+            "bars": row["bars"],
+            "missing": row["missing_bars"],
+            "gaps": row["gap_count"],
+        }
+        for row in series
+    ]
+    table("bar series", rows)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _timeframe(text: str) -> Timeframe:
+    try:
+        return Timeframe.parse(text)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), field="timeframe") from exc
+
+
+def _start(text: str | None) -> datetime:
+    if text is None:
+        return DEFAULT_START
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidRequest(f"--start {text!r} is not an ISO-8601 time", field="start") from exc
+
+
+def _print_summary(summary: ImportSummary, json: bool) -> None:
+    if json:
+        emit_json(summary.to_dict())
+        return
+    fields = (
+        "read", "inserted", "updated", "unchanged", "rejected",
+        "first_opened_at", "last_opened_at", "missing_bars", "gap_count",
+    )  # fmt: skip
+    table(
+        f"{summary.symbol} {summary.timeframe} from {summary.source}",
+        [{"field": name, "value": getattr(summary, name)} for name in fields],
+    )
+    for gap in summary.gaps:
+        console.print(f"gap: {gap.first_missing} .. {gap.last_missing} ({gap.missing} missing)")
+    for problem in summary.problems:
+        err_console.print(f"rejected {escape(str(problem))}", highlight=False)
+
+
+def _fail(error: VelocitasError) -> NoReturn:
+    # Messages quote file contents; escaping keeps a stray "[/]" from breaking rich markup.
+    code = EXIT_INVALID_INPUT if isinstance(error, InvalidRequest) else None
+    fail(escape(str(error)), code=code)
+
+
+@contextmanager
+def _progress(show: bool) -> Iterator[ProgressCallback | None]:
+    if not show:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def update(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=_PHASES.get(phase, phase), completed=done, total=total)
+
+        yield update
