@@ -12,17 +12,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from cli.backtest_spec import (
-    build_spec,
-    option_for,
-    parse_bps,
-    parse_number,
-    parse_rate,
-    parse_risk,
-    parse_sizing,
-    parse_stop,
-    spec_request,
-)
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -34,6 +23,17 @@ from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.report import headline_rows, pnl_rows, render_html, trade_rows, trade_summary_rows
 from velocitas.report.summary import TRADE_COLUMNS
 from velocitas.strategies import registry
+from velocitas_cli.backtest_spec import (
+    build_spec,
+    option_for,
+    parse_bps,
+    parse_number,
+    parse_rate,
+    parse_risk,
+    parse_sizing,
+    parse_stop,
+    spec_request,
+)
 from velocitas_cli.output import JsonOption, console, emit_json, err_console, fail
 
 app = typer.Typer(help="Backtests on stored bars: run one, list strategies.", no_args_is_help=True)

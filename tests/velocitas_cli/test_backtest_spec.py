@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from cli.backtest_spec import (
+
+from velocitas.errors import InvalidRequest
+from velocitas_cli.backtest_spec import (
     build_spec,
     parse_bps,
     parse_leg,
@@ -14,8 +16,6 @@ from cli.backtest_spec import (
     parse_stop,
     spec_request,
 )
-
-from velocitas.errors import InvalidRequest
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ from pathlib import Path
 import orjson
 import pytest
 import typer
-from cli.backtest_sweep import sweep, walk_forward
 from typer.testing import CliRunner
 
 from velocitas.domain.timeframe import Timeframe
 from velocitas.ingest import import_table
 from velocitas.synth import synth_bars
+from velocitas_cli.backtest_sweep import sweep, walk_forward
 
 runner = CliRunner()
 app = typer.Typer()
