@@ -1,0 +1,1 @@
+"""The test kit: helpers every test folder shares (ports, deadlines, processes, references)."""
