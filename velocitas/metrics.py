@@ -335,7 +335,8 @@ def profit_factor(net_pnls: npt.ArrayLike) -> float | None:
     """Σ winning P&L / |Σ losing P&L|; None without a losing trade."""
     p = _f64(net_pnls)
     losses = -float(p[p < 0.0].sum())
-    return float(p[p > 0.0].sum()) / losses if losses > 0.0 else None
+    # A loss of a few denormals makes the ratio overflow: undefined, like no loss at all.
+    return _number(float(p[p > 0.0].sum()) / losses) if losses > 0.0 else None
 
 
 def expectancy(net_pnls: npt.ArrayLike) -> float | None:
