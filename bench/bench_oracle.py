@@ -46,6 +46,7 @@ from oracle.bundles import load_served_model
 from oracle.errors import json_response
 from tests.support.torch_policy import read_torch_policy
 from velocitas import embedded
+from velocitas.agent.contract import ObservationNormalization
 from velocitas.agent.policy import read_policy
 from velocitas.db import migrate
 from velocitas.db.engine import libpq_url
@@ -151,11 +152,7 @@ def bench_in_process(model: PPO, normalization: dict[str, Any], record: ModelRec
     numpy_policy = read_policy(record.path, record.sha256)
     torch_policy = read_torch_policy(Path(record.path), record.sha256)
     torch.set_num_threads(1)
-    mean = np.asarray(normalization["mean"])
-    std = np.sqrt(np.asarray(normalization["var"]) + normalization["epsilon"])
-
-    def normalize(x: np.ndarray) -> np.ndarray:
-        return np.clip((x - mean) / std, -10.0, 10.0).astype(np.float32)
+    normalize = ObservationNormalization.from_document(normalization).apply  # as VecNormalize
 
     states = np.random.default_rng(1).normal(0.0, 2.0, (2000, OBS_DIM))
     sb3_actions, _ = model.predict(normalize(states), deterministic=True)
