@@ -7,12 +7,13 @@
    rewards), gym-anytrading's `StocksEnv`, and a bare env of TradingEnv's shape (the ceiling).
 2. PPO training throughput (stable-baselines3, same hyper-parameters) on each env.
 3. A policy back-test over `--inference-bars` bars: features, batched inference
-   (`velocitas.policy.policy_signals`) and the engine run, timed apart.
+   (`velocitas.agent.policy.policy_signals`) and the engine run, timed apart.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,13 +26,16 @@ import torch
 from gym_anytrading.envs import StocksEnv
 from stable_baselines3 import PPO
 
-from lab.bundle import PolicyNetwork, write_bundle
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit's torch actor
+
+from lab.bundle import write_bundle
 from lab.env import EnvConfig, TradingEnv, default_execution
 from lab.evaluation import backtest_policy
+from tests.support.torch_policy import PolicyNetwork
+from velocitas.agent.policy import policy_signals, read_policy
 from velocitas.domain.bars import BarArrays
 from velocitas.engine.runner import run_signals
 from velocitas.features import FeatureSpec, build_features
-from velocitas.policy import policy_signals, read_policy
 
 HOUR_NS = 3_600_000_000_000
 

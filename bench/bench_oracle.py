@@ -7,9 +7,9 @@ database (`velocitas_bench_oracle`) on the embedded PostgreSQL (or the server of
 then, in this one process:
 
   (a) one state, per call: the oracle's compiled kernel, the oracle's whole handler work (list ->
-      array, kernel, response JSON), `velocitas.policy`'s numpy forward, a raw torch forward of the
-      same network, and SB3's `model.predict(obs, deterministic=True)` (after the same
-      VecNormalize transform); actions are checked equal on 2,000 random states;
+      array, kernel, response JSON), `velocitas.agent.policy`'s numpy forward, a raw torch
+      forward of the same network, and SB3's `model.predict(obs, deterministic=True)` (after the
+      same VecNormalize transform); actions are checked equal on 2,000 random states;
   (b) a real `uvicorn oracle.app:create_app --factory` (uvloop, httptools) with 1 and 2 worker
       processes: single-state latency over loopback (one connection, sequential), throughput
       with `--connections` concurrent keep-alive connections, and batch throughput.
@@ -39,15 +39,19 @@ import psycopg
 import torch
 from stable_baselines3 import PPO
 
-from lab.bundle import load_policy, write_bundle
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit's torch actor
+
+from lab.bundle import write_bundle
 from oracle.bundles import load_served_model
 from oracle.errors import json_response
+from tests.support.torch_policy import read_torch_policy
 from velocitas import embedded
+from velocitas.agent.contract import ObservationNormalization
+from velocitas.agent.policy import read_policy
 from velocitas.db import migrate
 from velocitas.db.engine import libpq_url
 from velocitas.db.models_registry import ModelRecord, promote_model, register_model
 from velocitas.features import FeatureSpec
-from velocitas.policy import read_policy
 from velocitas.settings import Settings
 
 DATABASE = "velocitas_bench_oracle"
@@ -146,13 +150,9 @@ def bench_in_process(model: PPO, normalization: dict[str, Any], record: ModelRec
     served = load_served_model(record)
     compiled = served.compiled
     numpy_policy = read_policy(record.path, record.sha256)
-    torch_policy = load_policy(Path(record.path), record.sha256)
+    torch_policy = read_torch_policy(Path(record.path), record.sha256)
     torch.set_num_threads(1)
-    mean = np.asarray(normalization["mean"])
-    std = np.sqrt(np.asarray(normalization["var"]) + normalization["epsilon"])
-
-    def normalize(x: np.ndarray) -> np.ndarray:
-        return np.clip((x - mean) / std, -10.0, 10.0).astype(np.float32)
+    normalize = ObservationNormalization.from_document(normalization).apply  # as VecNormalize
 
     states = np.random.default_rng(1).normal(0.0, 2.0, (2000, OBS_DIM))
     sb3_actions, _ = model.predict(normalize(states), deterministic=True)
@@ -185,7 +185,7 @@ def bench_in_process(model: PPO, normalization: dict[str, Any], record: ModelRec
     rows = [
         ("oracle kernel (compiled)", lambda: compiled.run(one)),
         ("oracle handler work (list->array, kernel, JSON)", handler_work),
-        ("velocitas.policy numpy forward", lambda: numpy_policy.predict(one)),
+        ("velocitas.agent.policy numpy forward", lambda: numpy_policy.predict(one)),
         ("torch forward (no_grad, 1 thread)", torch_forward),
         (
             "SB3 model.predict(deterministic=True)",

@@ -18,7 +18,7 @@ from gateway.routes import (
     walk_forwards,
 )
 from velocitas import __version__
-from velocitas.policy import register_policy_strategy
+from velocitas.strategies.policy import register_policy_strategy
 
 
 def create_app() -> FastAPI:

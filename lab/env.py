@@ -14,16 +14,15 @@ import numpy.typing as npt
 from gymnasium import spaces
 
 from lab import ENV_ID
+from velocitas.agent.contract import POSITION, ActionMode, observations, target_side
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestSpec, Stepper
 from velocitas.features import FeatureSpec, build_features
-from velocitas.policy import BOX_DEADBAND, BUY, HOLD, SELL
 
-__all__ = ["ENV_ID", "EnvConfig", "TradingEnv", "default_execution", "target_side"]
+__all__ = ["ENV_ID", "EnvConfig", "TradingEnv", "default_execution"]
 
 
 RewardKind = Literal["pnl", "log_return", "differential_sharpe"]
-ActionMode = Literal["discrete", "box"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,23 +69,6 @@ def default_execution(symbol: str = "SYMBOL", timeframe: str = "1h") -> Backtest
     )
 
 
-def target_side(action: Any, current: int, mode: ActionMode, allow_short: bool) -> int:
-    """The target side an action asks for, given the side currently targeted."""
-    if mode == "box":
-        value = float(np.asarray(action).reshape(-1)[0])
-        if abs(value) < BOX_DEADBAND:
-            return 0
-        if value > 0:
-            return 1
-        return -1 if allow_short else 0
-    action = int(action)
-    if action == BUY:
-        return 1
-    if action == SELL:
-        return -1 if allow_short else 0
-    return current
-
-
 class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
     """Trade one symbol's bars, one bar per step, through the backtest engine's execution rules.
 
@@ -109,6 +91,7 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
     engine sizes every entry by the spec's `sizing`, so the fraction is quantised to a side:
     below 1/3 in magnitude is flat, above it the sign is the side (short only with
     `allow_short`). Fractional resizing of an open position is not an engine order type.
+    Codes, dead band and sides are the agent contract's (`velocitas.agent.contract`).
 
     ## Observation Space
 
@@ -117,7 +100,8 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
     (`FeatureSpec.names`), then the position state: the side the agent currently targets
     (−1, 0, +1). The position state is the agent's target rather than the filled position so
     that the same observations, hence the same actions, can be computed in a backtest
-    (`velocitas.policy.policy_signals`); the two differ only when a stop or a risk rule intervened.
+    (`velocitas.agent.policy.policy_signals`); the two differ only when a stop or a risk rule
+    intervened. The layout is the agent contract's (`velocitas.agent.contract.observations`).
 
     ## Rewards
 
@@ -184,12 +168,10 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
             self.action_space: spaces.Space[Any] = spaces.Box(-1.0, 1.0, (1,), np.float32)
         else:
             self.action_space = spaces.Discrete(3)
-        # Feature rows with a spare column for the position: one copy and one store per step.
-        self._table = np.zeros((len(bars), n_obs), dtype=np.float32)
-        self._table[:, :-1] = self.features
-        self._discrete = self.config.action_mode == "discrete"
+        # Every bar's observation, flat: a step copies its row and stores the side targeted.
+        self._table = observations(self.features, 0)
+        self._action_mode = self.config.action_mode
         self._pnl_reward = self.config.reward == "pnl"
-        self._sell_side = -1 if self.allow_short else 0
         self._side = 0
         self._start = self.first_bar
         self._stop = self.first_bar
@@ -199,7 +181,7 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
 
     def _observation(self) -> npt.NDArray[np.float32]:
         obs = self._table[self._stepper.index].copy()
-        obs[-1] = self._side
+        obs[POSITION] = self._side
         return obs
 
     def _pick_start(self, options: dict[str, Any] | None) -> int:
@@ -234,16 +216,7 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
     def step(
         self, action: Any
     ) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]:
-        if self._discrete:  # the hot path, inlined: the env must never be what PPO waits on
-            choice = int(action)
-            if choice == BUY:
-                self._side = 1
-            elif choice == SELL:
-                self._side = self._sell_side
-            elif choice != HOLD:
-                raise ValueError(f"action {action!r} is not in Discrete(3)")
-        else:
-            self._side = target_side(action, self._side, "box", self.allow_short)
+        self._side = target_side(action, self._side, self._action_mode, self.allow_short)
         before = self._equity
         stepper = self._stepper
         equity, fees, halted = stepper.step(self._side)
@@ -255,10 +228,8 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
         bar = stepper.index
         terminated = halted or equity <= 0.0
         truncated = not terminated and bar >= self._stop
-        obs = self._table[bar].copy()
-        obs[-1] = self._side
         info = {"equity": equity, "fees": fees, "side": self._side, "bar": bar}
-        return obs, reward, terminated, truncated, info
+        return self._observation(), reward, terminated, truncated, info
 
     def _reward(self, before: float, after: float) -> float:
         kind = self.config.reward

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from velocitas.agent.policy import PolicyModel, policy_signals
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestResult, BacktestSpec, LegSpec, StrategyRef, run_backtest
 from velocitas.engine.runner import run_signals
 from velocitas.errors import InvalidRequest
 from velocitas.features import build_features
-from velocitas.policy import PolicyModel, policy_signals
 
 __all__ = ["Comparison", "backtest_policy", "compare_with_rules"]
 

@@ -14,13 +14,14 @@ from typing import Any
 from lab.bundle import write_bundle
 from lab.evaluation import Comparison, backtest_policy, compare_with_rules
 from lab.training import ProgressFn, TrainConfig, library_versions, slug, train_policy
+from velocitas.agent.policy import PolicyModel, read_policy
 from velocitas.db.bars import load_bars, snapshot_hash
 from velocitas.db.models_registry import ModelRecord, get_model, register_model
+from velocitas.db.sentiment import bar_sentiment
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestSpec
 from velocitas.errors import InvalidRequest
 from velocitas.features import FeatureSpec
-from velocitas.policy import PolicyModel, bar_sentiment, read_policy
 from velocitas.settings import get_settings
 from velocitas.strategies import registry
 

@@ -29,10 +29,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from lab.env import EnvConfig, TradingEnv
 from lab.evaluation import backtest_policy
+from velocitas.agent.policy import PolicyModel, build_policy
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import ENGINE_VERSION, BacktestSpec
 from velocitas.features import FeatureSpec, build_features
-from velocitas.policy import PolicyModel, assemble_policy
 
 __all__ = ["PPOConfig", "TrainConfig", "TrainedPolicy", "library_versions", "train_policy"]
 
@@ -108,7 +108,7 @@ class TrainedPolicy:
     training: dict[str, Any]
 
     def policy(self) -> PolicyModel:
-        return assemble_policy(
+        return build_policy(
             _arrays(self.state_dict), self.normalization, self.config, self.feature_spec_doc
         )
 
@@ -250,7 +250,7 @@ class _Run:
 
     def validate(self, timesteps: int) -> None:
         weights, normalization = self.snapshot()
-        policy = assemble_policy(
+        policy = build_policy(
             _arrays(weights), normalization, self.full_config, self.feature_spec_doc
         )
         result = backtest_policy(
@@ -291,7 +291,7 @@ def train_policy(
 ) -> TrainedPolicy:
     """Train PPO on `train_bars`, validating on `validate_bars`; the best checkpoint wins.
 
-    `sentiment`: the score per bar of each window (see `velocitas.policy.bar_sentiment`), or
+    `sentiment`: the score per bar of each window (see `velocitas.db.sentiment.bar_sentiment`), or
     None."""
     if config.timesteps < 1:
         raise ValueError("timesteps must be at least 1")
@@ -305,7 +305,7 @@ def train_policy(
         run.validate(int(run.model.num_timesteps))
     assert run.best is not None
     score, weights, normalization, at = run.best
-    best = assemble_policy(_arrays(weights), normalization, run.full_config, run.feature_spec_doc)
+    best = build_policy(_arrays(weights), normalization, run.full_config, run.feature_spec_doc)
     result = backtest_policy(best, validate_bars, config.execution, features=run.validate_features)
     training = {
         "episodes": callback.episodes,

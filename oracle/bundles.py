@@ -9,7 +9,8 @@ so nothing can change between the check and the use:
 3. `policy.safetensors` starts with a safetensors header (8-byte length, then a JSON object):
    a pickle, a torch `.pt` zip or anything else is refused before any parser sees it, and the
    weights are then decoded by safetensors, which only copies tensors;
-4. the metadata is JSON; the network is rebuilt from `config.json` by code (`velocitas.policy`);
+4. the metadata is JSON; the network is rebuilt from `config.json` by code
+   (`velocitas.agent.policy`);
 5. the feature spec is this code's: same `FEATURE_SPEC_VERSION`, and the spec's hash recomputed
    here equals the bundle's and the registry's. Otherwise the observations the oracle builds
    would not be the ones the policy was trained on.
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from oracle.inference import CompiledPolicy, compile_policy
+from velocitas.agent.policy import PolicyModel, build_policy
 from velocitas.bundle import (
     BUNDLE_FILES,
     CONFIG,
@@ -37,7 +39,6 @@ from velocitas.bundle import (
 )
 from velocitas.db.models_registry import ModelRecord
 from velocitas.features import FEATURE_SPEC_VERSION
-from velocitas.policy import PolicyModel, assemble_policy
 
 __all__ = ["MAX_BUNDLE_BYTES", "ServedModel", "load_served_model", "read_bundle_files"]
 
@@ -138,7 +139,7 @@ def load_served_model(record: ModelRecord) -> ServedModel:
             f"for version {record.version!r}"
         )
     feature_doc = _json(files, FEATURE_SPEC)
-    policy = assemble_policy(
+    policy = build_policy(
         _decode_weights(files[WEIGHTS]),
         _json(files, NORMALIZATION),
         _json(files, CONFIG),

@@ -1,13 +1,13 @@
 """The served policy's forward pass: one compiled kernel for one state or a batch.
 
-`velocitas.policy.PolicyModel` runs the actor with numpy: a dozen array operations, each with a
-microsecond of dispatch, fine for back-testing a million bars in three batched passes but tens
-of microseconds for a single state. Serving answers one state at a time, so the oracle copies
-the same weights into a numba kernel: normalisation (in float64, with the very operations of
-VecNormalize and `PolicyModel.normalize`), the hidden layers, the head, softmax or clipping and
-the argmax, in one call. Every layer's weights sit transposed (in, out) in one flat float32
-array, so a call unboxes a handful of arrays and the inner loop runs over independent outputs,
-which vectorises without reassociating any sum.
+`velocitas.agent.policy.PolicyModel` runs the actor with numpy: a dozen array operations, each
+with a microsecond of dispatch, fine for back-testing a million bars in three batched passes but
+tens of microseconds for a single state. Serving answers one state at a time, so the oracle
+copies the same weights into a numba kernel: normalisation (in float64: the agent contract's
+`ObservationNormalization.apply` written out, which a test holds equal), the hidden layers, the
+head, softmax or clipping and the argmax, in one call. Every layer's weights sit transposed
+(in, out) in one flat float32 array, so a call unboxes a handful of arrays and the inner loop
+runs over independent outputs, which vectorises without reassociating any sum.
 
 Layers accumulate in float32 in input order: outputs equal numpy's and torch's forward passes
 to float32 rounding, and the chosen action is the same unless two action probabilities tie to
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from velocitas.policy import PolicyModel
+from velocitas.agent.policy import PolicyModel
 
 __all__ = ["CompiledPolicy", "Prediction", "compile_policy"]
 
@@ -179,6 +179,7 @@ def compile_policy(policy: PolicyModel) -> CompiledPolicy:
     """Copy `policy`'s weights into the kernel's layout and run it once (JIT warm-up), so the
     first request after a (re)load is as fast as the next."""
     layers = (*policy.layers, policy.head)
+    normalization = policy.normalization
     chunks: list[F32] = []
     layout = np.zeros((len(layers), 3), dtype=np.int64)
     offset = 0
@@ -188,10 +189,10 @@ def compile_policy(policy: PolicyModel) -> CompiledPolicy:
         chunks += [np.ascontiguousarray(weight.T, dtype=np.float32).ravel(), bias]
         offset += n_in * n_out + n_out
     compiled = CompiledPolicy(
-        mean=np.ascontiguousarray(policy.obs_mean, dtype=np.float64),
-        # √(var + ε) computed as PolicyModel.normalize does, so the scaled state is bit-identical
-        std=np.sqrt(np.ascontiguousarray(policy.obs_var, dtype=np.float64) + policy.epsilon),
-        clip_obs=float(policy.clip_obs),
+        mean=np.ascontiguousarray(normalization.mean, dtype=np.float64),
+        # the contract's own √(var + ε), so the scaled state is bit-identical
+        std=np.ascontiguousarray(normalization.scale, dtype=np.float64),
+        clip_obs=float(normalization.clip_obs),
         params=np.concatenate(chunks).astype(np.float32),
         layout=layout,
         activation=_ACTIVATION_CODES[policy.activation],

@@ -5,7 +5,8 @@ agent targets. Here t is the last bar of the model's timeframe that closed by `a
 `opened_at + timeframe <= at`), and the bars run from `start` (default: `ORACLE_HISTORY_BARS`
 bars before it). Features only look backwards, so later bars cannot change the answer. A
 policy trained with sentiment gets the analyst's score at each bar's close
-(`velocitas.policy.bar_sentiment`, as the lab's evaluation reads it); others get 0, as in training.
+(`velocitas.db.sentiment.bar_sentiment`, as the lab's evaluation reads it); others get 0, as in
+training. The observation's layout is the agent contract's (`velocitas.agent.contract`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from velocitas.agent.contract import observations
+from velocitas.agent.policy import PolicyModel
 from velocitas.db.bars import load_bars
+from velocitas.db.sentiment import bar_sentiment
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
 from velocitas.features import build_features
-from velocitas.policy import PolicyModel, bar_sentiment
 
 __all__ = ["BuiltObservation", "observation_at"]
 
@@ -61,9 +64,7 @@ def observation_at(
         )
     sentiment = bar_sentiment(bars) if policy.uses_sentiment else None
     features = build_features(bars, spec, sentiment)
-    state = np.empty((1, policy.obs_dim), dtype=np.float64)
-    state[0, :-1] = features[-1]
-    state[0, -1] = position
+    state = observations(features[-1:], position).astype(np.float64)
     last_open_ns = int(bars.opened_at[-1])
     closed_at = datetime.fromtimestamp(last_open_ns // 1_000_000_000, UTC) + length
     return BuiltObservation(state=state, bar_closed_at=closed_at)

@@ -19,7 +19,8 @@ Columns, in order (`FeatureSpec.names`):
 Rows before `FeatureSpec.warmup` are incomplete (indicators still warming up); their undefined
 values are 0. The environment starts episodes at or after the warm-up.
 
-The position state (side, unrealised return) is not a bar feature: the environment appends it.
+The position (the side targeted) is not a bar feature: the agent contract appends it to a row
+(`velocitas.agent.contract.observations`).
 """
 
 from __future__ import annotations

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from celery import Celery
 
+from velocitas.db.models_registry import get_model
+from velocitas.db.sentiment import bar_sentiment
 from velocitas.jobs import broker_url, jobs_queue
-from velocitas.policy import register_policy_strategy
+from velocitas.strategies.policy import PolicyResolver, register_policy_strategy
 from worker.settings import get_worker_settings
 
 
 def create_app() -> Celery:
     settings = get_worker_settings()
     # Workers run registered RL policies as strategies ({"name": "policy", ...}), in numpy.
-    register_policy_strategy()
+    register_policy_strategy(PolicyResolver(model=get_model, sentiment=bar_sentiment))
     app = Celery(
         "velocitas",
         include=["worker.backtests", "worker.sweeps", "worker.walk_forwards", "worker.redispatch"],

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.bundle import PolicyNetwork, write_bundle
+from lab.bundle import write_bundle
+from tests.support.torch_policy import PolicyNetwork
 from velocitas.domain.bars import BarArrays
 from velocitas.features import FeatureSpec
 

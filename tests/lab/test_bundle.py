@@ -1,4 +1,5 @@
-"""lab.bundle: deterministic files, verified hashes, a torch rebuild equal to SB3's policy."""
+"""lab.bundle: deterministic files, verified hashes, a torch rebuild equal to SB3's policy
+(the test kit's `tests.support.torch_policy`, the reference the numpy actor is held to)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,9 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
-from lab.bundle import (
-    BUNDLE_FILES,
-    BundleError,
-    bundle_sha256,
-    load_policy,
-    verify_bundle,
-    write_bundle,
-)
+from lab.bundle import write_bundle
+from tests.support.torch_policy import read_torch_policy
+from velocitas.bundle import BUNDLE_FILES, BundleError, bundle_sha256, verify_bundle
 from velocitas.features import FeatureSpec
 
 
@@ -81,13 +77,13 @@ def test_bundle_holds_no_pickle(tmp_path: Path) -> None:
         assert not path.read_bytes().startswith(b"\x80"), f"{path.name} looks like a pickle"
 
 
-def test_load_policy_discrete_matches_sb3_probabilities(tmp_path: Path) -> None:
+def test_read_torch_policy_discrete_matches_sb3_probabilities(tmp_path: Path) -> None:
     model = _model("CartPole-v1")
     documents = _documents(model, "discrete")
     write_bundle(tmp_path / "b", **documents)
-    policy = load_policy(tmp_path / "b")
+    policy = read_torch_policy(tmp_path / "b")
     obs = np.random.default_rng(1).normal(size=(32, 4)).astype(np.float32)
-    normalized = policy.normalize(obs)
+    normalized = policy.normalization.apply(obs)
     mean = np.asarray(documents["normalization"]["mean"])
     var = np.asarray(documents["normalization"]["var"])
     expected_norm = np.clip((obs - mean) / np.sqrt(var + 1e-8), -10, 10).astype(np.float32)
@@ -101,13 +97,13 @@ def test_load_policy_discrete_matches_sb3_probabilities(tmp_path: Path) -> None:
     np.testing.assert_allclose(probability, expected.max(axis=1), rtol=1e-6)
 
 
-def test_load_policy_box_matches_sb3_deterministic_action(tmp_path: Path) -> None:
+def test_read_torch_policy_box_matches_sb3_deterministic_action(tmp_path: Path) -> None:
     model = _model("Pendulum-v1")
     write_bundle(tmp_path / "b", **_documents(model, "box"))
-    policy = load_policy(tmp_path / "b")
+    policy = read_torch_policy(tmp_path / "b")
     obs = np.random.default_rng(2).normal(size=(16, 3)).astype(np.float32)
     with torch.no_grad():
-        expected, _ = model.policy.predict(policy.normalize(obs), deterministic=True)
+        expected, _ = model.policy.predict(policy.normalization.apply(obs), deterministic=True)
     actions, _ = policy.predict(obs)
     np.testing.assert_allclose(actions, expected, rtol=1e-6, atol=1e-7)
 
@@ -120,15 +116,15 @@ def test_verify_bundle_detects_a_modified_file(tmp_path: Path) -> None:
     config = tmp_path / "b" / "config.json"
     config.write_text(config.read_text().replace('"seed": 0', '"seed": 1'))
     with pytest.raises(BundleError, match="modified"):
-        load_policy(tmp_path / "b")
+        read_torch_policy(tmp_path / "b")
 
 
-def test_load_policy_weights_that_do_not_fit_the_config_are_refused(tmp_path: Path) -> None:
+def test_read_torch_policy_weights_that_do_not_fit_the_config_are_refused(tmp_path: Path) -> None:
     documents = _documents(_model("CartPole-v1"), "discrete")
     documents["config"]["policy"]["net_arch"] = [32, 8]
     write_bundle(tmp_path / "b", **documents)
     with pytest.raises(BundleError, match="do not fit"):
-        load_policy(tmp_path / "b")
+        read_torch_policy(tmp_path / "b")
 
 
 def test_write_bundle_refuses_an_existing_directory(tmp_path: Path) -> None:

@@ -15,11 +15,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.lab.factories import make_bars
+from velocitas.db.models_registry import get_model
+from velocitas.db.sentiment import bar_sentiment
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestSpec, run_backtest
-from velocitas.policy import register_policy_strategy
 from velocitas.settings import get_settings
 from velocitas.strategies import registry
+from velocitas.strategies.policy import PolicyResolver, PolicyStrategy, register_policy_strategy
 from velocitas_cli.main import app
 
 runner = CliRunner()
@@ -126,7 +128,10 @@ def test_lab_train_overlapping_windows_exit_2(lab_home: Path) -> None:
 
 
 @pytest.fixture
-def policy_strategy() -> Iterator[None]:
+def policy_strategy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # as the worker enables it, the model registry behind it; both undone afterwards
+    resolver = PolicyResolver(model=get_model, sentiment=bar_sentiment)
+    monkeypatch.setattr(PolicyStrategy, "resolver", resolver)
     register_policy_strategy()
     yield
     registry.unregister("policy")  # the registry's catalogue is global to the process

@@ -14,9 +14,9 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from lab.env import ENV_ID, EnvConfig, TradingEnv, default_execution
 from tests.lab.factories import make_bars
+from velocitas.agent.contract import BUY, HOLD, SELL
 from velocitas.engine import BacktestSpec
 from velocitas.engine.runner import run_signals
-from velocitas.policy import BUY, HOLD, SELL
 
 
 def _execution(**update: Any) -> BacktestSpec:

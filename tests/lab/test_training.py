@@ -17,7 +17,7 @@ from lab.bundle import write_bundle
 from lab.env import EnvConfig, default_execution
 from lab.training import PPOConfig, TrainConfig, TrainedPolicy, library_versions, train_policy
 from tests.lab.factories import HOUR_NS, make_bars
-from velocitas.policy import read_policy
+from velocitas.agent.policy import read_policy
 
 TRAIN = make_bars(600, seed=21)
 VALIDATE = make_bars(400, seed=22, start_ns=int(TRAIN.opened_at[-1]) + HOUR_NS)
@@ -84,7 +84,7 @@ def test_train_policy_validates_and_keeps_the_best_checkpoint(tmp_path: Path) ->
     # The bundle loads back (numpy, no torch) with the stats and weights that were validated.
     _bundle(trained, tmp_path / "b")
     policy = read_policy(tmp_path / "b")
-    assert policy.obs_mean.tolist() == trained.normalization["mean"]
+    assert policy.normalization.mean.tolist() == trained.normalization["mean"]
 
 
 def test_train_policy_sentiment_reaches_the_observations() -> None:

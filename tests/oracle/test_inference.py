@@ -1,7 +1,8 @@
-"""The compiled kernel against velocitas.policy's numpy forward pass on the same bundle."""
+"""The compiled kernel against velocitas.agent's numpy forward pass and normalisation."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from oracle.inference import compile_policy
 from tests.lab.factories import make_bundle
-from velocitas.policy import read_policy
+from velocitas.agent.policy import read_policy
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,24 @@ def test_compiled_policy_row_alone_equals_row_in_batch(tmp_path: Path) -> None:
         alone = compiled.run(states[r : r + 1].copy())
         assert alone.actions[0] == batch.actions[r]
         assert alone.confidence[0] == batch.confidence[r]
+
+
+def test_compiled_normalisation_equals_the_contract(tmp_path: Path) -> None:
+    # An identity head after no hidden layer: the kernel's output is its normalised state, which
+    # must equal the agent contract's one implementation (clipping included).
+    make_bundle(tmp_path / "b")
+    policy = read_policy(tmp_path / "b")
+    n = policy.obs_dim
+    identity = dataclasses.replace(
+        policy,
+        layers=(),
+        head=(np.eye(n, dtype=np.float32), np.zeros(n, dtype=np.float32)),
+        action_kind="box",
+        action_low=-np.inf,
+        action_high=np.inf,
+    )
+    states = np.random.default_rng(6).normal(0.0, 8.0, (500, n))
+    got = compile_policy(identity).run(states)
+    expected = policy.normalization.apply(states)
+    assert np.abs(expected).max() == policy.normalization.clip_obs  # the clip is exercised
+    np.testing.assert_array_equal(got.output, expected)

@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-from lab.env import EnvConfig, TradingEnv, target_side
+from lab.env import EnvConfig, TradingEnv
 from oracle.app import create_app
 from oracle.settings import OracleSettings
 from tests.lab.factories import make_bars
 from tests.oracle.factories import registered_bundle, store_bars
+from velocitas.agent.contract import target_side
+from velocitas.agent.policy import policy_signals, read_policy
 from velocitas.db.models_registry import promote_model
 from velocitas.features import build_features
-from velocitas.policy import policy_signals, read_policy
 
 HOUR = timedelta(hours=1)
 

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from oracle.app import create_app
 from oracle.settings import OracleSettings
+from velocitas.agent.policy import read_policy
 from velocitas.db.models_registry import ModelRecord
 from velocitas.features import FeatureSpec
-from velocitas.policy import read_policy
 
 OBS_DIM = FeatureSpec().n_features + 1
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 
+from velocitas.db.sentiment import bar_sentiment
 from velocitas.domain.bars import BarArrays
 from velocitas.features import FeatureSpec, build_features
-from velocitas.policy import bar_sentiment
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

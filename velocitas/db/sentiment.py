@@ -15,11 +15,12 @@ import psycopg
 
 from velocitas import embedded
 from velocitas.db.engine import libpq_url
+from velocitas.domain.bars import BarArrays
 from velocitas.domain.timeframe import Timeframe
 
 _NS_PER_SECOND = 1_000_000_000
 
-__all__ = ["load_sentiment"]
+__all__ = ["bar_sentiment", "load_sentiment"]
 
 
 def load_sentiment(
@@ -57,6 +58,12 @@ def load_sentiment(
     found = stored_ns[position] == closes
     result[found] = scores[position[found]]
     return result
+
+
+def bar_sentiment(bars: BarArrays) -> np.ndarray:
+    """The score at each of `bars`' closes (`load_sentiment` of their symbol, timeframe and
+    opening instants): the sentiment column a policy trained with news reads."""
+    return load_sentiment(bars.symbol, bars.timeframe, bars.opened_at)
 
 
 def _instant(ns: int) -> datetime:

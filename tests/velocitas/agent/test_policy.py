@@ -1,4 +1,4 @@
-"""velocitas.policy: numpy inference equals torch's; batched signals equal a bar-by-bar loop."""
+"""velocitas.agent.policy: numpy inference equals torch's; batched signals equal bar-by-bar ones."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab.bundle import load_policy
 from tests.lab.factories import make_bars, make_bundle
+from tests.support.torch_policy import read_torch_policy
+from velocitas.agent.contract import BUY, SELL
+from velocitas.agent.policy import PolicyModel, build_policy, policy_signals, read_policy
 from velocitas.bundle import BundleError
 from velocitas.features import FeatureSpec, build_features
-from velocitas.policy import BUY, SELL, PolicyModel, policy_signals, read_policy
 
 
 def _stepwise(policy: PolicyModel, features: np.ndarray, first: int) -> np.ndarray:
@@ -57,7 +58,7 @@ def test_policy_signals_batched_equals_bar_by_bar(
 def test_read_policy_numpy_matches_torch_rebuild(tmp_path: Path) -> None:
     make_bundle(tmp_path / "b")
     numpy_policy = read_policy(tmp_path / "b")
-    torch_policy = load_policy(tmp_path / "b")
+    torch_policy = read_torch_policy(tmp_path / "b")
     obs = np.random.default_rng(0).normal(size=(256, numpy_policy.obs_dim)).astype(np.float32)
     np.testing.assert_allclose(
         numpy_policy.action_output(obs), torch_policy.action_output(obs), rtol=1e-5, atol=1e-6
@@ -65,15 +66,14 @@ def test_read_policy_numpy_matches_torch_rebuild(tmp_path: Path) -> None:
     np.testing.assert_array_equal(numpy_policy.predict(obs)[0], torch_policy.predict(obs)[0])
 
 
-def test_assemble_policy_feature_hash_mismatch_is_refused() -> None:
+def test_build_policy_feature_hash_mismatch_is_refused() -> None:
     from tests.lab.factories import policy_documents
-    from velocitas.policy import assemble_policy
 
     documents = policy_documents()
     weights = {k: v.numpy() for k, v in documents["state_dict"].items()}
     documents["feature_spec"]["spec_hash"] = "0" * 64
     with pytest.raises(BundleError, match="feature spec hash mismatch"):
-        assemble_policy(
+        build_policy(
             weights, documents["normalization"], documents["config"], documents["feature_spec"]
         )
 

@@ -1,32 +1,37 @@
-"""Trained policies as strategies: policy bundles read and run with numpy alone.
+"""A bundle's actor read and run with numpy alone, one state or a whole series of bars.
 
 A bundle is the directory the lab writes after training (format in `velocitas.bundle`). This module
 verifies it, rebuilds the actor network from its `config.json`, reads the weights from
 safetensors (never pickle) and runs batched inference in numpy, so the worker, the oracle and
-the lab back-test a policy with one implementation and without torch.
+the lab back-test a policy with one implementation and without torch. Observations, actions and
+their normalisation are the agent contract's (`velocitas.agent.contract`).
 
-`PolicyStrategy` (`{"name": "policy", "params": {"model": VERSION}}`) makes a registered policy
-the strategy of an ordinary backtest: it looks the version up in the model registry, checks the
-bundle's sha256 and feature-spec hash, and returns the target side the policy chooses at every
-bar, exactly as `lab.env.TradingEnv` steps it (see `policy_signals`). A process enables it with
-`register_policy_strategy()`.
+`policy_signals` turns the policy's choices over a series of bars into target sides, exactly as
+`lab.env.TradingEnv` steps it; `velocitas.strategies.policy.PolicyStrategy` back-tests a
+registered policy with it.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
-from pydantic import Field
 
+from velocitas.agent.contract import (
+    ACTION_MODES,
+    POSITION,
+    SIDES,
+    ActionMode,
+    ObservationNormalization,
+    observations,
+    target_sides,
+)
 from velocitas.bundle import (
     CONFIG,
     FEATURE_SPEC,
@@ -36,34 +41,12 @@ from velocitas.bundle import (
     read_json,
     verify_bundle,
 )
-from velocitas.errors import ConfigurationError, InvalidRequest, NotFound
-from velocitas.features import FeatureSpec, build_features
-from velocitas.strategies import registry
-from velocitas.strategies.base import I8, Bars, Strategy, StrategyParams
+from velocitas.features import FeatureSpec
 
-__all__ = [
-    "BOX_DEADBAND",
-    "BUY",
-    "HOLD",
-    "SELL",
-    "PolicyModel",
-    "PolicyStrategy",
-    "assemble_policy",
-    "bar_sentiment",
-    "policy_signals",
-    "read_policy",
-    "register_policy_strategy",
-    "registered_policy",
-]
+__all__ = ["PolicyModel", "build_policy", "policy_signals", "read_policy"]
 
 F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
-
-HOLD, BUY, SELL = 0, 1, 2
-"""Discrete actions (`lab.env.TradingEnv`)."""
-BOX_DEADBAND = 1.0 / 3.0
-"""Box actions: |a| below this targets flat; above it the sign is the side."""
-SIDES = (-1, 0, 1)
+I8 = npt.NDArray[np.int8]
 BATCH_ROWS = 1 << 16
 
 
@@ -82,13 +65,10 @@ class PolicyModel:
     """(weight (out, in), bias) of each hidden layer, SB3's `mlp_extractor.policy_net`."""
     head: tuple[F32, F32]
     activation: str
-    action_kind: str
+    action_kind: ActionMode
     action_low: float
     action_high: float
-    obs_mean: F64
-    obs_var: F64
-    clip_obs: float
-    epsilon: float
+    normalization: ObservationNormalization
     feature_spec: FeatureSpec
     allow_short: bool
     uses_sentiment: bool = False
@@ -97,20 +77,13 @@ class PolicyModel:
 
     @property
     def obs_dim(self) -> int:
-        return len(self.obs_mean)
-
-    def normalize(self, obs: npt.ArrayLike) -> F32:
-        """VecNormalize's observation transform, exactly: clip((x − mean) / √(var + ε))."""
-        scaled = (np.asarray(obs, dtype=np.float64) - self.obs_mean) / np.sqrt(
-            self.obs_var + self.epsilon
-        )
-        return np.clip(scaled, -self.clip_obs, self.clip_obs).astype(np.float32)
+        return len(self.normalization.mean)
 
     def _split_first(self) -> tuple[F32, F32, F32]:
         """The first linear map split into its feature part (transposed), its position
         column and its bias: a batch shares the feature product across positions."""
         weight, bias = self.layers[0] if self.layers else self.head
-        return np.ascontiguousarray(weight[:, :-1].T), weight[:, -1].copy(), bias
+        return np.ascontiguousarray(weight[:, :POSITION].T), weight[:, POSITION].copy(), bias
 
     def _output(self, pre: F32) -> F32:
         """From the first map's pre-activation to the head's output (logits or mean)."""
@@ -123,9 +96,9 @@ class PolicyModel:
         return np.asarray(x @ self.head[0].T + self.head[1], dtype=np.float32)
 
     def _logits(self, obs: npt.ArrayLike) -> F32:
-        x = self.normalize(np.atleast_2d(obs))
+        x = self.normalization.apply(np.atleast_2d(obs))
         features_t, position, bias = self._split_first()
-        return self._output(x[:, :-1] @ features_t + (x[:, -1:] * position + bias))
+        return self._output(x[:, :POSITION] @ features_t + (x[:, POSITION:] * position + bias))
 
     def action_output(self, obs: npt.ArrayLike) -> F32:
         """Batched forward pass on raw observations (n, obs_dim): action probabilities
@@ -156,14 +129,14 @@ class PolicyModel:
         n = len(features)
         out = np.zeros((len(SIDES), n), dtype=np.int8)
         features_t, position, bias = self._split_first()
-        scale = np.sqrt(self.obs_var + self.epsilon)
+        normalize_features = self.normalization.features_only().apply
+        no_features = np.zeros((1, self.obs_dim - 1), dtype=np.float32)
         held_norm = [
-            self.normalize(np.r_[np.zeros(self.obs_dim - 1), float(held)])[-1] for held in SIDES
+            self.normalization.apply(observations(no_features, held))[0, POSITION] for held in SIDES
         ]
         for lo in range(0, n, BATCH_ROWS):
             hi = min(n, lo + BATCH_ROWS)
-            chunk = (features[lo:hi].astype(np.float64) - self.obs_mean[:-1]) / scale[:-1]
-            shared = np.clip(chunk, -self.clip_obs, self.clip_obs).astype(np.float32) @ features_t
+            shared = normalize_features(features[lo:hi]) @ features_t
             for k, held in enumerate(SIDES):
                 if held < 0 and not self.allow_short:
                     continue  # a long-only agent never holds −1: that row is never read
@@ -171,21 +144,14 @@ class PolicyModel:
                 out[k, lo:hi] = self._sides(result, held)
         return out
 
-    def _sides(self, result: F32, held: int) -> npt.NDArray[np.int8]:
+    def _sides(self, result: F32, held: int) -> I8:
         if self.action_kind == "discrete":
-            actions = result.argmax(axis=1)
-            side = np.full(len(result), held, dtype=np.int8)
-            side[actions == BUY] = 1
-            side[actions == SELL] = -1 if self.allow_short else 0
-            return side
+            return target_sides(result.argmax(axis=1), held, "discrete", self.allow_short)
         value = np.clip(result[:, 0], self.action_low, self.action_high)
-        side = np.where(value >= BOX_DEADBAND, 1, 0).astype(np.int8)
-        if self.allow_short:
-            side[value <= -BOX_DEADBAND] = -1
-        return side
+        return target_sides(value, held, "box", self.allow_short)
 
 
-def assemble_policy(
+def build_policy(
     weights: Mapping[str, npt.NDArray[Any]],
     normalization: Mapping[str, Any],
     config: Mapping[str, Any],
@@ -213,13 +179,10 @@ def assemble_policy(
             layers=layers,
             head=head,
             activation=str(policy["activation"]),
-            action_kind=str(action["kind"]),
+            action_kind=action["kind"],
             action_low=float(action.get("low", -1.0)),
             action_high=float(action.get("high", 1.0)),
-            obs_mean=np.asarray(normalization["mean"], dtype=np.float64),
-            obs_var=np.asarray(normalization["var"], dtype=np.float64),
-            clip_obs=float(normalization["clip_obs"]),
-            epsilon=float(normalization["epsilon"]),
+            normalization=ObservationNormalization.from_document(normalization),
             feature_spec=spec,
             allow_short=bool(config.get("execution", {}).get("allow_short", False)),
             uses_sentiment=bool(config.get("sentiment", False)),
@@ -232,14 +195,15 @@ def assemble_policy(
             f"feature spec hash mismatch: the bundle says {feature_spec_doc.get('spec_hash')}, "
             f"this code computes {spec.spec_hash()} (the features changed since training)"
         )
-    if model.activation not in _ACTIVATIONS or model.action_kind not in ("discrete", "box"):
+    if model.activation not in _ACTIVATIONS or model.action_kind not in ACTION_MODES:
         raise BundleError(f"unsupported policy: {model.activation} / {model.action_kind}")
     width = model.obs_dim
     for weight, bias in (*layers, head):
         if weight.ndim != 2 or weight.shape[1] != width or bias.shape != (weight.shape[0],):
             raise BundleError("the weights' shapes do not chain from the observation size")
         width = weight.shape[0]
-    if model.obs_var.shape != model.obs_mean.shape or model.obs_dim != spec.n_features + 1:
+    stats = model.normalization
+    if stats.var.shape != stats.mean.shape or model.obs_dim != spec.n_features + 1:
         raise BundleError("normalisation statistics do not match the feature spec")
     return model
 
@@ -250,7 +214,7 @@ def read_policy(path: Path | str, expected_sha256: str | None = None) -> PolicyM
 
     path = Path(path)
     sha = verify_bundle(path, expected_sha256)
-    return assemble_policy(
+    return build_policy(
         load_file(str(path / WEIGHTS)),
         read_json(path, NORMALIZATION),
         read_json(path, CONFIG),
@@ -300,69 +264,3 @@ def policy_signals(policy: PolicyModel, features: F32, first_bar: int | None = N
     with _one_blas_thread():
         decisions = policy.side_decisions(np.ascontiguousarray(features, dtype=np.float32))
     return _follow(decisions, min(first_bar, len(features)))
-
-
-def bar_sentiment(bars: Any) -> F64:
-    """The analyst's sentiment score at each bar's close (0 where none is stored).
-
-    Reads `velocitas.db.sentiment.load_sentiment` (the analyst's reader of the `sentiment` table),
-    looked up at call time so that policies trained without sentiment never need it."""
-    try:
-        reader: Any = importlib.import_module("velocitas.db.sentiment")
-    except ModuleNotFoundError as exc:
-        raise ConfigurationError(
-            "this policy uses news sentiment, but velocitas.db.sentiment is not installed"
-        ) from exc
-    return np.asarray(
-        reader.load_sentiment(bars.symbol, bars.timeframe, bars.opened_at), dtype=np.float64
-    )
-
-
-@lru_cache(maxsize=8)
-def _read_cached(path: str, sha256: str) -> PolicyModel:
-    return read_policy(path, sha256)  # keyed by the verified hash: a changed bundle is reread
-
-
-def registered_policy(version: str) -> tuple[PolicyModel, str]:
-    """The policy registered as `version` and the timeframe it was trained on."""
-    from velocitas.db.models_registry import get_model  # database access only when a run needs it
-
-    try:
-        record = get_model(version)
-    except NotFound as exc:
-        raise InvalidRequest(str(exc), field="strategy.params.model") from exc
-    return _read_cached(record.path, record.sha256), record.timeframe
-
-
-class PolicyStrategy(Strategy):
-    """A registered RL policy: the side it targets at each bar's close (see `policy_signals`)."""
-
-    name = "policy"
-    description = "A trained reinforcement-learning policy from the model registry."
-
-    class Params(StrategyParams):
-        model: str = Field(min_length=1, max_length=100, description="registered model version")
-
-    params: Params
-
-    def signals(self, bars: Bars) -> I8:
-        policy, timeframe = registered_policy(self.params.model)
-        bars_timeframe = getattr(bars, "timeframe", timeframe)
-        if bars_timeframe != timeframe:
-            raise InvalidRequest(
-                f"model {self.params.model!r} was trained on {timeframe} bars, not "
-                f"{bars_timeframe}",
-                field="strategy.params.model",
-            )
-        sentiment = bar_sentiment(bars) if policy.uses_sentiment else None
-        features = build_features(bars, policy.feature_spec, sentiment)
-        return policy_signals(policy, features)
-
-
-def register_policy_strategy() -> None:
-    """Add `PolicyStrategy` to `velocitas.strategies.registry` (idempotent).
-
-    Not done on import: the registry's catalogue is the built-in rule strategies unless a
-    process that runs backtests opts in (the worker at start-up, the lab's CLI)."""
-    if PolicyStrategy.name not in registry.names():
-        registry.register(PolicyStrategy)
