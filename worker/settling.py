@@ -92,7 +92,7 @@ def settle(parent_id: uuid.UUID, *, take_over: bool = False) -> BacktestJob | No
         return job_store.get_job(session, parent_id) if recorded else None
 
 
-def rank_sweep(parent: BacktestJob, children: Sequence[BacktestJob]) -> ParentResult:
+def _rank_sweep(parent: BacktestJob, children: Sequence[BacktestJob]) -> ParentResult:
     """A sweep's report: its runs, in grid order, ranked by its objective."""
     spec = SweepSpec.model_validate(parent.spec)
     grid = [params for params, _ in expand(spec)]
@@ -109,7 +109,7 @@ def rank_sweep(parent: BacktestJob, children: Sequence[BacktestJob]) -> ParentRe
     return ParentResult(summary=rank(spec, runs))
 
 
-def stitch_walk_forward(parent: BacktestJob, children: Sequence[BacktestJob]) -> ParentResult:
+def _stitch_walk_forward(parent: BacktestJob, children: Sequence[BacktestJob]) -> ParentResult:
     """A walk-forward's report: every fold's choice traded out of sample, in order, as one
     account; or the first fold that did not succeed, as the parent's error."""
     folds = sorted(children, key=lambda child: int(child.spec["fold"]))
@@ -137,7 +137,7 @@ def stitch_walk_forward(parent: BacktestJob, children: Sequence[BacktestJob]) ->
 
 
 _RULES_BY_KIND: dict[str, _Rules] = {
-    JobKind.SWEEP: _Rules(share=1.0, finish=rank_sweep),
+    JobKind.SWEEP: _Rules(share=1.0, finish=_rank_sweep),
     # A walk-forward's folds take it to 99%; stitching them is the last 1%.
-    JobKind.WALK_FORWARD: _Rules(share=0.99, finish=stitch_walk_forward),
+    JobKind.WALK_FORWARD: _Rules(share=0.99, finish=_stitch_walk_forward),
 }
