@@ -4,6 +4,7 @@ once however many finishing children or redeliveries settle it."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from velocitas.db import jobs as job_store
@@ -80,3 +81,14 @@ def test_settle_of_a_sweep_stored_with_the_deprecated_fields_ranks_as_before(
     summary = settled.result_summary
     assert summary["rank_by"] == "score"
     assert [r["score"] for r in summary["ranking"]] == [1.0, 2.0, 3.0]
+
+
+def test_settles_racing_on_the_last_children_record_one_result(owner: uuid.UUID) -> None:
+    parent_id, children = _sweep(owner, {"base": BASE, "grid": {"steps": [1, 2, 3, 4]}})
+    for child, score in zip(children, (1.0, 2.0, 3.0, 4.0), strict=True):
+        _finish(child, score)
+    with ThreadPoolExecutor(4) as pool:  # four children finishing at once all settle
+        settled = list(pool.map(lambda _: settle(parent_id), range(4)))
+    finished = [parent for parent in settled if parent is not None]
+    assert len(finished) == 1
+    assert finished[0].status == JobStatus.SUCCEEDED

@@ -76,6 +76,15 @@ def test_run_sweep_ranks_best_first_and_applies_constraints() -> None:
     assert all("trades <" in r["excluded_because"] for r in limited.excluded)
 
 
+def test_run_sweep_minimize_ranks_lowest_first() -> None:
+    combos, _ = grid_combinations("sma_cross", {"fast": [2, 5, 9], "slow": [20, 60]})
+    highest = run_sweep(_spec(), BARS, combos, objective="total_return")
+    lowest = run_sweep(_spec(), BARS, combos, objective="total_return", direction="minimize")
+    values = [r["total_return"] for r in lowest.rows]
+    assert values == sorted(values)
+    assert {repr(r["params"]) for r in lowest.rows} == {repr(r["params"]) for r in highest.rows}
+
+
 def test_run_sweep_max_drawdown_excludes_deeper_runs() -> None:
     combos, _ = grid_combinations("sma_cross", {"fast": [2, 5, 9], "slow": [20, 60]})
     everything = run_sweep(_spec(), BARS, combos)
