@@ -5,7 +5,7 @@
 One process, one seeded GBM series (the engine benchmark's). The grid: fast 5..50 step 5 ×
 slow 60..240 step 20 = 100 combinations, 0.1 % fees, all-in sizing, fills at the next open.
 
-- ours: `velocitas.engine.sweep.run_sweep` end to end (bar selection, parameter validation, the
+- ours: `velocitas.research.sweeps.run_sweep` end to end (bar selection, parameter validation, the
   parallel numba fast path on every core, objective and ranking);
 - vectorbt: its idiomatic multi-parameter run: `vbt.MA.run` over the fast and the slow
   windows (one column per combination), `ma_crossed_above` / `ma_crossed_below`, shifted one
@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_engine import FEE, gbm, spec
 from velocitas.domain.bars import BarArrays
-from velocitas.engine.sweep import grid_combinations, run_sweep
+from velocitas.research.grid import grid_combinations
+from velocitas.research.sweeps import run_sweep
 
 FAST = list(range(5, 55, 5))
 SLOW = list(range(60, 260, 20))

@@ -17,16 +17,12 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from velocitas.db.bars import load_bars
 from velocitas.engine.spec import BacktestSpec
-from velocitas.engine.sweep import (
-    OBJECTIVES,
-    grid_combinations,
-    parse_range,
-    random_combinations,
-    run_sweep,
-)
-from velocitas.engine.sweep_heatmap import write_heatmap
-from velocitas.engine.walk_forward import parse_duration, run_walk_forward
 from velocitas.errors import InvalidRequest, VelocitasError
+from velocitas.research.grid import grid_combinations, parse_range, random_combinations
+from velocitas.research.heatmap import write_heatmap
+from velocitas.research.objectives import OBJECTIVES
+from velocitas.research.sweeps import run_sweep
+from velocitas.research.walk_forward import parse_duration, run_walk_forward
 from velocitas.strategies import registry
 from velocitas_cli.output import JsonOption, console, emit_json, fail, table
 

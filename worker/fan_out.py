@@ -60,6 +60,6 @@ def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_t
                 child_task, args=[str(child_id)], task_id=str(child_id), queue=jobs_queue()
             )
     if not pending and children:  # redelivered after every child had finished
-        settle_parent(parent.id)
+        settle_parent(parent.id, redelivered=True)
     log.info("%s %s: %d parts, %d sent", parent.kind, job_id, len(children), len(pending))
     return "fanned out"

@@ -26,17 +26,13 @@ import redis
 import sqlalchemy.exc
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from velocitas.db import jobs as job_store
-from velocitas.db import sweeps as sweep_store
-from velocitas.db import walk_forwards as walk_forward_store
 from velocitas.db.engine import session_scope
-from velocitas.db.models import BacktestJob
 from velocitas.errors import InvalidRequest, TransientError
-from velocitas.jobs import EventType, JobEvent, JobKind, JobStatus, publish
+from velocitas.jobs import EventType, JobEvent, JobStatus, publish
 from worker.settings import get_worker_settings
+from worker.settling import settle
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +126,7 @@ def run_job(task: Task, job_id: str, work: Work) -> str:
         if parent_id is not None:
             # A worker that died between finishing this child and settling its parent would
             # leave the parent waiting forever: the redelivery settles it (a no-op if done).
-            settle_parent(parent_id)
+            settle_parent(parent_id, redelivered=True)
         return "skipped"
     if context.attempt > settings.worker_max_attempts:
         return _fail(
@@ -189,18 +185,15 @@ def _fail(context: JobContext, error: str) -> str:
     return "failed"
 
 
-def settle_parent(parent_id: uuid.UUID | None) -> None:
+def settle_parent(parent_id: uuid.UUID | None, *, redelivered: bool = False) -> None:
     """A child (a sweep's run, a walk-forward's fold) of `parent_id` just finished: advance the
-    parent, and finish it if this was the last child. Safe to call again: a finished parent is
-    left alone. None (the job had no parent) does nothing."""
+    parent, and finish it if this was the last child (see `worker.settling`). Safe to call
+    again: a finished parent is left alone. `redelivered`: a redelivery settles again, in case
+    the first settle's worker died. None (the job had no parent) does nothing."""
     if parent_id is None:
         return
-    with transient_errors(), session_scope() as session:
-        kind = session.execute(
-            select(BacktestJob.kind).where(BacktestJob.id == parent_id)
-        ).scalar_one_or_none()
-        settle = _SETTLE_BY_KIND.get(kind or "")
-        parent = settle(session, parent_id) if settle else None
+    with transient_errors():
+        parent = settle(parent_id, take_over=redelivered)
     if parent is None:
         return
     event = JobContext(parent.id, parent.owner_id, parent.kind, {}, parent.attempts)
@@ -212,12 +205,6 @@ def settle_parent(parent_id: uuid.UUID | None) -> None:
         event.publish("job.failed", JobStatus.FAILED, progress=parent.progress, error=parent.error)
     else:
         event.publish("job.progress", JobStatus.RUNNING, progress=parent.progress)
-
-
-_SETTLE_BY_KIND: dict[str, Callable[[Session, uuid.UUID], BacktestJob | None]] = {
-    JobKind.SWEEP: sweep_store.settle_parent,
-    JobKind.WALK_FORWARD: walk_forward_store.settle_parent,
-}
 
 
 @contextmanager

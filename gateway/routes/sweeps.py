@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from gateway.deps import CurrentUser, SessionDep
 from gateway.jobs import (
@@ -25,29 +25,45 @@ from gateway.routes.backtests import BacktestSpec, validate_backtest
 from gateway.schemas import BacktestAccepted, JobPage, JobPublic
 from velocitas.errors import InvalidRequest
 from velocitas.jobs import JobKind, JobStatus
+from velocitas.research.objectives import ObjectiveFields
+from velocitas.research.sweeps import SweepSpec, expand
 from velocitas.strategies import registry
-from velocitas.sweeps import SweepSpec, expand
 
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 
 
-class SweepCreate(BaseModel):
+_DEPRECATED = "Deprecated: accepted for one release"
+
+
+class SweepCreate(ObjectiveFields):
     """A sweep: `base` backtest, `grid` of values for `legs[leg]`'s strategy parameters,
-    ranked by the metric `rank_by` (highest first unless `descending` is false)."""
+    ranked by the report metric `objective` (highest first unless `direction` is `minimize`)
+    over the runs with at least `min_trades` trades and a maximum drawdown of at most
+    `max_drawdown` (a fraction).
+
+    Deprecated, accepted for one release: `rank_by` (use `objective`) and `descending` (use
+    `direction`: true is `maximize`, false `minimize`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base: BacktestSpec
     leg: int = Field(default=0, ge=0)
     grid: dict[str, list[Any]] = Field(min_length=1, max_length=8)
-    rank_by: str = Field(default="sharpe", min_length=1)
-    descending: bool = True
+    rank_by: str | None = Field(
+        default=None, min_length=1, deprecated=True, description=f"{_DEPRECATED}: use objective"
+    )
+    descending: bool | None = Field(
+        default=None, deprecated=True, description=f"{_DEPRECATED}: use direction"
+    )
 
 
 def validate_sweep(session: SessionDep, request: SweepCreate) -> SweepSpec:
     """The sweep as stored, after checking every run of the grid would be accepted alone."""
+    # Only the objective fields the client set: SweepSpec maps the deprecated ones and refuses
+    # a field given under both names.
+    unset = {"objective", "direction", "rank_by", "descending"} - request.model_fields_set
     try:
-        spec = SweepSpec.model_validate({**request.model_dump(mode="json")})
+        spec = SweepSpec.model_validate(request.model_dump(mode="json", exclude=unset))
     except ValidationError as exc:
         raise InvalidRequest(exc.errors()[0]["msg"], field="grid") from exc
     validate_backtest(session, request.base)

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from gateway.deps import CurrentUser, SessionDep
 from gateway.jobs import (
@@ -24,18 +24,19 @@ from gateway.jobs import (
 from gateway.routes.backtests import BacktestSpec, validate_backtest
 from gateway.schemas import BacktestAccepted, EquityPage, EquityPointPublic, JobPage, JobPublic
 from velocitas.db import jobs as job_store
-from velocitas.engine.sweep import Objective
 from velocitas.jobs import JobKind, JobStatus
-from velocitas.walk_forwards import WalkForwardSpec, validate
+from velocitas.research.objectives import ObjectiveFields, ObjectiveName
+from velocitas.research.walk_forward_spec import WalkForwardSpec, validate
 
 router = APIRouter(prefix="/walk-forwards", tags=["walk-forwards"])
 
 
-class WalkForwardCreate(BaseModel):
+class WalkForwardCreate(ObjectiveFields):
     """A walk-forward of `base` (one leg, the whole range): each fold sweeps `grid` on its
-    in-sample window (`in_sample`, e.g. "30d"), ranks by `objective` under `min_trades` and
-    `max_drawdown` (a fraction), and trades the best out of sample (`out_of_sample`, e.g. "7d");
-    `anchored` grows the in-sample window from the start instead of rolling it."""
+    in-sample window (`in_sample`, e.g. "30d"), ranks by `objective` in `direction` under
+    `min_trades` and `max_drawdown` (a fraction), and trades the best out of sample
+    (`out_of_sample`, e.g. "7d"); `anchored` grows the in-sample window from the start instead
+    of rolling it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,9 +45,7 @@ class WalkForwardCreate(BaseModel):
     in_sample: str = Field(min_length=2, max_length=16, examples=["30d"])
     out_of_sample: str = Field(min_length=2, max_length=16, examples=["7d"])
     anchored: bool = False
-    objective: Objective = "sharpe"
-    min_trades: int = Field(default=0, ge=0)
-    max_drawdown: float | None = Field(default=None, gt=0, le=1)
+    objective: ObjectiveName = "sharpe"
     random: int | None = Field(default=None, ge=1, le=1000)
     seed: int = 0
 

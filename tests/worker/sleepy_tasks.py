@@ -16,12 +16,12 @@ from decimal import Decimal
 import numpy as np
 from celery import Task
 
-from velocitas.db import sweeps as sweep_store
 from velocitas.db.jobs import TradeRecord
 from velocitas.errors import InvalidRequest, TransientError
 from worker.app import app
 from worker.fan_out import fan_out
 from worker.lifecycle import JobContext, JobOutcome, run_job
+from worker.sweeps import create_children
 
 TASK_SLEEPY = "tests.sleepy.run"
 TASK_SLEEPY_SWEEP = "tests.sleepy.sweep"
@@ -35,9 +35,7 @@ def run_sleepy(self: Task, job_id: str) -> str:
 
 @app.task(name=TASK_SLEEPY_SWEEP, bind=True)
 def run_sleepy_sweep(self: Task, job_id: str) -> str:
-    return fan_out(
-        self, job_id, create_children=sweep_store.create_children, child_task=TASK_SLEEPY
-    )
+    return fan_out(self, job_id, create_children=create_children, child_task=TASK_SLEEPY)
 
 
 def sleep_in_steps(context: JobContext) -> JobOutcome:

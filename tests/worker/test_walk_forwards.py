@@ -10,12 +10,13 @@ import pytest
 
 from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
 from velocitas.db import jobs as job_store
-from velocitas.db import walk_forwards as walk_forward_store
 from velocitas.db.engine import session_scope
 from velocitas.domain.timeframe import Timeframe
 from velocitas.ingest import import_table
 from velocitas.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD, JobKind, JobStatus
 from velocitas.synth import synth_bars
+from worker.settling import settle
+from worker.walk_forwards import create_fold_jobs
 
 SPEC: dict[str, Any] = {
     "base": {
@@ -48,7 +49,7 @@ def _parent_with_folds(owner: uuid.UUID) -> tuple[uuid.UUID, list[uuid.UUID]]:
     with session_scope() as session:
         parent = job_store.mark_running(session, job_id)
         assert parent is not None
-        folds = walk_forward_store.create_fold_jobs(session, parent)
+        folds = create_fold_jobs(session, parent)
         return job_id, [fold.id for fold in folds]
 
 
@@ -105,17 +106,14 @@ def test_a_failed_fold_fails_the_walk_forward_with_its_reason(owner: uuid.UUID) 
     _finish_fold(folds[0], 0, {"fast": 3, "slow": 10})
     with session_scope() as session:
         job_store.mark_failed(session, folds[1], "internal error: boom")
-    with session_scope() as session:
-        waiting = walk_forward_store.settle_parent(session, job_id)
+    waiting = settle(job_id)
     assert waiting is not None
     assert waiting.status == JobStatus.RUNNING
     _finish_fold(folds[2], 2, None)
-    with session_scope() as session:
-        settled = walk_forward_store.settle_parent(session, job_id)
-        assert settled is not None
-        assert (settled.status, settled.error) == ("failed", "fold 1 failed: internal error: boom")
-    with session_scope() as session:
-        assert walk_forward_store.settle_parent(session, job_id) is None  # finished: left alone
+    settled = settle(job_id)
+    assert settled is not None
+    assert (settled.status, settled.error) == ("failed", "fold 1 failed: internal error: boom")
+    assert settle(job_id) is None  # finished: left alone
 
 
 def test_a_redelivered_finished_fold_settles_a_walk_forward_left_waiting(

@@ -33,6 +33,7 @@ __all__ = [
     "EquityPoint",
     "TradeRecord",
     "cancel_job",
+    "claim_settling",
     "create_job",
     "get_job",
     "get_job_for_owner",
@@ -245,6 +246,28 @@ def advance_parent_progress(session: Session, settling: Settling, *, share: floa
     parent, total = settling.parent, max(len(settling.children), 1)
     parent.progress = max(parent.progress, share * settling.finished_children / total)
     session.flush()
+
+
+def claim_settling(
+    session: Session, parent_id: uuid.UUID, *, share: float = 1.0, take_over: bool = False
+) -> Settling | None:
+    """A child of `parent_id` finished: under the parent's row lock, raise its progress (to
+    `share` of the children finished) and decide whether this call settles it.
+
+    Returns the `Settling` (commit, then finish the parent outside the lock and record its
+    result with `record_result` or `mark_failed`): `complete` when this call claimed the
+    settling, else only the advanced progress. None when there is nothing to do: the parent is
+    gone or finished, or another call claimed the settling already. The claim is the parent's
+    progress at `share` with every child finished, so exactly one of several children finishing
+    at once claims it; `take_over` claims it again, for a redelivered settle whose claimer may
+    have died (the conditional result write still records one result)."""
+    settling = lock_for_settling(session, parent_id)
+    if settling is None:
+        return None
+    if settling.complete and settling.parent.progress >= share and not take_over:
+        return None
+    advance_parent_progress(session, settling, share=share)
+    return settling
 
 
 def mark_running(session: Session, job_id: uuid.UUID) -> BacktestJob | None:

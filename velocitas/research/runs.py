@@ -1,35 +1,24 @@
-"""Local parameter sweeps: grid or seeded random search over one leg's strategy parameters,
-ranked by an objective under constraints, with a heatmap when exactly two parameters vary.
+"""Measuring a sweep's runs: every combination's ranking metrics, by one of two paths that give
+the same numbers for what they both support.
 
-Two paths give the same numbers for what they both support:
-- the fast path (`velocitas.engine.sweep_kernel`): one-leg `sma_cross` with next-open fills and no
-  stops or risk rules runs every combination in one parallel numba pass, keeping no curves;
+- the fast path (`velocitas.engine.sweep_kernel`): one-leg `sma_cross` with next-open fills and
+  no stops or risk rules runs every combination in one parallel numba pass, keeping no curves;
 - the general path: `run_backtest` per combination in a process pool, for any spec.
-
-The job platform's sweep (`velocitas.sweeps`, one child job per combination) shares the grid
-expansion; this module is what a single machine (the CLI, walk-forward, a worker) calls.
-
-    combos = grid_combinations("sma_cross", {"fast": [5, 10], "slow": [50, 100]})
-    result = run_sweep(spec, {"BTCUSDT": bars}, combos, objective="sharpe")
-    result.rows[0]["params"]  # the best parameters
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from velocitas.domain.bars import BarArrays
 from velocitas.engine.runner import kernel_config, run_backtest, select_bars
 from velocitas.engine.spec import BacktestSpec, StrategyRef
-from velocitas.engine.sweep_grid import grid_combinations, parse_range, random_combinations
 from velocitas.engine.sweep_kernel import (
     S_COUNT,
     S_DOWNSIDE,
@@ -42,94 +31,13 @@ from velocitas.engine.sweep_kernel import (
     S_TRADES,
     sma_sweep,
 )
-from velocitas.errors import InvalidRequest
 from velocitas.metrics import calmar_ratio, periods_per_year
 from velocitas.strategies import registry
 
-__all__ = [
-    "OBJECTIVES",
-    "Heatmap",
-    "Objective",
-    "SweepResult",
-    "fast_path_supported",
-    "grid_combinations",
-    "parse_range",
-    "random_combinations",
-    "run_sweep",
-]
-
-Objective = Literal["sharpe", "sortino", "calmar", "total_return", "profit_factor"]
-OBJECTIVES: tuple[str, ...] = ("sharpe", "sortino", "calmar", "total_return", "profit_factor")
-"""Metrics a sweep may rank by (higher is better for each)."""
+__all__ = ["Progress", "fast_path_supported", "fast_runs", "general_runs"]
 
 Progress = Callable[[int, int], None]
 _FAST_PARAMS = {"fast", "slow", "allow_short"}
-
-
-@dataclass(frozen=True)
-class Heatmap:
-    """The objective over a two-parameter grid: `z[j][i]` at (x_values[i], y_values[j])."""
-
-    x: str
-    y: str
-    x_values: list[Any]
-    y_values: list[Any]
-    z: list[list[float | None]]
-    objective: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "x": self.x,
-            "y": self.y,
-            "x_values": self.x_values,
-            "y_values": self.y_values,
-            "z": self.z,
-            "objective": self.objective,
-        }
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """Ranked rows (best first; JSON-ready), the runs that failed a constraint, and which
-    path ran. Each row: rank, params, the objective and the other ranking metrics."""
-
-    objective: str
-    path: Literal["fast", "general"]
-    rows: list[dict[str, Any]]
-    excluded: list[dict[str, Any]] = field(default_factory=list)
-    skipped: int = 0
-
-    @property
-    def best(self) -> dict[str, Any] | None:
-        return self.rows[0] if self.rows else None
-
-    def heatmap(self) -> Heatmap | None:
-        """The objective over the grid when exactly two parameters vary, else None."""
-        every = self.rows + self.excluded
-        if not every:
-            return None
-        names = sorted(every[0]["params"])
-        varying = [n for n in names if len({repr(r["params"][n]) for r in every}) > 1]
-        if len(varying) != 2:
-            return None
-        x, y = varying
-        xs = sorted({r["params"][x] for r in every})
-        ys = sorted({r["params"][y] for r in every})
-        z: list[list[float | None]] = [[None] * len(xs) for _ in ys]
-        for row in self.rows:  # excluded runs stay blank
-            z[ys.index(row["params"][y])][xs.index(row["params"][x])] = row[self.objective]
-        return Heatmap(x, y, xs, ys, z, self.objective)
-
-    def to_dict(self) -> dict[str, Any]:
-        heat = self.heatmap()
-        return {
-            "objective": self.objective,
-            "path": self.path,
-            "ranking": self.rows,
-            "excluded": self.excluded,
-            "skipped": self.skipped,
-            "heatmap": heat.to_dict() if heat else None,
-        }
 
 
 def fast_path_supported(spec: BacktestSpec, combinations: Sequence[Mapping[str, Any]]) -> bool:
@@ -147,57 +55,6 @@ def fast_path_supported(spec: BacktestSpec, combinations: Sequence[Mapping[str, 
     )
 
 
-def run_sweep(
-    spec: BacktestSpec,
-    bars: Mapping[str, BarArrays],
-    combinations: Sequence[Mapping[str, Any]],
-    *,
-    objective: str = "sharpe",
-    min_trades: int = 0,
-    max_drawdown: float | None = None,
-    workers: int | None = None,
-    progress: Progress | None = None,
-    force_general: bool = False,
-    skipped: int = 0,
-) -> SweepResult:
-    """Run leg 0 of `spec` with each parameter set and rank by `objective` (higher first).
-
-    A run with fewer than `min_trades` trades or a maximum drawdown above `max_drawdown` (a
-    fraction) is excluded; runs whose objective is undefined rank last. Ties keep grid order.
-    `workers` defaults to every core. `progress(done, total)` is called as runs finish.
-    `skipped` (combinations dropped by a rule between parameters) is reported as given.
-    """
-    if objective not in OBJECTIVES:
-        raise InvalidRequest(
-            f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}",
-            field="objective",
-        )
-    if not combinations:
-        raise InvalidRequest("the sweep has no valid parameter combination", field="grid")
-    workers = workers or os.cpu_count() or 1
-    if not force_general and fast_path_supported(spec, combinations):
-        path: Literal["fast", "general"] = "fast"
-        measured = _fast_runs(spec, bars, combinations, progress)
-    else:
-        path = "general"
-        measured = _general_runs(spec, bars, combinations, workers, progress)
-    rows, excluded = [], []
-    for params, metrics in zip(combinations, measured, strict=True):
-        row = {"params": dict(params), **metrics}
-        reasons = []
-        if row["trades"] < min_trades:
-            reasons.append(f"{row['trades']} trades < {min_trades}")
-        if max_drawdown is not None and row["max_drawdown"] > max_drawdown:
-            reasons.append(f"max drawdown {row['max_drawdown']:.4f} > {max_drawdown}")
-        if reasons:
-            excluded.append({**row, "excluded_because": "; ".join(reasons)})
-        else:
-            rows.append(row)
-    rows.sort(key=lambda r: (r[objective] is None, -(r[objective] or 0.0)))
-    ranked = [{"rank": i + 1, **row} for i, row in enumerate(rows)]
-    return SweepResult(objective, path, ranked, excluded, skipped)
-
-
 def _with_params(spec: BacktestSpec, params: Mapping[str, Any]) -> BacktestSpec:
     leg = spec.legs[0]
     strategy = StrategyRef(name=leg.strategy.name, params={**leg.strategy.params, **params})
@@ -209,12 +66,14 @@ def _number(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _fast_runs(
+def fast_runs(
     spec: BacktestSpec,
     bars: Mapping[str, BarArrays],
     combinations: Sequence[Mapping[str, Any]],
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
+    """The ranking metrics of each combination, in order, by the fast path (check
+    `fast_path_supported` first)."""
     (leg_bars,) = select_bars(spec, bars)
     base = dict(spec.legs[0].strategy.params)
     merged = [{**base, **c} for c in combinations]
@@ -300,13 +159,15 @@ def _general_one(spec: BacktestSpec) -> dict[str, Any]:
     }
 
 
-def _general_runs(
+def general_runs(
     spec: BacktestSpec,
     bars: Mapping[str, BarArrays],
     combinations: Sequence[Mapping[str, Any]],
     workers: int,
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
+    """The ranking metrics of each combination, in order, from a full `run_backtest` each, on
+    `workers` processes (in this process when 1)."""
     specs = [_with_params(spec, c) for c in combinations]
     for index, child in enumerate(specs):
         leg = child.legs[0]

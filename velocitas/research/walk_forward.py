@@ -6,12 +6,15 @@ later. Rolling folds keep the IS length; anchored folds keep the IS start at `st
 grows). OOS windows tile the range after the first IS window without overlap and never
 overlap their own IS window; the last one may be shorter (clipped at `end`).
 
-Each fold runs `velocitas.engine.sweep.run_sweep` on its IS bars, then `run_signals` on its OOS
+Each fold runs `velocitas.research.sweeps.run_sweep` on its IS bars, then `run_signals` on its OOS
 bars with the best parameters. The strategy's signals are computed over IS + OOS bars and
 cut to the OOS part, so indicators are warm when the OOS window opens (signals are causal:
 no OOS bar sees a later one). Each OOS segment starts with the previous segment's final
 equity (exact Decimal), so the stitched curve is one account; a fold whose IS sweep ranks no
 run (a constraint excluded every one) stays flat in cash over its OOS bars.
+
+The job platform runs `optimise_fold` per fold as child jobs and `stitch_folds` once every fold
+has finished (see `velocitas.research.walk_forward_spec`); the result equals `run_walk_forward`.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import numpy as np
 from velocitas.domain.bars import BarArrays
 from velocitas.engine.runner import run_signals, select_bars, strategy_signals
 from velocitas.engine.spec import BacktestSpec, StrategyRef
-from velocitas.engine.sweep import grid_combinations, random_combinations, run_sweep
 from velocitas.errors import InvalidRequest
 from velocitas.metrics import compute_metrics
+from velocitas.research.grid import grid_combinations, random_combinations
+from velocitas.research.objectives import Direction
+from velocitas.research.sweeps import run_sweep
 
 __all__ = [
     "Fold",
@@ -218,6 +223,7 @@ def optimise_fold(
     fold: Fold,
     *,
     objective: str = "sharpe",
+    direction: Direction = "maximize",
     min_trades: int = 0,
     max_drawdown: float | None = None,
     workers: int | None = None,
@@ -233,8 +239,8 @@ def optimise_fold(
     try:
         sweep = run_sweep(
             is_spec, {spec.legs[0].symbol: series}, plan.combos, objective=objective,
-            min_trades=min_trades, max_drawdown=max_drawdown, workers=workers,
-            skipped=plan.skipped,
+            direction=direction, min_trades=min_trades, max_drawdown=max_drawdown,
+            workers=workers, skipped=plan.skipped,
         )  # fmt: skip
     except InvalidRequest as exc:  # e.g. no bars in sample
         return FoldChoice(in_sample_error=str(exc))
@@ -345,6 +351,7 @@ def run_walk_forward(
     out_of_sample: timedelta,
     anchored: bool = False,
     objective: str = "sharpe",
+    direction: Direction = "maximize",
     min_trades: int = 0,
     max_drawdown: float | None = None,
     random_count: int | None = None,
@@ -367,8 +374,8 @@ def run_walk_forward(
     choices = []
     for fold in plan.folds:
         choice = optimise_fold(
-            spec, series, plan, fold, objective=objective, min_trades=min_trades,
-            max_drawdown=max_drawdown, workers=workers,
+            spec, series, plan, fold, objective=objective, direction=direction,
+            min_trades=min_trades, max_drawdown=max_drawdown, workers=workers,
         )  # fmt: skip
         choices.append(choice)
         if progress:

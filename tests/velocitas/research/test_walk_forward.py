@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.velocitas.engine.market import START, gbm_bars, spec
-from velocitas.engine.walk_forward import plan_folds, run_walk_forward
 from velocitas.errors import InvalidRequest
+from velocitas.research.walk_forward import plan_folds, run_walk_forward
 
 BARS = {"BTCUSDT": gbm_bars(3 * 1440, seed=5)}  # three days of minutes
 SPACE: dict[str, list[Any]] = {"fast": [3, 6], "slow": [20, 45]}
@@ -96,7 +96,8 @@ def test_run_walk_forward_stitches_one_continuous_account() -> None:
 
 
 def test_run_walk_forward_picks_the_in_sample_best() -> None:
-    from velocitas.engine.sweep import grid_combinations, run_sweep
+    from velocitas.research.grid import grid_combinations
+    from velocitas.research.sweeps import run_sweep
 
     result = _run(objective="total_return")
     fold = result.folds[1]

@@ -1,4 +1,5 @@
-"""A sweep's heatmap as one self-contained HTML file (inline SVG, no script, no network).
+"""A sweep's heatmap: the objective over two varying parameters (`Heatmap`), and that grid as
+one self-contained HTML file (inline SVG, no script, no network).
 
 plotly is a development dependency only, so the writer draws the grid itself: one cell per
 (x, y) pair coloured from red (worst) through white to green (best), the value printed in the
@@ -10,11 +11,34 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from velocitas.engine.sweep import Heatmap
+__all__ = ["Heatmap", "heatmap_html", "write_heatmap"]
 
-__all__ = ["heatmap_html", "write_heatmap"]
+
+@dataclass(frozen=True)
+class Heatmap:
+    """The objective over a two-parameter grid: `z[j][i]` at (x_values[i], y_values[j])."""
+
+    x: str
+    y: str
+    x_values: list[Any]
+    y_values: list[Any]
+    z: list[list[float | None]]
+    objective: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "x": self.x,
+            "y": self.y,
+            "x_values": self.x_values,
+            "y_values": self.y_values,
+            "z": self.z,
+            "objective": self.objective,
+        }
+
 
 _CELL_W = 64
 _CELL_H = 28

@@ -1,12 +1,13 @@
 """The parameter sets of a sweep: ranges as text, a strategy's declared bounds, the full grid
-or a seeded random draw of it. Shared by local sweeps, walk-forwards, the CLI and the REST API.
+or a seeded random draw of it. The one grid of local sweeps, walk-forwards, the CLI and the REST
+API (`velocitas.research.sweeps.expand` walks `grid_points` too).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from velocitas.errors import InvalidRequest
 from velocitas.strategies import registry
 
-__all__ = ["grid_combinations", "parse_range", "random_combinations"]
+__all__ = ["grid_combinations", "grid_points", "parse_range", "random_combinations"]
 
 
 def parse_range(text: str, *, field: str = "grid") -> list[int | float]:
@@ -95,12 +96,16 @@ def grid_combinations(
     between parameters (fast < slow) are skipped and counted.
     """
     _check_bounds(strategy, space)
-    names = sorted(space)
-    grid = (
-        {**(fixed or {}), **dict(zip(names, values, strict=True))}
-        for values in itertools.product(*(space[name] for name in names))
-    )
+    grid = ({**(fixed or {}), **params} for params in grid_points(space))
     return _valid(strategy, grid)
+
+
+def grid_points(space: Mapping[str, Sequence[Any]]) -> Iterator[dict[str, Any]]:
+    """Every point of the full grid, unchecked, in the stable order of every sweep: names
+    sorted, each parameter's values as given, the last name varying fastest."""
+    names = sorted(space)
+    for values in itertools.product(*(space[name] for name in names)):
+        yield dict(zip(names, values, strict=True))
 
 
 def random_combinations(

@@ -8,14 +8,10 @@ from typing import Any
 import pytest
 
 from tests.velocitas.engine.market import gbm_bars, spec
-from velocitas.engine.sweep import (
-    fast_path_supported,
-    grid_combinations,
-    parse_range,
-    random_combinations,
-    run_sweep,
-)
 from velocitas.errors import InvalidRequest
+from velocitas.research.grid import grid_combinations, parse_range, random_combinations
+from velocitas.research.runs import fast_path_supported
+from velocitas.research.sweeps import SweepSpec, expand, rank, run_sweep
 
 BARS = {"BTCUSDT": gbm_bars(6_000, seed=11)}
 
@@ -78,6 +74,15 @@ def test_run_sweep_ranks_best_first_and_applies_constraints() -> None:
         repr(r["params"]) for r in everything.rows if r["trades"] < cut
     }
     assert all("trades <" in r["excluded_because"] for r in limited.excluded)
+
+
+def test_run_sweep_minimize_ranks_lowest_first() -> None:
+    combos, _ = grid_combinations("sma_cross", {"fast": [2, 5, 9], "slow": [20, 60]})
+    highest = run_sweep(_spec(), BARS, combos, objective="total_return")
+    lowest = run_sweep(_spec(), BARS, combos, objective="total_return", direction="minimize")
+    values = [r["total_return"] for r in lowest.rows]
+    assert values == sorted(values)
+    assert {repr(r["params"]) for r in lowest.rows} == {repr(r["params"]) for r in highest.rows}
 
 
 def test_run_sweep_max_drawdown_excludes_deeper_runs() -> None:
@@ -153,3 +158,70 @@ def test_run_sweep_refuses_unknown_objective_and_empty_grid() -> None:
         run_sweep(_spec(), BARS, combos, objective="alpha")
     with pytest.raises(InvalidRequest, match="no valid"):
         run_sweep(_spec(), BARS, [])
+
+
+def _child_runs(scores: list[float | None], status: str = "succeeded") -> list[dict[str, Any]]:
+    return [
+        {
+            "job_id": f"job-{i}",
+            "params": {"fast": i},
+            "status": status,
+            "summary": {"metrics": {"sharpe": score}, "final_equity": "1", "trade_count": i},
+            "error": None,
+        }
+        for i, score in enumerate(scores)
+    ]
+
+
+def test_sweep_spec_maps_the_deprecated_fields_onto_the_objective() -> None:
+    old = SweepSpec.model_validate(
+        {"base": {}, "grid": {"fast": [1]}, "rank_by": "total_return", "descending": False}
+    )
+    new = SweepSpec.model_validate(
+        {"base": {}, "grid": {"fast": [1]}, "objective": "total_return", "direction": "minimize"}
+    )
+    assert old == new
+    assert old.scoring.metric == "total_return"
+    with pytest.raises(ValueError, match="rank_by"):
+        SweepSpec.model_validate(
+            {"base": {}, "grid": {"fast": [1]}, "rank_by": "sharpe", "objective": "sortino"}
+        )
+
+
+@pytest.mark.parametrize("descending", [True, False])
+def test_rank_with_deprecated_fields_equals_rank_with_the_objective(descending: bool) -> None:
+    runs = _child_runs([0.5, None, 2.0, 0.5, float("nan"), -1.0])
+    old = SweepSpec.model_validate(
+        {"base": {}, "grid": {"fast": [1]}, "rank_by": "sharpe", "descending": descending}
+    )
+    direction = "maximize" if descending else "minimize"
+    new = SweepSpec.model_validate({"base": {}, "grid": {"fast": [1]}, "direction": direction})
+    report = rank(old, runs)
+    assert report == rank(new, runs)
+    order = [r["job_id"] for r in report["ranking"]]
+    # Scored runs by score (ties in grid order), then the runs without a finite score.
+    scored = (
+        ["job-2", "job-0", "job-3", "job-5"] if descending else ["job-5", "job-0", "job-3", "job-2"]
+    )
+    assert order == [*scored, "job-1", "job-4"]
+    assert report["rank_by"] == "sharpe"
+    assert "excluded" not in report
+
+
+def test_rank_lists_the_runs_a_constraint_excludes() -> None:
+    runs = _child_runs([1.0, 2.0, 3.0])
+    spec = SweepSpec.model_validate({"base": {}, "grid": {"fast": [1]}, "min_trades": 1})
+    report = rank(spec, runs)
+    assert [r["job_id"] for r in report["ranking"]] == ["job-2", "job-1"]
+    assert report["excluded"] == [
+        {"job_id": "job-0", "params": {"fast": 0}, "reason": "0 trades < 1"}
+    ]
+
+
+def test_expand_walks_the_grid_in_the_order_of_grid_combinations() -> None:
+    base = {"legs": [{"strategy": {"name": "sma_cross", "params": {"fast": 2}}}]}
+    spec = SweepSpec.model_validate({"base": base, "grid": {"slow": [30, 20], "fast": [5, 3]}})
+    combos, skipped = grid_combinations("sma_cross", spec.grid)
+    assert skipped == 0
+    assert [params for params, _ in expand(spec)] == combos
+    assert [child["legs"][0]["strategy"]["params"] for _, child in expand(spec)] == combos

@@ -3,8 +3,8 @@
 The in-sample optimisations of the folds are independent, so the platform runs each as its own
 child job (`optimise`) on whichever worker takes it; only the out-of-sample stitching is
 sequential (each segment starts from the previous one's final equity), and it runs once, when
-the last fold has finished (`stitch`). The result equals `execute`, the whole walk-forward in
-one process. See `velocitas.engine.walk_forward`.
+the last fold has finished (`stitch`, outside any lock; see `worker.settling`). The result
+equals `execute`, the whole walk-forward in one process. See `velocitas.research.walk_forward`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from velocitas.domain.bars import BarArrays
 from velocitas.engine.spec import BacktestSpec
-from velocitas.engine.sweep import Objective, grid_combinations
-from velocitas.engine.walk_forward import (
+from velocitas.errors import InvalidRequest
+from velocitas.research.grid import grid_combinations
+from velocitas.research.objectives import ObjectiveFields, ObjectiveName
+from velocitas.research.walk_forward import (
     FoldChoice,
     WalkForwardPlan,
     WalkForwardResult,
@@ -29,12 +31,13 @@ from velocitas.engine.walk_forward import (
     run_walk_forward,
     stitch_folds,
 )
-from velocitas.errors import InvalidRequest
 
 __all__ = [
     "MAX_FOLDS",
     "WalkForwardSpec",
     "execute",
+    "fold_job_spec",
+    "fold_of",
     "optimise",
     "plan",
     "stitch",
@@ -47,22 +50,19 @@ MAX_FOLDS = 500
 """The most folds one walk-forward may cut its range into."""
 
 
-class WalkForwardSpec(BaseModel):
+class WalkForwardSpec(ObjectiveFields, frozen=True, extra="forbid"):
     """A walk-forward request: the one-leg `base` backtest over the whole range, the `grid` of
     its strategy's parameter values, the window lengths (`"30d"`, `"12h"`, …), `anchored`
-    (grow the in-sample window from the start) and the sweep's objective and constraints
-    (`max_drawdown` a fraction; `random` draws that many grid points with `seed`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    (grow the in-sample window from the start) and the sweep's objective fields, as a sweep
+    takes them (`objective` one of the metrics a local sweep measures; `max_drawdown` a
+    fraction; `random` draws that many grid points with `seed`)."""
 
     base: BacktestSpec
     grid: dict[str, list[Any]] = Field(min_length=1, max_length=8)
     in_sample: str = Field(min_length=2, max_length=16)
     out_of_sample: str = Field(min_length=2, max_length=16)
     anchored: bool = False
-    objective: Objective = "sharpe"
-    min_trades: int = Field(default=0, ge=0)
-    max_drawdown: float | None = Field(default=None, gt=0, le=1)
+    objective: ObjectiveName = "sharpe"
     random: int | None = Field(default=None, ge=1, le=1000)
     seed: int = 0
 
@@ -88,6 +88,16 @@ def validate(spec: WalkForwardSpec) -> None:
         raise InvalidRequest(f"{len(folds)} folds; at most {MAX_FOLDS}", field="out_of_sample")
 
 
+def fold_of(spec: dict[str, Any]) -> tuple[WalkForwardSpec, int]:
+    """A fold job's stored spec: its walk-forward's spec and the fold's index."""
+    return WalkForwardSpec.model_validate(spec["walk_forward"]), int(spec["fold"])
+
+
+def fold_job_spec(spec: dict[str, Any], index: int) -> dict[str, Any]:
+    """The stored spec of fold `index`'s job of the walk-forward stored as `spec`."""
+    return {"walk_forward": spec, "fold": index}
+
+
 def execute(
     spec: WalkForwardSpec,
     bars: Mapping[str, BarArrays],
@@ -105,6 +115,7 @@ def execute(
         out_of_sample=parse_duration(spec.out_of_sample, field="out_of_sample"),
         anchored=spec.anchored,
         objective=spec.objective,
+        direction=spec.direction,
         min_trades=spec.min_trades,
         max_drawdown=spec.max_drawdown,
         random_count=spec.random,
@@ -138,6 +149,7 @@ def optimise(
         the_plan,
         the_plan.folds[index],
         objective=spec.objective,
+        direction=spec.direction,
         min_trades=spec.min_trades,
         max_drawdown=spec.max_drawdown,
         workers=1,
