@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from velocitas.db.equity_copy import client_encodable, copy_equity_chunks
 from velocitas.db.models import BacktestJob, BacktestTrade, EquityChunk
 from velocitas.db.models.jobs import EQUITY_CHUNK_POINTS
+from velocitas.db.pgbinary import COPY_HEADER, COPY_TRAILER, PG_EPOCH_US
 from velocitas.errors import Conflict
 from velocitas.jobs import JobKind, JobStatus
 
@@ -448,7 +449,6 @@ def _write_equity(
         copy.write(stream)
 
 
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, PostgreSQL's zero, in Unix µs
 _STAGE_ROW = np.dtype(
     [("fields", ">i2"), ("seq_len", ">i4"), ("seq", ">i4"), ("at_len", ">i4"), ("at", ">i8"),
      ("equity_len", ">i4"), ("equity", ">f8")]
@@ -468,14 +468,14 @@ def _write_equity_by_cast(
     rows = np.empty(len(equity), dtype=_STAGE_ROW)
     rows["fields"], rows["seq_len"], rows["at_len"], rows["equity_len"] = 3, 4, 8, 8
     rows["seq"] = np.arange(len(equity))
-    rows["at"] = np.asarray(opened_at_ns, dtype=np.int64) // 1000 - _PG_EPOCH_US
+    rows["at"] = np.asarray(opened_at_ns, dtype=np.int64) // 1000 - PG_EPOCH_US
     rows["equity"] = equity
     cursor.execute(
         "CREATE TEMP TABLE equity_stage (seq int4, opened_at timestamptz, equity float8)"
         " ON COMMIT DROP"
     )
     with cursor.copy("COPY equity_stage FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + rows.tobytes() + b"\xff\xff")
+        copy.write(COPY_HEADER + rows.tobytes() + COPY_TRAILER)
     cursor.execute("SET LOCAL extra_float_digits = 1")
     cursor.execute(
         "INSERT INTO equity_chunk (job_id, chunk, opened_at, equity)"
