@@ -24,8 +24,8 @@ from gateway.jobs import (
 from gateway.routes.backtests import BacktestSpec, validate_backtest
 from gateway.schemas import BacktestAccepted, EquityPage, EquityPointPublic, JobPage, JobPublic
 from velocitas.db import jobs as job_store
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.engine.sweep import Objective
-from velocitas.jobs import JobKind, JobStatus
 from velocitas.walk_forwards import WalkForwardSpec, validate
 
 router = APIRouter(prefix="/walk-forwards", tags=["walk-forwards"])

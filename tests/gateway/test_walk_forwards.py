@@ -16,9 +16,9 @@ from tests.worker.process import WorkerProcess, wait_until
 from velocitas.db import jobs as job_store
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import session_scope
+from velocitas.domain.events import JobKind
 from velocitas.engine import BacktestSpec
 from velocitas.engine.walk_forward import run_walk_forward
-from velocitas.jobs import JobKind
 
 REQUEST: dict[str, Any] = {
     "base": {**SPEC, "end": "2024-01-09T00:00:00Z"},

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from velocitas.db import jobs as job_store
 from velocitas.db.models import BacktestJob
-from velocitas.jobs import JobKind
+from velocitas.domain.events import JobKind
 from velocitas.sweeps import SweepSpec, expand, rank
 
 __all__ = ["create_children", "settle_parent"]

@@ -18,10 +18,10 @@ from velocitas.db import jobs as job_store
 from velocitas.db.bar_cache import load_bars_cached
 from velocitas.db.coverage import require_stored_bars
 from velocitas.db.models import BacktestJob
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.engine.version import ENGINE_VERSION
 from velocitas.engine.walk_forward import FoldChoice
 from velocitas.errors import InvalidRequest
-from velocitas.jobs import JobKind, JobStatus
 from velocitas.walk_forwards import WalkForwardSpec
 
 __all__ = ["create_fold_jobs", "fold_of", "settle_parent"]
