@@ -2,7 +2,8 @@
 
 Every layer speaks these: the engine builds `Fill`s and `Trade`s, storage keeps them, the API
 serves shapes derived from them, workers and the gateway announce `JobEvent`s. One concept,
-one module: `bars`, `timeframe`, `orders`, `fills`, `trades`, `positions`, `events`.
+one module: `bars`, `timeframe`, `resample`, `orders`, `fills`, `trades`, `positions`,
+`events`, and `wire` (how money and instants are spelled in JSON).
 """
 
 from velocitas.domain.bars import BarArrays
