@@ -17,8 +17,9 @@ from gateway.errors import ErrorBody
 from gateway.schemas import JobPage, JobPublic
 from velocitas.db import jobs as job_store
 from velocitas.db.models import BacktestJob
+from velocitas.domain.events import JobEvent, JobKind, JobStatus
 from velocitas.errors import InvalidRequest
-from velocitas.jobs import EventType, JobEvent, JobKind, JobStatus, publish
+from velocitas.jobs import publish
 
 Responses = dict[int | str, dict[str, Any]]
 NOT_YOURS: Responses = {404: {"model": ErrorBody, "description": "No such job (or not yours)."}}
@@ -63,14 +64,14 @@ def submit(
     if created:
         # Announced before it is sent, so `job.queued` cannot arrive after the worker's
         # `job.running`.
-        publish(event("job.queued", job))
+        publish(JobEvent.of(job, "job.queued", progress=job.progress))
         try:
             queue.enqueue(job.id, kind)
         except Exception:
             # Not sent means never run: say so on the job rather than leave it queued forever.
             job_store.mark_failed(session, job.id, "could not be queued; submit it again")
             session.commit()
-            publish(event("job.failed", job_store.get_job(session, job.id) or job))
+            publish(JobEvent.of(job, "job.failed", progress=job.progress))
             raise
     return job
 
@@ -92,7 +93,7 @@ def cancel(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID, kind: JobKi
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id}")
     session.commit()
     queue.revoke(job.id)
-    publish(event("job.cancelled", job))
+    publish(JobEvent.of(job, "job.cancelled", progress=job.progress))
     return job
 
 
@@ -134,17 +135,6 @@ def job_public(job: BacktestJob) -> JobPublic:
         data_snapshot_hash=job.data_snapshot_hash,
         engine_version=job.engine_version,
         parent_id=job.parent_id,
-    )
-
-
-def event(type_: EventType, job: BacktestJob) -> JobEvent:
-    return JobEvent.now(
-        type_,
-        job_id=job.id,
-        owner_id=job.owner_id,
-        kind=job.kind,
-        status=job.status,
-        progress=job.progress,
     )
 
 

@@ -9,8 +9,9 @@ from functools import lru_cache
 from celery import Celery
 from kombu.exceptions import OperationalError
 
+from velocitas.domain.events import JobKind
 from velocitas.errors import TransientError
-from velocitas.jobs import TASK_FOR_KIND, JobKind, broker_url, jobs_queue
+from velocitas.jobs import TASK_FOR_KIND, broker_url, jobs_queue
 
 log = logging.getLogger(__name__)
 

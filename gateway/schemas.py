@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
-from velocitas.jobs import JobKind, JobStatus
+from velocitas.db.jobs import TRADE_COLUMNS
+from velocitas.domain.events import JobKind, JobStatus
+from velocitas.domain.trades import Trade
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class BacktestAccepted(BaseModel):
@@ -45,23 +49,19 @@ class JobPage(BaseModel):
     """Pass as `cursor` for the next page; null on the last page."""
 
 
+def _with_stored_trade_fields(model: type[_Model]) -> type[_Model]:
+    """`model` followed by the fields a stored trade keeps, typed as `velocitas.domain.Trade`
+    declares them: the trade's API shape is the domain's, never a copy of it."""
+    types = get_type_hints(Trade)
+    fields: dict[str, Any] = {name: (types[name], ...) for name in TRADE_COLUMNS}
+    return create_model(model.__name__, __base__=model, __module__=model.__module__, **fields)
+
+
+@_with_stored_trade_fields
 class TradePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     seq: int
-    leg: int
-    symbol: str
-    strategy: str
-    side: str
-    quantity: Decimal
-    entry_at: datetime
-    entry_price: Decimal
-    exit_at: datetime
-    exit_price: Decimal
-    gross_pnl: Decimal
-    fees: Decimal
-    net_pnl: Decimal
-    exit_reason: str
 
 
 class TradePage(BaseModel):

@@ -5,7 +5,8 @@ task NAME; the worker re-reads everything else from PostgreSQL. Workers announce
 a job on Redis pub/sub, one channel per owner, so the gateway forwards a user's own events only.
 
 Task payload: ``args=[job_id: str]``; the Celery task id is the job id too, so a revoke by job
-id reaches the task. Event message (JSON on `events_channel(owner_id)`)::
+id reaches the task. Event message (a `velocitas.domain.JobEvent`, JSON on
+`events_channel(owner_id)`)::
 
     {"type": "job.succeeded", "job_id": "…", "owner_id": "…", "kind": "backtest",
      "status": "succeeded", "progress": 1.0, "summary": {…} | null, "error": null,
@@ -22,15 +23,12 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Literal
 
 import redis
 import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict
 
 from velocitas import embedded
+from velocitas.domain.events import JobEvent, JobKind
 
 __all__ = [
     "JOBS_QUEUE",
@@ -39,10 +37,6 @@ __all__ = [
     "TASK_RUN_FOLD",
     "TASK_RUN_SWEEP",
     "TASK_RUN_WALK_FORWARD",
-    "EventType",
-    "JobEvent",
-    "JobKind",
-    "JobStatus",
     "broker_url",
     "events_channel",
     "jobs_queue",
@@ -66,77 +60,12 @@ def jobs_queue() -> str:
     return os.environ.get("VELOCITAS_JOBS_QUEUE") or JOBS_QUEUE
 
 
-class JobKind(StrEnum):
-    BACKTEST = "backtest"
-    SWEEP = "sweep"
-    WALK_FORWARD = "walk_forward"
-    FOLD = "fold"  # one fold of a walk-forward: its in-sample optimisation, run as a child job
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        """True once the job can change no more."""
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
 TASK_FOR_KIND: dict[JobKind, str] = {
     JobKind.BACKTEST: TASK_RUN_BACKTEST,
     JobKind.SWEEP: TASK_RUN_SWEEP,
     JobKind.WALK_FORWARD: TASK_RUN_WALK_FORWARD,
     JobKind.FOLD: TASK_RUN_FOLD,
 }
-
-EventType = Literal[
-    "job.queued", "job.running", "job.progress", "job.succeeded", "job.failed", "job.cancelled"
-]
-
-
-class JobEvent(BaseModel):
-    """One change of a job, as published on Redis and forwarded over the WebSocket."""
-
-    model_config = ConfigDict(frozen=True)
-
-    type: EventType
-    job_id: uuid.UUID
-    owner_id: uuid.UUID
-    kind: JobKind
-    status: JobStatus
-    progress: float
-    summary: dict[str, Any] | None = None
-    error: str | None = None
-    at: datetime
-
-    @classmethod
-    def now(
-        cls,
-        type: EventType,
-        *,
-        job_id: uuid.UUID,
-        owner_id: uuid.UUID,
-        kind: str,
-        status: str,
-        progress: float,
-        summary: dict[str, Any] | None = None,
-        error: str | None = None,
-    ) -> JobEvent:
-        return cls(
-            type=type,
-            job_id=job_id,
-            owner_id=owner_id,
-            kind=JobKind(kind),
-            status=JobStatus(status),
-            progress=progress,
-            summary=summary,
-            error=error,
-            at=datetime.now(UTC),
-        )
 
 
 def events_channel(owner_id: uuid.UUID | str) -> str:

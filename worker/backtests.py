@@ -19,7 +19,6 @@ from celery.signals import worker_init
 
 from velocitas.db.bar_cache import load_bars_cached
 from velocitas.db.equity_copy import copy_equity_chunks
-from velocitas.db.jobs import TradeRecord
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestResult, BacktestSpec, run_backtest
 from velocitas.jobs import TASK_RUN_BACKTEST
@@ -76,24 +75,7 @@ def execute_backtest(context: JobContext) -> JobOutcome:
     context.progress(_COMPUTED)
     return JobOutcome(
         summary=report(result),
-        trades=[
-            TradeRecord(
-                leg=t.leg,
-                symbol=t.symbol,
-                strategy=t.strategy,
-                side=t.side,
-                quantity=t.quantity,
-                entry_at=t.entry_at,
-                entry_price=t.entry_price,
-                exit_at=t.exit_at,
-                exit_price=t.exit_price,
-                gross_pnl=t.gross_pnl,
-                fees=t.fees,
-                net_pnl=t.net_pnl,
-                exit_reason=t.exit_reason,
-            )
-            for t in result.trades
-        ],
+        trades=result.trades,
         equity_opened_at_ns=result.equity.opened_at,
         equity=result.equity.equity,
         data_snapshot_hash=combined_snapshot_hash(hashes),

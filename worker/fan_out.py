@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
+from velocitas.domain.events import JobStatus
 from velocitas.errors import InvalidRequest
-from velocitas.jobs import JobStatus, jobs_queue
+from velocitas.jobs import jobs_queue
 from worker.lifecycle import JobContext, settle_parent, transient_errors
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,10 @@ def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_t
         if error is not None:
             job_store.mark_failed(session, parent.id, error)
     if error is not None:
-        context.publish("job.failed", JobStatus.FAILED, progress=0.0, error=error)
+        context.publish("job.failed", progress=0.0, error=error)
         return "failed"
     pending = [c.id for c in children if not JobStatus(c.status).finished]
-    context.publish("job.running", JobStatus.RUNNING, progress=0.0)
+    context.publish("job.running", progress=0.0)
     with transient_errors():
         for child_id in pending:
             task.app.send_task(

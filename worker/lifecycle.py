@@ -29,8 +29,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
+from velocitas.domain.events import JobEvent, JobEventType, JobStatus
+from velocitas.domain.trades import Trade
 from velocitas.errors import InvalidRequest, TransientError
-from velocitas.jobs import EventType, JobEvent, JobStatus, publish
+from velocitas.jobs import publish
 from worker.settings import get_worker_settings
 from worker.settling import settle
 
@@ -48,7 +50,7 @@ class JobOutcome:
     """What a finished job stores: a summary, and for backtests its trades and equity curve."""
 
     summary: dict[str, Any]
-    trades: Sequence[job_store.TradeRecord] = ()
+    trades: Sequence[Trade] = ()
     equity_opened_at_ns: npt.NDArray[np.int64] | None = None
     equity: Sequence[Decimal] | npt.NDArray[np.float64] | None = None
     data_snapshot_hash: str | None = None
@@ -59,7 +61,7 @@ class JobOutcome:
 class JobContext:
     """The job as the work function sees it, with a way to report progress."""
 
-    job_id: uuid.UUID
+    id: uuid.UUID
     owner_id: uuid.UUID
     kind: str
     spec: dict[str, Any]
@@ -78,32 +80,20 @@ class JobContext:
             return
         self._last_report = now
         with transient_errors(), session_scope() as session:
-            status = job_store.record_progress(session, self.job_id, fraction)
+            status = job_store.record_progress(session, self.id, fraction)
         if status is JobStatus.CANCELLED:
-            raise JobCancelled(str(self.job_id))
-        self.publish("job.progress", JobStatus.RUNNING, progress=fraction)
+            raise JobCancelled(str(self.id))
+        self.publish("job.progress", progress=fraction)
 
     def publish(
         self,
-        type: EventType,
-        status: JobStatus,
+        type: JobEventType,
         *,
         progress: float,
         summary: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        publish(
-            JobEvent.now(
-                type,
-                job_id=self.job_id,
-                owner_id=self.owner_id,
-                kind=self.kind,
-                status=status,
-                progress=progress,
-                summary=summary,
-                error=error,
-            )
-        )
+        publish(JobEvent.of(self, type, progress=progress, summary=summary, error=error))
 
 
 Work = Callable[[JobContext], JobOutcome]
@@ -134,14 +124,14 @@ def run_job(task: Task, job_id: str, work: Work) -> str:
             f"gave up after {settings.worker_max_attempts} attempts "
             "(its worker was lost or a dependency kept failing each time)",
         )
-    context.publish("job.running", JobStatus.RUNNING, progress=0.0)
+    context.publish("job.running", progress=0.0)
     try:
         with transient_errors():
             outcome = work(context)
             with session_scope() as session:
                 recorded = job_store.record_result(
                     session,
-                    context.job_id,
+                    context.id,
                     summary=outcome.summary,
                     trades=outcome.trades,
                     equity_opened_at_ns=outcome.equity_opened_at_ns,
@@ -171,16 +161,16 @@ def run_job(task: Task, job_id: str, work: Work) -> str:
     if not recorded:
         log.info("job %s finished meanwhile (cancelled or done by another delivery)", job_id)
         return "superseded"
-    context.publish("job.succeeded", JobStatus.SUCCEEDED, progress=1.0, summary=outcome.summary)
+    context.publish("job.succeeded", progress=1.0, summary=outcome.summary)
     settle_parent(context.parent_id)
     return "succeeded"
 
 
 def _fail(context: JobContext, error: str) -> str:
     with transient_errors(), session_scope() as session:
-        failed = job_store.mark_failed(session, context.job_id, error)
+        failed = job_store.mark_failed(session, context.id, error)
     if failed:
-        context.publish("job.failed", JobStatus.FAILED, progress=0.0, error=error)
+        context.publish("job.failed", progress=0.0, error=error)
         settle_parent(context.parent_id)
     return "failed"
 
@@ -196,15 +186,13 @@ def settle_parent(parent_id: uuid.UUID | None, *, redelivered: bool = False) -> 
         parent = settle(parent_id, take_over=redelivered)
     if parent is None:
         return
-    event = JobContext(parent.id, parent.owner_id, parent.kind, {}, parent.attempts)
     if parent.status == JobStatus.SUCCEEDED:
-        event.publish(
-            "job.succeeded", JobStatus.SUCCEEDED, progress=1.0, summary=parent.result_summary
-        )
+        event = JobEvent.of(parent, "job.succeeded", progress=1.0, summary=parent.result_summary)
     elif parent.status == JobStatus.FAILED:
-        event.publish("job.failed", JobStatus.FAILED, progress=parent.progress, error=parent.error)
+        event = JobEvent.of(parent, "job.failed", progress=parent.progress, error=parent.error)
     else:
-        event.publish("job.progress", JobStatus.RUNNING, progress=parent.progress)
+        event = JobEvent.of(parent, "job.progress", progress=parent.progress)
+    publish(event)
 
 
 @contextmanager

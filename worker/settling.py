@@ -25,9 +25,9 @@ from velocitas.db.bar_cache import load_bars_cached
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
 from velocitas.db.sweeps import grid_index
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.engine.version import ENGINE_VERSION
 from velocitas.errors import InvalidRequest
-from velocitas.jobs import JobKind, JobStatus
 from velocitas.research import walk_forward_spec
 from velocitas.research.sweeps import SweepSpec, expand, rank
 from velocitas.research.walk_forward import FoldChoice

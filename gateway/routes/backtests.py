@@ -31,8 +31,8 @@ from gateway.schemas import (
 )
 from velocitas.db import jobs as job_store
 from velocitas.db.coverage import require_stored_bars
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.engine.spec import BacktestSpec
-from velocitas.jobs import JobKind, JobStatus
 from velocitas.strategies import registry
 
 router = APIRouter(prefix="/backtests", tags=["backtests"])

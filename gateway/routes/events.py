@@ -4,7 +4,7 @@ Authenticate with the `Authorization: Bearer <key>` header, or (browsers cannot 
 a WebSocket) with a first message `{"type": "auth", "key": "<key>"}` within 10 seconds. Never
 in the URL: URLs end up in access logs. A bad key closes the socket with code 1008 (policy
 violation). Once subscribed the server sends `{"type": "ready"}`; every later message is a
-job event (`velocitas.jobs.JobEvent`).
+job event (`velocitas.domain.JobEvent`).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from gateway.jobs import (
 )
 from gateway.routes.backtests import BacktestSpec, validate_backtest
 from gateway.schemas import BacktestAccepted, JobPage, JobPublic
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.errors import InvalidRequest
-from velocitas.jobs import JobKind, JobStatus
 from velocitas.research.objectives import ObjectiveFields
 from velocitas.research.sweeps import SweepSpec, expand
 from velocitas.strategies import registry

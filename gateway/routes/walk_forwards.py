@@ -24,7 +24,7 @@ from gateway.jobs import (
 from gateway.routes.backtests import BacktestSpec, validate_backtest
 from gateway.schemas import BacktestAccepted, EquityPage, EquityPointPublic, JobPage, JobPublic
 from velocitas.db import jobs as job_store
-from velocitas.jobs import JobKind, JobStatus
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.research.objectives import ObjectiveFields, ObjectiveName
 from velocitas.research.walk_forward_spec import WalkForwardSpec, validate
 

@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from tests.gateway.conftest import T0, Account, store_bars
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
-from velocitas.jobs import JobKind
+from velocitas.domain.events import JobKind
+from velocitas.domain.positions import PositionSide
+from velocitas.domain.trades import Trade
 from velocitas.settings import get_settings
 
 SPEC: dict[str, Any] = {
@@ -37,14 +39,16 @@ def _finished_job(owner: Account, trades: int = 3, points: int = 5) -> uuid.UUID
             job.id,
             summary={"final_equity": "10012.50000001"},
             trades=[
-                job_store.TradeRecord(
+                Trade(
                     leg=0,
                     symbol="BTCUSDT",
                     strategy="sma_cross",
-                    side="long",
+                    side=PositionSide.LONG,
                     quantity=Decimal("0.00100000"),
+                    entry_bar=0,
                     entry_at=T0,
                     entry_price=Decimal("42000.12345678"),
+                    exit_bar=0,
                     exit_at=T0,
                     exit_price=Decimal("42001"),
                     gross_pnl=Decimal("0.00087654322"),
@@ -168,6 +172,18 @@ def test_read_backtest_trades_and_equity_are_paged_decimal_strings(
     equity = client.get(f"/backtests/{job_id}/equity", headers=alice.headers).json()
     assert [p["equity"] for p in equity["items"]] == ["10000.1"] * 5
     assert equity["items"][1]["opened_at"] == "1970-01-01T01:00:00Z"
+
+
+def test_read_backtest_trades_json_is_byte_stable(client: TestClient, alice: Account) -> None:
+    job_id = _finished_job(alice, trades=2, points=1)
+    response = client.get(f"/backtests/{job_id}/trades?limit=1", headers=alice.headers)
+    assert response.content == (
+        b'{"items":[{"seq":0,"leg":0,"symbol":"BTCUSDT","strategy":"sma_cross","side":"long",'
+        b'"quantity":"0.00100000","entry_at":"2024-01-01T00:00:00Z",'
+        b'"entry_price":"42000.12345678","exit_at":"2024-01-01T00:00:00Z","exit_price":"42001",'
+        b'"gross_pnl":"0.00087654322","fees":"0.0001","net_pnl":"0.00077654322",'
+        b'"exit_reason":"signal"}],"next_after":0}'
+    )
 
 
 def test_delete_backtest_cancels_queued_job_then_conflicts(

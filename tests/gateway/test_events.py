@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from tests.gateway.conftest import Account
-from velocitas.jobs import JobEvent, publish
+from velocitas.domain.events import JobEvent, JobEventType
+from velocitas.jobs import publish
 
 
-def _event(owner: Account, type_: str = "job.running") -> JobEvent:
-    return JobEvent.now(
-        type_,  # type: ignore[arg-type]
-        job_id=uuid.uuid4(),
-        owner_id=owner.id,
-        kind="backtest",
-        status="running",
-        progress=0.25,
-    )
+class _Job(NamedTuple):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: str
+
+
+def _event(owner: Account, type_: JobEventType = "job.running") -> JobEvent:
+    return JobEvent.of(_Job(uuid.uuid4(), owner.id, "backtest"), type_, progress=0.25)
 
 
 def test_ws_header_auth_streams_own_events(client: TestClient, alice: Account) -> None:

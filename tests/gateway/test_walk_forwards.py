@@ -16,8 +16,8 @@ from tests.worker.process import WorkerProcess, wait_until
 from velocitas.db import jobs as job_store
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import session_scope
+from velocitas.domain.events import JobKind
 from velocitas.engine import BacktestSpec
-from velocitas.jobs import JobKind
 from velocitas.research.walk_forward import run_walk_forward
 
 REQUEST: dict[str, Any] = {

@@ -18,7 +18,8 @@ from celery import Celery
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
-from velocitas.jobs import JobEvent, JobKind, broker_url, events_channel
+from velocitas.domain.events import JobEvent, JobKind
+from velocitas.jobs import broker_url, events_channel
 
 REPO = Path(__file__).resolve().parents[2]
 

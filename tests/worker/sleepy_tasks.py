@@ -16,7 +16,8 @@ from decimal import Decimal
 import numpy as np
 from celery import Task
 
-from velocitas.db.jobs import TradeRecord
+from velocitas.domain.positions import PositionSide
+from velocitas.domain.trades import Trade
 from velocitas.errors import InvalidRequest, TransientError
 from worker.app import app
 from worker.fan_out import fan_out
@@ -53,14 +54,16 @@ def sleep_in_steps(context: JobContext) -> JobOutcome:
         time.sleep(float(context.spec["step_s"]))
         context.progress((step + 1) / steps, force=True)
     trades = [
-        TradeRecord(
+        Trade(
             leg=0,
             symbol="TEST",
             strategy="sleepy",
-            side="long",
+            side=PositionSide.LONG,
             quantity=Decimal(1),
+            entry_bar=i,
             entry_at=T0 + timedelta(hours=i),
             entry_price=Decimal("100.25"),
+            exit_bar=i + 1,
             exit_at=T0 + timedelta(hours=i + 1),
             exit_price=Decimal("101.5"),
             gross_pnl=Decimal("1.25"),

@@ -10,7 +10,7 @@ from typing import Any
 from velocitas.db import jobs as job_store
 from velocitas.db import sweeps as sweep_store
 from velocitas.db.engine import session_scope
-from velocitas.jobs import JobKind, JobStatus
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.research.sweeps import SweepSpec, expand
 from worker.settling import settle
 

@@ -8,7 +8,7 @@ from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_un
 from tests.worker.sleepy_tasks import TASK_SLEEPY_SWEEP
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
-from velocitas.jobs import JobKind
+from velocitas.domain.events import JobKind
 
 BASE = {"legs": [{"symbol": "TEST", "strategy": {"name": "sleepy", "params": {}}}], "step_s": 0.01}
 

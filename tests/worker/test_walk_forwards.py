@@ -11,9 +11,10 @@ import pytest
 from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.domain.timeframe import Timeframe
 from velocitas.ingest import import_table
-from velocitas.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD, JobKind, JobStatus
+from velocitas.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD
 from velocitas.synth import synth_bars
 from worker.settling import settle
 from worker.walk_forwards import create_fold_jobs

@@ -27,16 +27,20 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from velocitas.db.pgbinary import (
+    COPY_HEADER,
+    COPY_TRAILER,
+    NUMERIC_NAN,
+    NUMERIC_NEG,
+    NUMERIC_NINF,
+    NUMERIC_PINF,
+    PG_EPOCH_US,
+)
+
 __all__ = ["client_encodable", "copy_equity_chunks"]
 
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header-extension length
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, PostgreSQL's zero, in Unix µs
 _TIMESTAMPTZ_OID = 1184
 _NUMERIC_OID = 1700
-_NUMERIC_NEG = 0x4000
-_NUMERIC_NAN = 0xC000
-_NUMERIC_PINF = 0xD000
-_NUMERIC_NINF = 0xF000
 _POW10 = np.array([1, 10, 100, 1000], dtype=np.int64)
 # Room per value: a timestamptz element (4 + 8) and a NUMERIC element of at most 17
 # significant digits, so at most 5 base-10000 digits (4 + 8 + 10, rounded up). Per row: the
@@ -71,14 +75,17 @@ def copy_equity_chunks(
     chunks = -(-n // chunk_points)
     # orjson writes non-finite floats as `null`; the kernel reads those from `values` instead.
     text = np.frombuffer(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY), dtype=np.uint8)
-    out = np.empty(len(_HEADER) + n * _VALUE_BYTES + chunks * _ROW_BYTES + 2, dtype=np.uint8)
-    out[: len(_HEADER)] = np.frombuffer(_HEADER, dtype=np.uint8)
+    start = len(COPY_HEADER)
+    out = np.empty(
+        start + n * _VALUE_BYTES + chunks * _ROW_BYTES + len(COPY_TRAILER), dtype=np.uint8
+    )
+    out[:start] = np.frombuffer(COPY_HEADER, dtype=np.uint8)
     job = np.frombuffer(job_id.bytes, dtype=np.uint8)
-    end = _encode(text, values, stamps // 1000 - _PG_EPOCH_US, job, chunk_points, out, len(_HEADER))
+    end = _encode(text, values, stamps // 1000 - PG_EPOCH_US, job, chunk_points, out, start)
     if end < 0:
         raise ValueError(f"could not read orjson's output for value {-end - 1}")
-    out[end : end + 2] = 0xFF  # the trailer: a field count of -1
-    return out[: end + 2].tobytes()
+    out[end : end + len(COPY_TRAILER)] = np.frombuffer(COPY_TRAILER, dtype=np.uint8)
+    return out[: end + len(COPY_TRAILER)].tobytes()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -189,12 +196,12 @@ def _encode(
             if np.isnan(value):
                 p = _put16(out, p, 0)
                 p = _put16(out, p, 0)
-                p = _put16(out, p, _NUMERIC_NAN)
+                p = _put16(out, p, NUMERIC_NAN)
                 p = _put16(out, p, 0)
             elif np.isinf(value):
                 p = _put16(out, p, 0)
                 p = _put16(out, p, 0)
-                p = _put16(out, p, _NUMERIC_PINF if value > 0 else _NUMERIC_NINF)
+                p = _put16(out, p, NUMERIC_PINF if value > 0 else NUMERIC_NINF)
                 p = _put16(out, p, 0)
             else:
                 while count > 0 and digits[count - 1] == 0:
@@ -222,7 +229,7 @@ def _encode(
                         groups[group] += digits[d] * _POW10[power % 4]
                     p = _put16(out, p, ndigits)
                     p = _put16(out, p, weight)
-                    p = _put16(out, p, _NUMERIC_NEG if negative else 0)
+                    p = _put16(out, p, NUMERIC_NEG if negative else 0)
                     p = _put16(out, p, max(0, -scale))
                     for g in range(ndigits):
                         p = _put16(out, p, groups[g])

@@ -10,28 +10,31 @@ can never overwrite a cancellation or a result that another delivery already rec
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter, call
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Column, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from velocitas.db.equity_copy import client_encodable, copy_equity_chunks
 from velocitas.db.models import BacktestJob, BacktestTrade, EquityChunk
 from velocitas.db.models.jobs import EQUITY_CHUNK_POINTS
+from velocitas.db.pgbinary import COPY_HEADER, COPY_TRAILER, PG_EPOCH_US
+from velocitas.domain.events import JobKind, JobStatus
+from velocitas.domain.trades import Trade
 from velocitas.errors import Conflict
-from velocitas.jobs import JobKind, JobStatus
 
 __all__ = [
+    "TRADE_COLUMNS",
     "Cursor",
     "EquityPoint",
-    "TradeRecord",
     "cancel_job",
     "claim_settling",
     "create_job",
@@ -50,23 +53,9 @@ __all__ = [
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-@dataclass(frozen=True, slots=True)
-class TradeRecord:
-    """One trade to store; money as Decimal."""
-
-    leg: int
-    symbol: str
-    strategy: str
-    side: str
-    quantity: Decimal
-    entry_at: datetime
-    entry_price: Decimal
-    exit_at: datetime
-    exit_price: Decimal
-    gross_pnl: Decimal
-    fees: Decimal
-    net_pnl: Decimal
-    exit_reason: str
+TRADE_COLUMNS = tuple(c.name for c in BacktestTrade.__table__.columns if not c.primary_key)
+"""The `velocitas.domain.Trade` fields a stored trade keeps, in the table's column order (after
+its key, `job_id` and `seq`): read from the table, so the COPY below and the API follow it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +299,7 @@ def record_result(
     job_id: uuid.UUID,
     *,
     summary: dict[str, Any],
-    trades: Iterable[TradeRecord] = (),
+    trades: Iterable[Trade] = (),
     equity_opened_at_ns: npt.NDArray[np.int64] | None = None,
     equity: Sequence[Decimal] | npt.NDArray[np.float64] | None = None,
     data_snapshot_hash: str | None = None,
@@ -345,12 +334,10 @@ def record_result(
     raw = session.connection().connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor:
-        with cursor.copy(
-            "COPY backtest_trade (job_id, seq, leg, symbol, strategy, side, quantity, entry_at,"
-            " entry_price, exit_at, exit_price, gross_pnl, fees, net_pnl, exit_reason)"
-            " FROM STDIN"
-        ) as copy:
-            copy.write("".join(_trade_line(job_id, seq, t) for seq, t in enumerate(trades)))
+        with cursor.copy(_COPY_TRADES) as copy:
+            copy.write(
+                "".join(_trade_line(f"{job_id}\t{seq}\t", t) for seq, t in enumerate(trades))
+            )
         if equity_opened_at_ns is not None and equity is not None:
             _write_equity(cursor, job_id, equity_opened_at_ns, equity)
     return True
@@ -423,17 +410,6 @@ def list_equity(
     return [EquityPoint(int(seq), at, value) for seq, at, value in rows]
 
 
-def _trade_line(job_id: uuid.UUID, seq: int, t: TradeRecord) -> str:
-    # COPY's text format written directly: a few times faster than `write_row`'s adapters
-    # for these types (Decimal and datetime print as PostgreSQL reads them).
-    return (
-        f"{job_id}\t{seq}\t{t.leg}\t{_copy_text(t.symbol)}\t{_copy_text(t.strategy)}"
-        f"\t{_copy_text(t.side)}\t{t.quantity}\t{t.entry_at.isoformat()}\t{t.entry_price}"
-        f"\t{t.exit_at.isoformat()}\t{t.exit_price}\t{t.gross_pnl}\t{t.fees}\t{t.net_pnl}"
-        f"\t{_copy_text(t.exit_reason)}\n"
-    )
-
-
 def _copy_text(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         return value.translate(_COPY_ESCAPES)
@@ -441,6 +417,26 @@ def _copy_text(value: str) -> str:
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_format(column: Column[Any]) -> Callable[[Any], str]:
+    """How a value of `column` is written in COPY's text format."""
+    python_type = column.type.python_type
+    if python_type is str:
+        return _copy_text
+    if python_type is datetime:
+        return datetime.isoformat
+    return str  # int and Decimal print as PostgreSQL reads them
+
+
+_COPY_TRADES = f"COPY backtest_trade (job_id, seq, {', '.join(TRADE_COLUMNS)}) FROM STDIN"
+_trade_values = attrgetter(*TRADE_COLUMNS)
+_trade_formats = tuple(_copy_format(BacktestTrade.__table__.columns[c]) for c in TRADE_COLUMNS)
+
+
+def _trade_line(key: str, trade: Trade) -> str:
+    # COPY's text format written directly: a few times faster than `write_row`'s adapters.
+    return key + "\t".join(map(call, _trade_formats, _trade_values(trade))) + "\n"
 
 
 def _write_equity(
@@ -471,7 +467,6 @@ def _write_equity(
         copy.write(stream)
 
 
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, PostgreSQL's zero, in Unix µs
 _STAGE_ROW = np.dtype(
     [("fields", ">i2"), ("seq_len", ">i4"), ("seq", ">i4"), ("at_len", ">i4"), ("at", ">i8"),
      ("equity_len", ">i4"), ("equity", ">f8")]
@@ -491,14 +486,14 @@ def _write_equity_by_cast(
     rows = np.empty(len(equity), dtype=_STAGE_ROW)
     rows["fields"], rows["seq_len"], rows["at_len"], rows["equity_len"] = 3, 4, 8, 8
     rows["seq"] = np.arange(len(equity))
-    rows["at"] = np.asarray(opened_at_ns, dtype=np.int64) // 1000 - _PG_EPOCH_US
+    rows["at"] = np.asarray(opened_at_ns, dtype=np.int64) // 1000 - PG_EPOCH_US
     rows["equity"] = equity
     cursor.execute(
         "CREATE TEMP TABLE equity_stage (seq int4, opened_at timestamptz, equity float8)"
         " ON COMMIT DROP"
     )
     with cursor.copy("COPY equity_stage FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + rows.tobytes() + b"\xff\xff")
+        copy.write(COPY_HEADER + rows.tobytes() + COPY_TRAILER)
     cursor.execute("SET LOCAL extra_float_digits = 1")
     cursor.execute(
         "INSERT INTO equity_chunk (job_id, chunk, opened_at, equity)"

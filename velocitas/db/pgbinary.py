@@ -1,4 +1,8 @@
-"""Decoding PostgreSQL's binary COPY format into numpy columns.
+"""PostgreSQL's binary COPY format: its framing, its epoch, and decoding bars into numpy columns.
+
+The stream's header and trailer, the timestamptz zero (2000-01-01) and NUMERIC's sign words are
+declared here once; every binary COPY this package writes (`velocitas.db.equity_copy`, the
+staging rows of `velocitas.db.jobs`) or reads takes them from this module.
 
 Why raw NUMERIC and not `::float8`: PostgreSQL casts NUMERIC to float8 through text and
 `strtod`, which doubles the server's work. So bars travel as stored (`velocitas.db.copy_out` pulls
@@ -20,16 +24,32 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["decode_bars"]
+__all__ = [
+    "COPY_HEADER",
+    "COPY_SIGNATURE",
+    "COPY_TRAILER",
+    "NUMERIC_NAN",
+    "NUMERIC_NEG",
+    "NUMERIC_NINF",
+    "NUMERIC_PINF",
+    "PG_EPOCH_US",
+    "decode_bars",
+]
 
-_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_HEADER = 19  # signature (11) + flags (4) + header-extension length (4, zero)
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, the timestamptz zero, in µs
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+COPY_HEADER = COPY_SIGNATURE + bytes(8)
+"""What a binary COPY stream starts with: the signature, flags (no OIDs) and a header
+extension of length zero."""
+COPY_TRAILER = b"\xff\xff"
+"""What a binary COPY stream ends with: a field count of -1."""
+PG_EPOCH_US = 946_684_800_000_000
+"""2000-01-01T00:00:00Z, PostgreSQL's timestamptz zero, in Unix microseconds."""
 
-_NUMERIC_NEG = 0x4000
-_NUMERIC_NAN = 0xC000
-_NUMERIC_PINF = 0xD000
-_NUMERIC_NINF = 0xF000
+# The sign word of a binary NUMERIC.
+NUMERIC_NEG = 0x4000
+NUMERIC_NAN = 0xC000
+NUMERIC_PINF = 0xD000
+NUMERIC_NINF = 0xF000
 
 
 def decode_bars(
@@ -42,12 +62,15 @@ def decode_bars(
     """
     if len(buffer) == 0:
         return np.empty(0, dtype=np.int64), np.empty((5, 0), dtype=np.float64)
-    if bytes(buffer[:11]) != _SIGNATURE or len(buffer) < _HEADER + 2:
+    start = len(COPY_HEADER)
+    if bytes(buffer[: len(COPY_SIGNATURE)]) != COPY_SIGNATURE or len(buffer) < start + len(
+        COPY_TRAILER
+    ):
         raise ValueError("not a PostgreSQL binary COPY stream")
-    if int.from_bytes(bytes(buffer[15:19]), "big") != 0:
+    if int.from_bytes(bytes(buffer[start - 4 : start]), "big") != 0:  # the extension's length
         raise ValueError("binary COPY header extensions are not supported")
     data = np.frombuffer(buffer, dtype=np.uint8) if not isinstance(buffer, np.ndarray) else buffer
-    rows = _count_rows(data, _HEADER)
+    rows = _count_rows(data, start)
     if rows < 0:
         raise ValueError(f"malformed binary COPY stream (code {rows})")
     opened_at = np.empty(rows, dtype=np.int64)
@@ -55,7 +78,7 @@ def decode_bars(
     # Untouched pages of np.empty are never mapped, so room for every value costs nothing.
     inexact_at = np.empty(rows * 5, dtype=np.int64)
     inexact_slot = np.empty(rows * 5, dtype=np.int64)
-    n_inexact = _decode(data, _HEADER, opened_at, values, inexact_at, inexact_slot)
+    n_inexact = _decode(data, start, opened_at, values, inexact_at, inexact_slot)
     flat = values.reshape(-1)
     for position, slot in zip(inexact_at[:n_inexact], inexact_slot[:n_inexact], strict=True):
         flat[slot] = float(_numeric_to_decimal(data, int(position)))
@@ -72,7 +95,7 @@ def _numeric_to_decimal(data: npt.NDArray[np.uint8], position: int) -> Decimal:
     for i in range(ndigits):
         mantissa = mantissa * 10_000 + int.from_bytes(digits[2 * i : 2 * i + 2], "big")
     value = Decimal(mantissa).scaleb(4 * (weight - ndigits + 1))
-    return -value if sign == _NUMERIC_NEG else value
+    return -value if sign == NUMERIC_NEG else value
 
 
 @numba.njit(cache=True, nogil=True)
@@ -150,7 +173,7 @@ def _decode(
     for row in range(opened_at.size):
         p += 2  # field count, checked by _count_rows
         p += 4  # timestamptz length (8)
-        opened_at[row] = (_int64(data, p) + _PG_EPOCH_US) * np.int64(1000)
+        opened_at[row] = (_int64(data, p) + PG_EPOCH_US) * np.int64(1000)
         p += 8
         for column in range(5):
             length = _int32(data, p)
@@ -158,11 +181,11 @@ def _decode(
             ndigits = _int16(data, p)
             weight = _int16(data, p + 2)
             sign = _uint16(data, p + 4)
-            if sign == _NUMERIC_NAN:
+            if sign == NUMERIC_NAN:
                 values[column, row] = np.nan
-            elif sign == _NUMERIC_PINF:
+            elif sign == NUMERIC_PINF:
                 values[column, row] = np.inf
-            elif sign == _NUMERIC_NINF:
+            elif sign == NUMERIC_NINF:
                 values[column, row] = -np.inf
             else:
                 # Four base-10000 digits stay below 10**16 (no int64 overflow); a fifth
@@ -184,6 +207,6 @@ def _decode(
                     value = np.float64(mantissa) * pow10[exponent]
                 else:
                     value = np.float64(mantissa) / pow10[-exponent]
-                values[column, row] = -value if sign == _NUMERIC_NEG else value
+                values[column, row] = -value if sign == NUMERIC_NEG else value
             p += length
     return n_inexact

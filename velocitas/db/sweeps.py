@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from velocitas.db import jobs as job_store
 from velocitas.db.models import BacktestJob
-from velocitas.jobs import JobKind
+from velocitas.domain.events import JobKind
 
 __all__ = ["create_children", "grid_index"]
 

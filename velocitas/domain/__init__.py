@@ -1,6 +1,34 @@
-"""Pure value types of the trading domain. No I/O, no frameworks."""
+"""The trading vocabulary: pure value types and event contracts. No I/O, no frameworks.
+
+Every layer speaks these: the engine builds `Fill`s and `Trade`s, storage keeps them, the API
+serves shapes derived from them, workers and the gateway announce `JobEvent`s. One concept,
+one module: `bars`, `timeframe`, `resample`, `orders`, `fills`, `trades`, `positions`,
+`events`, and `wire` (how money and instants are spelled in JSON).
+"""
 
 from velocitas.domain.bars import BarArrays
+from velocitas.domain.events import Event, JobEvent, JobEventType, JobKind, JobRef, JobStatus
+from velocitas.domain.fills import Fill
+from velocitas.domain.orders import Order, OrderSide, OrderStatus, OrderType
+from velocitas.domain.positions import Position, PositionSide
 from velocitas.domain.timeframe import Timeframe
+from velocitas.domain.trades import Trade
 
-__all__ = ["BarArrays", "Timeframe"]
+__all__ = [
+    "BarArrays",
+    "Event",
+    "Fill",
+    "JobEvent",
+    "JobEventType",
+    "JobKind",
+    "JobRef",
+    "JobStatus",
+    "Order",
+    "OrderSide",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "PositionSide",
+    "Timeframe",
+    "Trade",
+]

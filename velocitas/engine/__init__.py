@@ -10,10 +10,8 @@ from velocitas.engine.result import (
     BacktestResult,
     Breakdown,
     EquityCurve,
-    Fill,
     PnlSummary,
     Rejection,
-    Trade,
 )
 from velocitas.engine.runner import run_backtest, run_signals, select_bars
 from velocitas.engine.spec import (
@@ -36,7 +34,6 @@ __all__ = [
     "Breakdown",
     "EquityCurve",
     "FeeSpec",
-    "Fill",
     "LegSpec",
     "PnlSummary",
     "Rejection",
@@ -46,7 +43,6 @@ __all__ = [
     "StopLevelSpec",
     "StopSpec",
     "StrategyRef",
-    "Trade",
     "run_backtest",
     "run_signals",
     "select_bars",

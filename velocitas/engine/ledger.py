@@ -17,6 +17,10 @@ from decimal import Context, Decimal, localcontext
 
 import numpy as np
 
+from velocitas.domain.fills import Fill
+from velocitas.domain.orders import OrderSide
+from velocitas.domain.positions import PositionSide
+from velocitas.domain.trades import Trade
 from velocitas.engine.codes import (
     F_BAR,
     F_LEG,
@@ -33,7 +37,7 @@ from velocitas.engine.codes import (
     REASON_ENTRY,
     REJECT_REASONS,
 )
-from velocitas.engine.result import Breakdown, Fill, PnlSummary, Rejection, Trade
+from velocitas.engine.result import Breakdown, PnlSummary, Rejection
 
 __all__ = ["PRICE_DECIMALS", "Ledger", "LegLabel", "build_ledger", "price_decimal"]
 
@@ -97,7 +101,7 @@ def build_ledger(
                 symbol=legs[leg].symbol,
                 bar_index=bar,
                 filled_at=filled_at,
-                side="buy" if buy else "sell",
+                side=OrderSide.BUY if buy else OrderSide.SELL,
                 quantity=quantity,
                 price=price,
                 fee=fee,
@@ -118,7 +122,7 @@ def build_ledger(
             symbol=legs[int(row[R_LEG])].symbol,
             bar_index=int(row[R_BAR]),
             rejected_at=rejected_at,
-            side="buy" if row[R_SIDE] > 0 else "sell",
+            side=OrderSide.BUY if row[R_SIDE] > 0 else OrderSide.SELL,
             quantity=lot_size * int(row[R_LOTS]),
             reason=REJECT_REASONS[int(row[R_REASON])],
         )
@@ -135,14 +139,14 @@ def _instants(opened_at: np.ndarray, bar_column: np.ndarray) -> list[datetime]:
 
 
 def _round_trip(entry: Fill, exit_: Fill, strategy: str) -> Trade:
-    direction = 1 if entry.side == "buy" else -1
+    direction = 1 if entry.side is OrderSide.BUY else -1
     gross = direction * entry.quantity * (exit_.price - entry.price)
     fees = entry.fee + exit_.fee
     return Trade(
         leg=entry.leg,
         symbol=entry.symbol,
         strategy=strategy,
-        side="long" if direction > 0 else "short",
+        side=PositionSide.LONG if direction > 0 else PositionSide.SHORT,
         quantity=entry.quantity,
         entry_bar=entry.bar_index,
         entry_at=entry.filled_at,

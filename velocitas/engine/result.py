@@ -1,5 +1,6 @@
 """What a backtest returns: fills, trades, rejections, the equity curve, P&L breakdown, hash.
 
+Fills and trades are the domain's own types (`velocitas.domain`); the rest is the engine's.
 Money is Decimal, computed by `velocitas.engine.ledger` from the fills; the equity curve is the
 kernel's float64 mark-to-market at every bar's close. `to_dict()` is JSON-ready (Decimal → str,
 instants → ISO-8601 UTC). `result_hash` is a sha256 over a canonical serialisation of everything
@@ -12,103 +13,24 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
+from velocitas.domain.fills import Fill
+from velocitas.domain.orders import OrderSide
+from velocitas.domain.trades import Trade
+from velocitas.domain.wire import decimal_text, instant_text
+
 __all__ = [
     "BacktestResult",
     "Breakdown",
     "EquityCurve",
-    "Fill",
     "PnlSummary",
     "Rejection",
-    "Trade",
 ]
-
-
-def _dec(value: Decimal) -> str:
-    """Plain decimal notation, never exponent form ("0.00000001", not "1E-8")."""
-    return format(value, "f")
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution. `filled_at` is the opening instant of the bar it happened in."""
-
-    leg: int
-    symbol: str
-    bar_index: int
-    filled_at: datetime
-    side: Literal["buy", "sell"]
-    quantity: Decimal
-    price: Decimal
-    fee: Decimal
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "leg": self.leg,
-            "symbol": self.symbol,
-            "bar_index": self.bar_index,
-            "filled_at": _iso(self.filled_at),
-            "side": self.side,
-            "quantity": _dec(self.quantity),
-            "price": _dec(self.price),
-            "fee": _dec(self.fee),
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """A closed round trip: one entry fill and the exit fill that closed it."""
-
-    leg: int
-    symbol: str
-    strategy: str
-    side: Literal["long", "short"]
-    quantity: Decimal
-    entry_bar: int
-    entry_at: datetime
-    entry_price: Decimal
-    exit_bar: int
-    exit_at: datetime
-    exit_price: Decimal
-    gross_pnl: Decimal
-    fees: Decimal
-    net_pnl: Decimal
-    exit_reason: str
-
-    @property
-    def return_fraction(self) -> float:
-        """Net P&L over the entry notional."""
-        return float(self.net_pnl / (self.quantity * self.entry_price))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "leg": self.leg,
-            "symbol": self.symbol,
-            "strategy": self.strategy,
-            "side": self.side,
-            "quantity": _dec(self.quantity),
-            "entry_bar": self.entry_bar,
-            "entry_at": _iso(self.entry_at),
-            "entry_price": _dec(self.entry_price),
-            "exit_bar": self.exit_bar,
-            "exit_at": _iso(self.exit_at),
-            "exit_price": _dec(self.exit_price),
-            "gross_pnl": _dec(self.gross_pnl),
-            "fees": _dec(self.fees),
-            "net_pnl": _dec(self.net_pnl),
-            "exit_reason": self.exit_reason,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +41,7 @@ class Rejection:
     symbol: str
     bar_index: int
     rejected_at: datetime
-    side: Literal["buy", "sell"]
+    side: OrderSide
     quantity: Decimal
     reason: str
 
@@ -128,9 +50,9 @@ class Rejection:
             "leg": self.leg,
             "symbol": self.symbol,
             "bar_index": self.bar_index,
-            "rejected_at": _iso(self.rejected_at),
-            "side": self.side,
-            "quantity": _dec(self.quantity),
+            "rejected_at": instant_text(self.rejected_at),
+            "side": self.side.value,
+            "quantity": decimal_text(self.quantity),
             "reason": self.reason,
         }
 
@@ -153,9 +75,9 @@ class PnlSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             "trades": self.trades,
-            "gross_pnl": _dec(self.gross_pnl),
-            "fees": _dec(self.fees),
-            "net_pnl": _dec(self.net_pnl),
+            "gross_pnl": decimal_text(self.gross_pnl),
+            "fees": decimal_text(self.fees),
+            "net_pnl": decimal_text(self.net_pnl),
         }
 
 
@@ -223,8 +145,8 @@ class BacktestResult:
         h = hashlib.sha256()
         header = {
             "engine_version": self.engine_version,
-            "initial_cash": _dec(self.initial_cash),
-            "final_equity": _dec(self.final_equity),
+            "initial_cash": decimal_text(self.initial_cash),
+            "final_equity": decimal_text(self.final_equity),
             "breakdown": self.breakdown.to_dict(),
             "equity_sha256": self.equity.digest(),
             "bars": len(self.equity),
@@ -250,8 +172,8 @@ class BacktestResult:
         out: dict[str, Any] = {
             "engine_version": self.engine_version,
             "result_hash": self.result_hash,
-            "initial_cash": _dec(self.initial_cash),
-            "final_equity": _dec(self.final_equity),
+            "initial_cash": decimal_text(self.initial_cash),
+            "final_equity": decimal_text(self.final_equity),
             "metrics": self.metrics,
             "breakdown": self.breakdown.to_dict(),
         }

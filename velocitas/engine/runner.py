@@ -16,11 +16,12 @@ import numpy as np
 import numpy.typing as npt
 
 from velocitas.domain.bars import BarArrays
+from velocitas.domain.trades import Trade
 from velocitas.engine import codes
 from velocitas.engine.alignment import AlignedBars, align
 from velocitas.engine.kernel import run_kernel
 from velocitas.engine.ledger import PRICE_DECIMALS, LegLabel, build_ledger
-from velocitas.engine.result import BacktestResult, EquityCurve, Trade
+from velocitas.engine.result import BacktestResult, EquityCurve
 from velocitas.engine.spec import BacktestSpec, LegSpec, StopLevelSpec
 from velocitas.engine.version import ENGINE_VERSION
 from velocitas.errors import InvalidRequest

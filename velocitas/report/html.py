@@ -23,7 +23,8 @@ import numpy.typing as npt
 import orjson
 
 from velocitas.domain.bars import BarArrays
-from velocitas.engine.result import BacktestResult, PnlSummary, Trade
+from velocitas.domain.trades import Trade
+from velocitas.engine.result import BacktestResult, PnlSummary
 from velocitas.engine.spec import BacktestSpec
 from velocitas.errors import ConfigurationError
 from velocitas.report.downsample import MAX_POINTS, minmax_indices

@@ -10,7 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from velocitas.engine.result import BacktestResult, PnlSummary, Trade
+from velocitas.domain.trades import Trade
+from velocitas.engine.result import BacktestResult, PnlSummary
 
 __all__ = [
     "TRADE_COLUMNS",
@@ -172,7 +173,7 @@ def trade_rows(trades: Sequence[Trade]) -> list[tuple[str, ...]]:
         (
             str(t.leg),
             t.symbol,
-            t.side,
+            t.side.value,
             format(t.quantity.normalize(), "f"),
             _iso(t.entry_at.isoformat()),
             format(t.entry_price.normalize(), "f"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,8 +15,10 @@ from velocitas.db import jobs as job_store
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
 from velocitas.db.models import EquityChunk
+from velocitas.domain.events import JobKind, JobStatus
+from velocitas.domain.positions import PositionSide
+from velocitas.domain.trades import Trade
 from velocitas.errors import Conflict
-from velocitas.jobs import JobKind, JobStatus
 
 SPEC = {"symbol": "BTCUSDT", "timeframe": "1h"}
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -26,15 +29,17 @@ def _user(name: str) -> uuid.UUID:
         return create_user(session, name).user.id
 
 
-def _trade(seq: int) -> job_store.TradeRecord:
-    return job_store.TradeRecord(
+def _trade(seq: int) -> Trade:
+    return Trade(
         leg=0,
         symbol="BTCUSDT",
         strategy="sma_cross",
-        side="long",
+        side=PositionSide.LONG,
         quantity=Decimal("0.5"),
+        entry_bar=seq,
         entry_at=T0 + timedelta(hours=seq),
         entry_price=Decimal("42000.12345678"),
+        exit_bar=seq + 1,
         exit_at=T0 + timedelta(hours=seq + 1),
         exit_price=Decimal("42100.5"),
         gross_pnl=Decimal("50.18827161"),
@@ -250,15 +255,13 @@ def test_record_result_stores_trades_exactly_even_with_copy_special_characters(
 ) -> None:
     owner = _user("alice")
     job_id = _new_job(owner)
-    odd = job_store.TradeRecord(
-        **{
-            **{f: getattr(_trade(1), f) for f in job_store.TradeRecord.__slots__},
-            "strategy": "tab\there\\back\nline\r",
-            "exit_reason": "\\N",  # COPY's NULL marker, if it were not escaped
-            "quantity": Decimal("1E+3"),
-            "net_pnl": Decimal("-0.000000012345678901234567890"),
-            "entry_at": datetime(2024, 1, 1, 12, 30, 15, 123456, tzinfo=UTC),
-        }
+    odd = replace(
+        _trade(1),
+        strategy="tab\there\\back\nline\r",
+        exit_reason="\\N",  # COPY's NULL marker, if it were not escaped
+        quantity=Decimal("1E+3"),
+        net_pnl=Decimal("-0.000000012345678901234567890"),
+        entry_at=datetime(2024, 1, 1, 12, 30, 15, 123456, tzinfo=UTC),
     )
     with session_scope() as session:
         job_store.mark_running(session, job_id)
@@ -275,3 +278,8 @@ def test_record_result_stores_trades_exactly_even_with_copy_special_characters(
         Decimal("42000.12345678"),
         _trade(0).exit_at,
     )
+
+
+def test_trade_columns_are_the_domain_trade_without_its_bar_indices() -> None:
+    kept = [f.name for f in fields(Trade) if f.name not in ("entry_bar", "exit_bar")]
+    assert list(job_store.TRADE_COLUMNS) == kept

@@ -7,7 +7,7 @@ import uuid
 from velocitas.db import jobs as job_store
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
-from velocitas.jobs import JobKind
+from velocitas.domain.events import JobKind
 
 
 def _parent_with_children(count: int) -> tuple[uuid.UUID, list[uuid.UUID]]:

@@ -30,9 +30,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from velocitas.db.models.base import Base, Money
+from velocitas.domain.events import JobKind, JobStatus
 
-JOB_KINDS = ("backtest", "sweep", "walk_forward", "fold")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+JOB_KINDS = tuple(kind.value for kind in JobKind)
+JOB_STATUSES = tuple(status.value for status in JobStatus)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -75,7 +76,9 @@ class BacktestJob(Base):
 
 
 class BacktestTrade(Base):
-    """One closed round trip of a finished job; money columns are exact NUMERIC."""
+    """One closed round trip of a finished job: a `velocitas.domain.Trade` without its bar
+    indices, keyed by (job_id, seq); money columns are exact NUMERIC. The COPY that writes it
+    and the API's `TradePublic` read these columns (`velocitas.db.jobs.TRADE_COLUMNS`)."""
 
     __tablename__ = "backtest_trade"
 
