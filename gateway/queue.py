@@ -10,7 +10,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from velocitas.errors import TransientError
-from velocitas.jobs import TASK_FOR_KIND, JobKind, broker_url, jobs_queue
+from velocitas.jobs import JobKind, broker_url, send_job
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,7 @@ def _producer(url: str) -> Celery:
 def enqueue(job_id: uuid.UUID, kind: JobKind) -> None:
     """Send the job's id to its task. Call only after the job row is committed."""
     try:
-        _producer(broker_url()).send_task(
-            TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
-        )
+        send_job(_producer(broker_url()), job_id, kind)
     except OperationalError as exc:
         raise TransientError(f"the job queue is unavailable: {exc}") from exc
 

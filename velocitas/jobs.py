@@ -17,20 +17,20 @@ Events are notifications, not the record: a client that missed one reads the job
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import redis
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
 
 from velocitas import embedded
+from velocitas.settings import get_settings
 
 __all__ = [
     "JOBS_QUEUE",
@@ -43,10 +43,12 @@ __all__ = [
     "JobEvent",
     "JobKind",
     "JobStatus",
+    "TaskSender",
     "broker_url",
     "events_channel",
     "jobs_queue",
     "publish",
+    "send_job",
     "subscribe",
 ]
 
@@ -63,7 +65,7 @@ runs sharing one Redis keep apart that way)."""
 
 def jobs_queue() -> str:
     """The queue name producers send to and workers consume from."""
-    return os.environ.get("VELOCITAS_JOBS_QUEUE") or JOBS_QUEUE
+    return get_settings().velocitas_jobs_queue or JOBS_QUEUE
 
 
 class JobKind(StrEnum):
@@ -202,3 +204,17 @@ async def _events(pubsub: aioredis.client.PubSub) -> AsyncIterator[JobEvent]:
     async for message in pubsub.listen():
         if message.get("type") == "message":
             yield JobEvent.model_validate_json(message["data"])
+
+
+class TaskSender(Protocol):
+    """What `send_job` needs of a Celery app (velocitas itself does not depend on Celery)."""
+
+    def send_task(self, name: str, *, args: list[str], task_id: str, queue: str) -> Any: ...
+
+
+def send_job(sender: TaskSender, job_id: uuid.UUID, kind: JobKind) -> None:
+    """Send job `job_id` to the task of its `kind` on the jobs queue: the payload is the id
+    alone and the Celery task id is the job id. Call only once the job row is committed."""
+    sender.send_task(
+        TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
+    )

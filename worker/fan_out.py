@@ -22,7 +22,7 @@ from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
 from velocitas.errors import InvalidRequest
-from velocitas.jobs import JobStatus, jobs_queue
+from velocitas.jobs import JobKind, JobStatus, send_job
 from worker.lifecycle import JobContext, settle_parent, transient_errors
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 CreateChildren = Callable[[Session, BacktestJob], list[BacktestJob]]
 
 
-def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_task: str) -> str:
+def fan_out(task: Task, job_id: str, *, create_children: CreateChildren) -> str:
     """Mark the parent running, create its children, commit, then send the unfinished ones."""
     error = None
     with transient_errors(), session_scope() as session:
@@ -52,13 +52,11 @@ def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_t
     if error is not None:
         context.publish("job.failed", JobStatus.FAILED, progress=0.0, error=error)
         return "failed"
-    pending = [c.id for c in children if not JobStatus(c.status).finished]
+    pending = [c for c in children if not JobStatus(c.status).finished]
     context.publish("job.running", JobStatus.RUNNING, progress=0.0)
     with transient_errors():
-        for child_id in pending:
-            task.app.send_task(
-                child_task, args=[str(child_id)], task_id=str(child_id), queue=jobs_queue()
-            )
+        for child in pending:
+            send_job(task.app, child.id, JobKind(child.kind))
     if not pending and children:  # redelivered after every child had finished
         settle_parent(parent.id)
     log.info("%s %s: %d parts, %d sent", parent.kind, job_id, len(children), len(pending))
