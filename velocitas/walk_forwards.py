@@ -23,13 +23,13 @@ from velocitas.engine.walk_forward import (
     WalkForwardPlan,
     WalkForwardResult,
     optimise_fold,
-    parse_duration,
     plan_folds,
     plan_walk_forward,
     run_walk_forward,
     stitch_folds,
 )
 from velocitas.errors import InvalidRequest
+from velocitas.timeparse import parse_duration
 
 __all__ = [
     "MAX_FOLDS",

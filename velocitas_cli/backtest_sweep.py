@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,13 @@ from velocitas.engine.sweep import (
     run_sweep,
 )
 from velocitas.engine.sweep_heatmap import write_heatmap
-from velocitas.engine.walk_forward import parse_duration, run_walk_forward
+from velocitas.engine.walk_forward import run_walk_forward
 from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.strategies import registry
+from velocitas.timeparse import parse_duration, parse_instant
 from velocitas_cli.output import JsonOption, console, emit_json, fail, table
 
 _OBJECTIVE_HELP = f"Metric to maximise: {', '.join(OBJECTIVES)}."
-
-
-def _when(text: str, field: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"{text!r} is not an ISO date or time", field=field) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _fraction(text: str, field: str) -> float:
@@ -96,8 +88,8 @@ def _spec(
                 "symbol": symbol,
                 "strategy": {"name": strategy, "params": params},
                 "timeframe": timeframe,
-                "start": _when(start, "start"),
-                "end": _when(end, "end"),
+                "start": parse_instant(start, field="start"),
+                "end": parse_instant(end, field="end"),
                 "initial_cash": cash,
                 "fees": {"rate": fee},
                 "slippage_bps": slippage_bps,

@@ -16,7 +16,6 @@ run (a constraint excluded every one) stays flat in cash over its OOS bars.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +37,6 @@ __all__ = [
     "WalkForwardPlan",
     "WalkForwardResult",
     "optimise_fold",
-    "parse_duration",
     "plan_folds",
     "plan_walk_forward",
     "run_walk_forward",
@@ -46,18 +44,6 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str, *, field: str = "window") -> timedelta:
-    """`"90m"`, `"12h"`, `"30d"`, `"2w"` → timedelta; `InvalidRequest(field)` otherwise."""
-    match = _DURATION.match(text.strip().lower())
-    if not match or int(match.group(1)) == 0:
-        raise InvalidRequest(
-            f"{text!r}: write a positive length like 90m, 12h, 30d or 2w", field=field
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 @dataclass(frozen=True)
