@@ -212,9 +212,12 @@ class TaskSender(Protocol):
     def send_task(self, name: str, *, args: list[str], task_id: str, queue: str) -> Any: ...
 
 
-def send_job(sender: TaskSender, job_id: uuid.UUID, kind: JobKind) -> None:
-    """Send job `job_id` to the task of its `kind` on the jobs queue: the payload is the id
-    alone and the Celery task id is the job id. Call only once the job row is committed."""
+def send_job(
+    sender: TaskSender, job_id: uuid.UUID, kind: JobKind, *, task: str | None = None
+) -> None:
+    """Send job `job_id` to the task of its `kind` (or to `task`, a stand-in such as a test's)
+    on the jobs queue: the payload is the id alone and the Celery task id is the job id. Call
+    only once the job row is committed."""
     sender.send_task(
-        TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
+        task or TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
     )

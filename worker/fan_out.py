@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 CreateChildren = Callable[[Session, BacktestJob], list[BacktestJob]]
 
 
-def fan_out(task: Task, job_id: str, *, create_children: CreateChildren) -> str:
+def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_task: str) -> str:
     """Mark the parent running, create its children, commit, then send the unfinished ones."""
     error = None
     with transient_errors(), session_scope() as session:
@@ -56,7 +56,7 @@ def fan_out(task: Task, job_id: str, *, create_children: CreateChildren) -> str:
     context.publish("job.running", JobStatus.RUNNING, progress=0.0)
     with transient_errors():
         for child in pending:
-            send_job(task.app, child.id, JobKind(child.kind))
+            send_job(task.app, child.id, JobKind(child.kind), task=child_task)
     if not pending and children:  # redelivered after every child had finished
         settle_parent(parent.id)
     log.info("%s %s: %d parts, %d sent", parent.kind, job_id, len(children), len(pending))

@@ -9,11 +9,13 @@ from __future__ import annotations
 from celery import Task
 
 from velocitas.db import sweeps as sweep_store
-from velocitas.jobs import TASK_RUN_SWEEP
+from velocitas.jobs import TASK_RUN_BACKTEST, TASK_RUN_SWEEP
 from worker.app import app
 from worker.fan_out import fan_out
 
 
 @app.task(name=TASK_RUN_SWEEP, bind=True)
 def run_sweep_job(self: Task, job_id: str) -> str:
-    return fan_out(self, job_id, create_children=sweep_store.create_children)
+    return fan_out(
+        self, job_id, create_children=sweep_store.create_children, child_task=TASK_RUN_BACKTEST
+    )

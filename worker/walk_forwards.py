@@ -28,6 +28,7 @@ def run_walk_forward_job(self: Task, job_id: str) -> str:
         self,
         job_id,
         create_children=walk_forward_store.create_fold_jobs,
+        child_task=TASK_RUN_FOLD,
     )
 
 
