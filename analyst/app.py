@@ -13,12 +13,11 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from analyst import errors
 from analyst.routes import news, sentiment
 from analyst.sentiment import SentimentAnalyst, default_analyst
-from velocitas.errors import ConfigurationError, InvalidRequest, NotFound
 
 
 def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
@@ -31,28 +30,13 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
 
     app = FastAPI(title="Velocitas analyst", version="0.1.0", lifespan=lifespan)
     app.state.analyst_factory = factory
+    errors.install(app)
     app.include_router(news.router)
     app.include_router(sentiment.router)
 
     @app.get("/health", tags=["health"])
     def read_health() -> dict[str, str]:
         return {"status": "ok"}
-
-    @app.exception_handler(InvalidRequest)
-    def on_invalid_request(request: Request, exc: InvalidRequest) -> JSONResponse:
-        loc = ["query", exc.field] if exc.field else ["request"]
-        return JSONResponse(
-            status_code=422,
-            content={"detail": [{"loc": loc, "msg": str(exc), "type": "value_error"}]},
-        )
-
-    @app.exception_handler(NotFound)
-    def on_not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
-
-    @app.exception_handler(ConfigurationError)
-    def on_configuration_error(request: Request, exc: ConfigurationError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": str(exc)})
 
     return app
 

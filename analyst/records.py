@@ -30,6 +30,7 @@ from xml.parsers import expat
 from xml.parsers.expat import ExpatError
 
 from velocitas.errors import InvalidRequest
+from velocitas.timeparse import parse_instant as parse_iso_instant
 
 __all__ = ["FieldError", "NewsRecord", "parse_instant", "parse_record", "read_fields"]
 
@@ -86,14 +87,13 @@ def parse_instant(value: Any, *, field: str) -> datetime:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
-        text = value.strip()
         try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            try:
-                moment = email.utils.parsedate_to_datetime(text)
+            moment = parse_iso_instant(value, field=field, naive=None)
+        except InvalidRequest as exc:
+            try:  # feeds (RSS) write RFC 822 times
+                moment = email.utils.parsedate_to_datetime(value.strip())
             except (TypeError, ValueError):
-                raise FieldError(field, f"{text!r} is not an ISO 8601 or RFC 822 time") from None
+                raise FieldError(field, str(exc)) from None
     else:
         raise FieldError(field, f"expected a time string, got {type(value).__name__}")
     if moment.tzinfo is None or moment.utcoffset() is None:

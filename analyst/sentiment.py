@@ -22,13 +22,13 @@ import numpy as np
 import psycopg
 from langchain_core.embeddings import Embeddings
 
-from analyst.duration import parse_duration
 from analyst.embeddings import embed_query, load_embeddings
 from analyst.retrieval import Hit, search_vector
 from analyst.scorers import ArticleScorer, FinanceVaderScorer, LlmScorer
 from analyst.settings import AnalystSettings, get_analyst_settings
 from analyst.symbols import SymbolTagger, load_tagger
 from velocitas.errors import ConfigurationError
+from velocitas.timeparse import parse_duration
 
 __all__ = [
     "SentimentAnalyst",

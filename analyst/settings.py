@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pydantic import field_validator
 
-from analyst.duration import parse_duration
 from velocitas.settings import Settings
+from velocitas.timeparse import parse_duration
 
 __all__ = ["AnalystSettings", "get_analyst_settings"]
 

@@ -9,16 +9,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Header, HTTPException, status
+from fastapi import Header
 from sqlalchemy.orm import Session
 
 from gateway import queue
-from gateway.errors import ErrorBody
-from gateway.schemas import JobPage, JobPublic
+from gateway.schemas import ErrorBody, JobPage, JobPublic
 from velocitas.db import jobs as job_store
 from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobEvent, JobKind, JobStatus
-from velocitas.errors import InvalidRequest
+from velocitas.errors import InvalidRequest, NotFound
 from velocitas.jobs import publish
 
 Responses = dict[int | str, dict[str, Any]]
@@ -82,7 +81,7 @@ def owned_job(
     """The caller's job of this kind, or 404 (whether it is missing or someone else's)."""
     job = job_store.get_job_for_owner(session, job_id, owner_id)
     if job is None or job.kind != kind.value:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id}")
+        raise NotFound(f"no job {job_id}")
     return job
 
 
@@ -90,7 +89,7 @@ def cancel(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID, kind: JobKi
     owned_job(session, job_id, owner_id, kind)
     job = job_store.cancel_job(session, job_id, owner_id)
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id}")
+        raise NotFound(f"no job {job_id}")
     session.commit()
     queue.revoke(job.id)
     publish(JobEvent.of(job, "job.cancelled", progress=job.progress))

@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError
 
 from velocitas.domain.events import JobKind
 from velocitas.errors import TransientError
-from velocitas.jobs import TASK_FOR_KIND, broker_url, jobs_queue
+from velocitas.jobs import broker_url, send_job
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,7 @@ def _producer(url: str) -> Celery:
 def enqueue(job_id: uuid.UUID, kind: JobKind) -> None:
     """Send the job's id to its task. Call only after the job row is committed."""
     try:
-        _producer(broker_url()).send_task(
-            TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
-        )
+        send_job(_producer(broker_url()), job_id, kind)
     except OperationalError as exc:
         raise TransientError(f"the job queue is unavailable: {exc}") from exc
 

@@ -1,4 +1,4 @@
-"""Response schemas of the job routes. Money is a decimal string in JSON, never a float."""
+"""The gateway's request and response bodies. Money is a decimal string in JSON, never a float."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from velocitas.db.jobs import TRADE_COLUMNS
 from velocitas.domain.events import JobKind, JobStatus
+from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.trades import Trade
+from velocitas.engine.spec import BacktestSpec
+from velocitas.research.objectives import ObjectiveFields, ObjectiveName
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -82,3 +85,137 @@ class EquityPage(BaseModel):
     items: list[EquityPointPublic]
     next_after: int | None
     """Pass as `after` for the next page; null on the last page."""
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx the gateway answers on purpose: `detail` says what went wrong."""
+
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationProblem(BaseModel):
+    """A bad parameter, in FastAPI's validation error shape (the routes' own checks answer in
+    the same shape, so clients parse one format)."""
+
+    detail: list[ValidationIssue]
+
+
+_DEPRECATED = "Deprecated: accepted for one release"
+
+
+class SweepCreate(ObjectiveFields):
+    """A sweep: `base` backtest, `grid` of values for `legs[leg]`'s strategy parameters,
+    ranked by the report metric `objective` (highest first unless `direction` is `minimize`)
+    over the runs with at least `min_trades` trades and a maximum drawdown of at most
+    `max_drawdown` (a fraction).
+
+    Deprecated, accepted for one release: `rank_by` (use `objective`) and `descending` (use
+    `direction`: true is `maximize`, false `minimize`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: BacktestSpec
+    leg: int = Field(default=0, ge=0)
+    grid: dict[str, list[Any]] = Field(min_length=1, max_length=8)
+    rank_by: str | None = Field(
+        default=None, min_length=1, deprecated=True, description=f"{_DEPRECATED}: use objective"
+    )
+    descending: bool | None = Field(
+        default=None, deprecated=True, description=f"{_DEPRECATED}: use direction"
+    )
+
+
+class WalkForwardCreate(ObjectiveFields):
+    """A walk-forward of `base` (one leg, the whole range): each fold sweeps `grid` on its
+    in-sample window (`in_sample`, e.g. "30d"), ranks by `objective` in `direction` under
+    `min_trades` and `max_drawdown` (a fraction), and trades the best out of sample
+    (`out_of_sample`, e.g. "7d"); `anchored` grows the in-sample window from the start instead
+    of rolling it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: BacktestSpec
+    grid: dict[str, list[Any]] = Field(min_length=1, max_length=8)
+    in_sample: str = Field(min_length=2, max_length=16, examples=["30d"])
+    out_of_sample: str = Field(min_length=2, max_length=16, examples=["7d"])
+    anchored: bool = False
+    objective: ObjectiveName = "sharpe"
+    random: int | None = Field(default=None, ge=1, le=1000)
+    seed: int = 0
+
+
+class GapPublic(BaseModel):
+    first_missing: str
+    last_missing: str
+    missing: int
+
+
+class RowProblemPublic(BaseModel):
+    """One refused value: 1-based data row (the header is not counted), column, reason."""
+
+    row: int
+    column: str
+    reason: str
+
+
+class BarImportPublic(BaseModel):
+    """What the upload did; see `velocitas.ingest.ImportSummary`."""
+
+    symbol: str
+    timeframe: str
+    read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    first_opened_at: str | None
+    last_opened_at: str | None
+    missing_bars: int
+    gap_count: int
+    gaps: list[GapPublic]
+    problems: list[RowProblemPublic]
+
+
+class InvalidUploadPublic(BaseModel):
+    """The file was refused and nothing was stored: the first problems and the bad-row count."""
+
+    detail: list[RowProblemPublic]
+    invalid_rows: int
+    message: str
+
+
+class CandlePublic(BaseModel):
+    """One candle; prices and volume are exact decimal strings, never floats."""
+
+    opened_at: str
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+
+
+class HistoryPublic(BaseModel):
+    symbol: str
+    timeframe: Timeframe
+    candles: list[CandlePublic]
+
+
+class SeriesPublic(BaseModel):
+    symbol: str
+    timeframes: list[str]
+
+
+class HistoryNotFoundDetail(BaseModel):
+    message: str
+    available: list[SeriesPublic]
+
+
+class HistoryNotFound(BaseModel):
+    detail: HistoryNotFoundDetail

@@ -24,6 +24,7 @@ from velocitas.errors import InvalidRequest
 from velocitas.features import FeatureSpec
 from velocitas.settings import get_settings
 from velocitas.strategies import registry
+from velocitas.timeparse import parse_instant
 
 __all__ = ["Window", "evaluate_model", "load_registered_policy", "models_dir", "train_and_register"]
 
@@ -40,8 +41,9 @@ class Window:
         """`START:END` with ISO-8601 dates or instants (UTC when no offset is given)."""
         for at in [i for i, ch in enumerate(text) if ch == ":"]:
             try:
-                start, end = _instant(text[:at]), _instant(text[at + 1 :])
-            except ValueError:
+                start = parse_instant(text[:at], field=field)
+                end = parse_instant(text[at + 1 :], field=field)
+            except InvalidRequest:
                 continue
             if end <= start:
                 raise InvalidRequest(f"{text!r}: END must be after START", field=field)
@@ -50,11 +52,6 @@ class Window:
 
     def overlaps(self, other: Window) -> bool:
         return self.start < other.end and other.start < self.end
-
-
-def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text.strip())
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def models_dir() -> Path:

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 
 from oracle.errors import install_error_handlers
 from oracle.holder import ModelHolder, watch_registry
-from oracle.limits import BodySizeLimit
 from oracle.routes import health, models, predict
 from oracle.settings import OracleSettings, get_oracle_settings
 from velocitas import __version__
@@ -43,7 +42,6 @@ def create_app(settings: OracleSettings | None = None) -> FastAPI:
     )
     app.state.holder = holder
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.oracle_max_body_bytes)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from oracle.bundles import ServedModel
 from oracle.holder import ModelHolder
+from velocitas.errors import TransientError
 
 
 def get_holder(request: Request) -> ModelHolder:
@@ -30,8 +31,7 @@ def served_model(holder: ModelHolder) -> ServedModel:
     """The model that answers this request, taken once: the whole response comes from it."""
     model = holder.current
     if model is None:
-        raise HTTPException(
-            status_code=503,
-            detail=f"no model is loaded: {holder.last_error or 'waiting for the registry'}",
+        raise TransientError(
+            f"no model is loaded: {holder.last_error or 'waiting for the registry'}"
         )
     return model

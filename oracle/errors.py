@@ -1,4 +1,5 @@
-"""Error responses: 422 bodies that name the field and the reason, and are always valid JSON."""
+"""The oracle's answers to the platform's errors, as `velocitas.http_errors` maps them, and its
+JSON encoder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+
+from velocitas.errors import VelocitasError
+from velocitas.http_errors import HTTP_STATUS, HttpAnswer, answer, invalid_input
 
 __all__ = ["install_error_handlers", "json_response"]
 
@@ -20,16 +24,21 @@ def json_response(body: Any, status_code: int = 200) -> Response:
     )
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> Response:
-    # FastAPI's default handler echoes each bad input back; a NaN cannot be written as JSON,
-    # and a client never needs its own megabyte back. Location, message and type say it all.
-    assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
-        for error in exc.errors()
-    ]
-    return json_response({"detail": problems}, status_code=422)
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    for error in HTTP_STATUS:
+        app.add_exception_handler(error, _platform_error)
+    app.add_exception_handler(RequestValidationError, _invalid_input)
+
+
+async def _platform_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, VelocitasError)
+    return _respond(answer(exc))
+
+
+async def _invalid_input(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return _respond(invalid_input(exc.errors()))
+
+
+def _respond(http: HttpAnswer) -> Response:
+    return json_response(http.body, status_code=http.status)

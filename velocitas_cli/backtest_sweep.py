@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,12 @@ from velocitas.research.grid import grid_combinations, parse_range, random_combi
 from velocitas.research.heatmap import write_heatmap
 from velocitas.research.objectives import OBJECTIVES
 from velocitas.research.sweeps import run_sweep
-from velocitas.research.walk_forward import parse_duration, run_walk_forward
+from velocitas.research.walk_forward import run_walk_forward
 from velocitas.strategies import registry
+from velocitas.timeparse import parse_duration, parse_instant
 from velocitas_cli.output import JsonOption, console, emit_json, fail, table
 
 _OBJECTIVE_HELP = f"Metric to maximise: {', '.join(OBJECTIVES)}."
-
-
-def _when(text: str, field: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"{text!r} is not an ISO date or time", field=field) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _fraction(text: str, field: str) -> float:
@@ -92,8 +84,8 @@ def _spec(
                 "symbol": symbol,
                 "strategy": {"name": strategy, "params": params},
                 "timeframe": timeframe,
-                "start": _when(start, "start"),
-                "end": _when(end, "end"),
+                "start": parse_instant(start, field="start"),
+                "end": parse_instant(end, field="end"),
                 "initial_cash": cash,
                 "fees": {"rate": fee},
                 "slippage_bps": slippage_bps,

@@ -17,6 +17,7 @@ from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.ingest import ImportSummary, ProgressCallback, import_bars, import_table
 from velocitas.ingest.catalog import list_series
 from velocitas.synth import DEFAULT_START, synth_bars, write_csv, write_parquet
+from velocitas.timeparse import parse_instant
 from velocitas_cli.output import (
     EXIT_INVALID_INPUT,
     JsonOption,
@@ -97,7 +98,7 @@ def synth(
     """Generate realistic synthetic bars into a file, or straight into the database."""
     try:
         frame = _timeframe(timeframe)
-        first = _start(start)
+        first = DEFAULT_START if start is None else parse_instant(start, field="start", naive=None)
         if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
             raise InvalidRequest(f"{out}: use a .csv or .parquet file name", field="out")
         with _progress(not json and bars >= 200_000) as progress:
@@ -166,15 +167,6 @@ def _timeframe(text: str) -> Timeframe:
         return Timeframe.parse(text)
     except ValueError as exc:
         raise InvalidRequest(str(exc), field="timeframe") from exc
-
-
-def _start(text: str | None) -> datetime:
-    if text is None:
-        return DEFAULT_START
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidRequest(f"--start {text!r} is not an ISO-8601 time", field="start") from exc
 
 
 def _print_summary(summary: ImportSummary, json: bool) -> None:

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
-from velocitas.domain.events import JobStatus
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.errors import InvalidRequest
-from velocitas.jobs import jobs_queue
+from velocitas.jobs import send_job
 from worker.lifecycle import JobContext, settle_parent, transient_errors
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,11 @@ def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_t
     if error is not None:
         context.publish("job.failed", progress=0.0, error=error)
         return "failed"
-    pending = [c.id for c in children if not JobStatus(c.status).finished]
+    pending = [c for c in children if not JobStatus(c.status).finished]
     context.publish("job.running", progress=0.0)
     with transient_errors():
-        for child_id in pending:
-            task.app.send_task(
-                child_task, args=[str(child_id)], task_id=str(child_id), queue=jobs_queue()
-            )
+        for child in pending:
+            send_job(task.app, child.id, JobKind(child.kind), task=child_task)
     if not pending and children:  # redelivered after every child had finished
         settle_parent(parent.id, redelivered=True)
     log.info("%s %s: %d parts, %d sent", parent.kind, job_id, len(children), len(pending))

@@ -20,7 +20,7 @@ from celery.signals import worker_ready
 
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
-from velocitas.jobs import TASK_FOR_KIND, jobs_queue
+from velocitas.jobs import jobs_queue, send_job
 from worker.app import app
 from worker.settings import get_worker_settings
 
@@ -47,9 +47,7 @@ def redispatch_stale_jobs(celery: Celery) -> list[uuid.UUID]:
     for job_id, kind in stale:
         if str(job_id) in waiting:
             continue
-        celery.send_task(
-            TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
-        )
+        send_job(celery, job_id, kind)
         sent.append(job_id)
     if sent:
         log.warning("re-dispatched %d job(s) left queued without a message", len(sent))

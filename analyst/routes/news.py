@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
 from analyst.deps import AnalystDep
-from analyst.duration import parse_duration
 from analyst.ingest import ingest_records
 from analyst.records import FieldError, NewsRecord, parse_record
 from analyst.retrieval import MAX_K, search
 from analyst.schemas import HitPublic, IngestPublic, NewsBatch, SearchPublic
+from velocitas.errors import InvalidRequest
+from velocitas.timeparse import parse_duration
 
 router = APIRouter(prefix="/news", tags=["news"])
 
@@ -26,14 +26,8 @@ def create_news(batch: NewsBatch, analyst: AnalystDep) -> IngestPublic:
         try:
             records.append(parse_record(article.model_dump()))
         except FieldError as error:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("body", "articles", index, error.field),
-                        "msg": error.reason,
-                        "type": "value_error",
-                    }
-                ]
+            raise InvalidRequest(
+                error.reason, field=f"body.articles[{index}].{error.field}"
             ) from None
     report = ingest_records(
         "POST /news",

@@ -5,44 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query
 
 from gateway.deps import CurrentUser, SessionDep
-from gateway.jobs import (
-    CANCELLED,
-    NOT_YOURS,
-    SUBMITTED,
-    UNAUTHENTICATED,
-    IdempotencyKey,
-    cancel,
-    job_public,
-    list_page,
-    owned_job,
-    submit,
-)
-from gateway.schemas import (
-    BacktestAccepted,
-    EquityPage,
-    EquityPointPublic,
-    JobPage,
-    JobPublic,
-    TradePage,
-    TradePublic,
-)
+from gateway.job_routes import JobDocs, add_equity_route, job_router
+from gateway.jobs import NOT_YOURS, UNAUTHENTICATED, owned_job
+from gateway.schemas import TradePage, TradePublic
 from velocitas.db import jobs as job_store
 from velocitas.db.coverage import require_stored_bars
-from velocitas.domain.events import JobKind, JobStatus
+from velocitas.domain.events import JobKind
 from velocitas.engine.spec import BacktestSpec
 from velocitas.strategies import registry
-
-router = APIRouter(prefix="/backtests", tags=["backtests"])
-
 
 MAX_BARS_PER_LEG = 20_000_000
 """A larger run would not finish within the worker's time limit; split it instead."""
 
 
-def validate_backtest(session: SessionDep, spec: BacktestSpec) -> None:
+def validate_backtest(session: SessionDep, spec: BacktestSpec) -> BacktestSpec:
     """Refuse here, before queueing, everything that would make the job fail at once: an
     unknown strategy, parameters outside their bounds, a range with no stored bars."""
     for index, leg in enumerate(spec.legs):
@@ -51,41 +30,23 @@ def validate_backtest(session: SessionDep, spec: BacktestSpec) -> None:
             session, leg.symbol, spec.timeframe, spec.start, spec.end,
             field=f"legs[{index}].symbol", limit=MAX_BARS_PER_LEG,
         )  # fmt: skip
+    return spec
 
 
-@router.post(
-    "", status_code=status.HTTP_202_ACCEPTED, response_model=BacktestAccepted, responses=SUBMITTED
+router = job_router(
+    JobKind.BACKTEST,
+    "/backtests",
+    noun="backtest",
+    request_model=BacktestSpec,
+    prepare=validate_backtest,
+    docs=JobDocs(
+        create="Validate the spec against the strategy's bounds and the stored data, queue the "
+        "job.",
+        list="The caller's backtests, newest first (a sweep's runs are listed under the sweep).",
+        read="Status, progress and timings; once succeeded, the report (metrics, per-leg results).",
+        delete="Cancel a queued or running job; a running one stops at its next progress point.",
+    ),
 )
-def create_backtest(
-    spec: BacktestSpec,
-    user: CurrentUser,
-    session: SessionDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-) -> BacktestAccepted:
-    """Validate the spec against the strategy's bounds and the stored data, queue the job."""
-    validate_backtest(session, spec)
-    job = submit(session, user.id, JobKind.BACKTEST, spec.model_dump(mode="json"), idempotency_key)
-    response.headers["Location"] = f"/backtests/{job.id}"
-    return BacktestAccepted(id=job.id, status=JobStatus(job.status))
-
-
-@router.get("", response_model=JobPage, responses=UNAUTHENTICATED)
-def list_backtests(
-    user: CurrentUser,
-    session: SessionDep,
-    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> JobPage:
-    """The caller's backtests, newest first (a sweep's runs are listed under the sweep)."""
-    return list_page(session, user.id, JobKind.BACKTEST, status_, limit, cursor)
-
-
-@router.get("/{job_id}", response_model=JobPublic, responses={**UNAUTHENTICATED, **NOT_YOURS})
-def read_backtest(job_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JobPublic:
-    """Status, progress and timings; once succeeded, the report (metrics, per-leg results)."""
-    return job_public(owned_job(session, job_id, user.id, JobKind.BACKTEST))
 
 
 @router.get(
@@ -107,26 +68,9 @@ def list_backtest_trades(
     )
 
 
-@router.get(
-    "/{job_id}/equity", response_model=EquityPage, responses={**UNAUTHENTICATED, **NOT_YOURS}
+add_equity_route(
+    router,
+    JobKind.BACKTEST,
+    name="list_backtest_equity",
+    doc="The job's equity curve, one point per bar, as decimal strings; page with `after`.",
 )
-def list_backtest_equity(
-    job_id: uuid.UUID,
-    user: CurrentUser,
-    session: SessionDep,
-    after: Annotated[int, Query(ge=-1)] = -1,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> EquityPage:
-    """The job's equity curve, one point per bar, as decimal strings; page with `after`."""
-    owned_job(session, job_id, user.id, JobKind.BACKTEST)
-    rows = job_store.list_equity(session, job_id, user.id, after=after, limit=limit + 1)
-    return EquityPage(
-        items=[EquityPointPublic.model_validate(r) for r in rows[:limit]],
-        next_after=rows[limit - 1].seq if len(rows) > limit else None,
-    )
-
-
-@router.delete("/{job_id}", response_model=JobPublic, responses=CANCELLED)
-def delete_backtest(job_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JobPublic:
-    """Cancel a queued or running job; a running one stops at its next progress point."""
-    return job_public(cancel(session, job_id, user.id, JobKind.BACKTEST))

@@ -11,12 +11,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from gateway.deps import require_user
-from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.deps import SettingsDep, require_user
+from gateway.schemas import (
+    BarImportPublic,
+    ErrorBody,
+    InvalidUploadPublic,
+    RowProblemPublic,
+    ValidationProblem,
+)
 from velocitas.errors import InvalidFile, InvalidRequest
 from velocitas.ingest import ImportSummary, import_bars
+from velocitas.request_body import read_capped
 
 # Market data is for authenticated users only, like every other route (401 without a key).
 router = APIRouter(
@@ -24,67 +30,6 @@ router = APIRouter(
     dependencies=[Depends(require_user)],
     responses={401: {"description": "Missing or invalid API key."}},
 )
-
-SettingsDep = Annotated[GatewaySettings, Depends(get_gateway_settings)]
-
-
-class GapPublic(BaseModel):
-    first_missing: str
-    last_missing: str
-    missing: int
-
-
-class RowProblemPublic(BaseModel):
-    """One refused value: 1-based data row (the header is not counted), column, reason."""
-
-    row: int
-    column: str
-    reason: str
-
-
-class BarImportPublic(BaseModel):
-    """What the upload did; see `velocitas.ingest.ImportSummary`."""
-
-    symbol: str
-    timeframe: str
-    read: int
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    first_opened_at: str | None
-    last_opened_at: str | None
-    missing_bars: int
-    gap_count: int
-    gaps: list[GapPublic]
-    problems: list[RowProblemPublic]
-
-
-class InvalidUploadPublic(BaseModel):
-    """The file was refused and nothing was stored: the first problems and the bad-row count."""
-
-    detail: list[RowProblemPublic]
-    invalid_rows: int
-    message: str
-
-
-class ValidationIssue(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationProblem(BaseModel):
-    """A bad query parameter, in FastAPI's validation error shape."""
-
-    detail: list[ValidationIssue]
-
-
-class MessagePublic(BaseModel):
-    """An error explained in one sentence."""
-
-    detail: str
-
 
 _CSV_BODY: dict[str, Any] = {
     "requestBody": {
@@ -100,8 +45,8 @@ _CSV_BODY: dict[str, Any] = {
     response_model=BarImportPublic,
     responses={
         200: {"model": BarImportPublic, "description": "Accepted; no new bars were inserted."},
-        413: {"model": MessagePublic, "description": "Body larger than MAX_UPLOAD_BYTES."},
-        415: {"model": MessagePublic, "description": "Body is not a raw CSV."},
+        413: {"model": ErrorBody, "description": "Body larger than MAX_UPLOAD_BYTES."},
+        415: {"model": ErrorBody, "description": "Body is not a raw CSV."},
         422: {
             "model": InvalidUploadPublic | ValidationProblem,
             "description": "Bad rows (`invalid_rows`, `detail[]` by row and column) or a bad "
@@ -128,7 +73,12 @@ async def create_bars(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             "send the CSV as the raw request body (Content-Type: text/csv), not a form",
         )
-    body = await _read_body(request, settings.max_upload_bytes)
+    body = await read_capped(
+        request.stream(),
+        limit=settings.max_upload_bytes,
+        declared_length=request.headers.get("content-length"),
+        setting="MAX_UPLOAD_BYTES",
+    )
     try:
         summary: ImportSummary = await run_in_threadpool(
             import_bars,
@@ -150,33 +100,11 @@ async def create_bars(
         )
         return JSONResponse(refused.model_dump(), status_code=422)
     except InvalidRequest as exc:
-        location = ["query", exc.field] if exc.field in ("symbol", "timeframe", "tz") else ["body"]
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": location, "msg": str(exc), "type": "value_error"}],
-        ) from exc
+        # The importer names its own parameters; everything else it refuses is in the body.
+        where = f"query.{exc.field}" if exc.field in ("symbol", "timeframe", "tz") else "body"
+        raise InvalidRequest(str(exc), field=where) from exc
     if summary.inserted == 0:
         response.status_code = status.HTTP_200_OK
     result = summary.to_dict()
     result.pop("source")
     return result
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE, f"upload larger than {limit} bytes (MAX_UPLOAD_BYTES)"
-    )

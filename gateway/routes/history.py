@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
 
 from gateway.deps import ConnectionDep, require_user
+from gateway.schemas import CandlePublic, HistoryNotFound, HistoryPublic, ValidationProblem
 from velocitas.db import bars
 from velocitas.domain.bars import ExactBar
 from velocitas.domain.timeframe import Timeframe
@@ -27,49 +26,6 @@ router = APIRouter(
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
-
-
-class CandlePublic(BaseModel):
-    """One candle; prices and volume are exact decimal strings, never floats."""
-
-    opened_at: str
-    open: str
-    high: str
-    low: str
-    close: str
-    volume: str
-
-
-class HistoryPublic(BaseModel):
-    symbol: str
-    timeframe: Timeframe
-    candles: list[CandlePublic]
-
-
-class SeriesPublic(BaseModel):
-    symbol: str
-    timeframes: list[str]
-
-
-class HistoryNotFoundDetail(BaseModel):
-    message: str
-    available: list[SeriesPublic]
-
-
-class HistoryNotFound(BaseModel):
-    detail: HistoryNotFoundDetail
-
-
-class ValidationIssue(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationProblem(BaseModel):
-    """FastAPI's validation error body; this route's own checks answer in the same shape."""
-
-    detail: list[ValidationIssue]
 
 
 @router.get(
@@ -102,7 +58,9 @@ def read_history(
     the newest `limit` ones before `end` (or the latest stored)."""
     start, end = _as_utc(start), _as_utc(end)
     if start is not None and end is not None and start >= end:
-        raise _invalid("end", f"end {end.isoformat()} must be after start {start.isoformat()}")
+        raise InvalidRequest(
+            f"end {end.isoformat()} must be after start {start.isoformat()}", field="query.end"
+        )
     try:
         candles = bars.read_candles(conn, symbol, timeframe, start=start, end=end, limit=limit)
     except NotFound as exc:
@@ -111,7 +69,8 @@ def read_history(
             detail={"message": str(exc), "available": _available(conn)},
         ) from exc
     except InvalidRequest as exc:
-        raise _invalid(exc.field or "query", str(exc)) from exc
+        # every parameter the store checks is a query parameter of this route
+        raise InvalidRequest(str(exc), field=f"query.{exc.field or ''}") from exc
     return HistoryPublic(symbol=symbol, timeframe=timeframe, candles=[_candle(c) for c in candles])
 
 
@@ -119,13 +78,6 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
-
-
-def _invalid(field: str, message: str) -> RequestValidationError:
-    # The same body shape FastAPI gives its own validation errors, so clients parse one format.
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", field), "msg": message, "input": None}]
-    )
 
 
 def _available(conn: psycopg.Connection) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime
 
 from gateway.analyst_client import forward_get
 from gateway.deps import CurrentUser, SettingsDep
-from gateway.errors import ErrorBody
+from gateway.schemas import ErrorBody
 
 router = APIRouter(prefix="/news", tags=["news"])
 

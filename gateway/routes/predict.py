@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Request, Response
 
 from gateway.deps import CurrentUser, SettingsDep
-from gateway.errors import ErrorBody
+from gateway.schemas import ErrorBody
+from gateway.upstream import relay
+from velocitas.request_body import read_capped
 
 router = APIRouter(tags=["predict"])
 
@@ -37,12 +38,6 @@ _BODY_SCHEMA: dict[str, Any] = {
 }
 
 
-def _error(code: int, detail: str) -> Response:
-    return Response(
-        ErrorBody(detail=detail).model_dump_json(), status_code=code, media_type="application/json"
-    )
-
-
 @router.post(
     "/predict",
     openapi_extra=_BODY_SCHEMA,
@@ -57,27 +52,17 @@ def _error(code: int, detail: str) -> Response:
 )
 async def create_prediction(request: Request, user: CurrentUser, settings: SettingsDep) -> Response:
     """The served policy's action for a state, a batch of states, or a symbol at an instant."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > settings.oracle_max_body_bytes:
-            return _error(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"the request body is more than {settings.oracle_max_body_bytes} bytes",
-            )
-    try:
-        async with httpx.AsyncClient(timeout=settings.oracle_timeout_s) as client:
-            answer = await client.post(
-                f"{settings.oracle_url.rstrip('/')}/predict",
-                content=bytes(body),
-                headers={"content-type": "application/json"},
-            )
-    except httpx.TimeoutException:
-        return _error(status.HTTP_504_GATEWAY_TIMEOUT, "the oracle did not answer in time")
-    except httpx.TransportError as exc:
-        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, f"the oracle is unreachable: {exc}")
-    return Response(
-        answer.content,
-        status_code=answer.status_code,
-        media_type=answer.headers.get("content-type", "application/json"),
+    body = await read_capped(
+        request.stream(),
+        limit=settings.oracle_max_body_bytes,
+        declared_length=request.headers.get("content-length"),
+        setting="ORACLE_MAX_BODY_BYTES",
+    )
+    return await relay(
+        "oracle",
+        "POST",
+        f"{settings.oracle_url.rstrip('/')}/predict",
+        timeout=settings.oracle_timeout_s,
+        content=body,
+        headers={"content-type": "application/json"},
     )

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime
 
 from gateway.analyst_client import forward_get
 from gateway.deps import CurrentUser, SettingsDep
-from gateway.errors import ErrorBody
+from gateway.schemas import ErrorBody
 
 router = APIRouter(tags=["sentiment"])
 

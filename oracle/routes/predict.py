@@ -19,17 +19,13 @@ from oracle.inference import Prediction
 from oracle.observations import observation_at
 from oracle.schemas import BatchPredictionPublic, PredictionPublic, PredictRequest
 from velocitas.errors import InvalidRequest
+from velocitas.request_body import read_capped
 
 router = APIRouter(tags=["predict"])
 
 THREAD_ROWS = 256
 """Batches from this size on run in a worker thread (the kernel releases the GIL), so a large
 batch does not hold up the event loop's other requests."""
-
-
-def _invalid(message: str, *loc: str | int) -> RequestValidationError:
-    """A 422 in FastAPI's own shape, located like pydantic's errors (`["body", "states", 3]`)."""
-    return RequestValidationError([{"loc": ("body", *loc), "msg": message, "type": "value_error"}])
 
 
 def _action(model: ServedModel, prediction: Prediction, row: int) -> Any:
@@ -70,24 +66,32 @@ def _parse(body: bytes) -> PredictRequest:
 async def create_prediction(http_request: Request) -> Response:
     """The action the served policy takes (argmax, deterministic) and its probability; every
     answer names the model version and feature spec that produced it."""
-    request = _parse(await http_request.body())
     holder = get_holder(http_request)
-    model = served_model(holder)
     settings = holder.settings
+    body = await read_capped(
+        http_request.stream(),
+        limit=settings.oracle_max_body_bytes,
+        declared_length=http_request.headers.get("content-length"),
+        setting="ORACLE_MAX_BODY_BYTES",
+    )
+    request = _parse(body)
+    model = served_model(holder)
     obs_dim = model.compiled.obs_dim
     head = {"model_version": model.version, "feature_spec_hash": model.feature_spec_hash}
     if request.states is not None:
         states = request.states
         if len(states) > settings.oracle_max_batch:
-            raise _invalid(
-                f"{len(states)} states; at most {settings.oracle_max_batch} per request", "states"
+            raise InvalidRequest(
+                f"{len(states)} states; at most {settings.oracle_max_batch} per request",
+                field="states",
             )
         if not states:
-            raise _invalid("give at least one state", "states")
+            raise InvalidRequest("give at least one state", field="states")
         for index, row in enumerate(states):
             if len(row) != obs_dim:
-                raise _invalid(
-                    f"has {len(row)} numbers; the model expects {obs_dim}", "states", index
+                raise InvalidRequest(
+                    f"has {len(row)} numbers; the model expects {obs_dim}",
+                    field=f"states[{index}]",
                 )
         matrix = np.array(states, dtype=np.float64)
         run = model.compiled.run
@@ -102,8 +106,8 @@ async def create_prediction(http_request: Request) -> Response:
     extra: dict[str, Any] = {}
     if request.state is not None:
         if len(request.state) != obs_dim:
-            raise _invalid(
-                f"has {len(request.state)} numbers; the model expects {obs_dim}", "state"
+            raise InvalidRequest(
+                f"has {len(request.state)} numbers; the model expects {obs_dim}", field="state"
             )
         state: npt.NDArray[np.float64] = np.array([request.state], dtype=np.float64)
     else:
@@ -122,7 +126,7 @@ async def create_prediction(http_request: Request) -> Response:
                 settings.database_url,
             )
         except InvalidRequest as exc:
-            raise _invalid(str(exc), exc.field or "symbol") from exc
+            raise InvalidRequest(str(exc), field=exc.field or "symbol") from exc
         state = built.state
         extra = {"observation": state[0], "bar_closed_at": built.bar_closed_at}
     prediction = model.compiled.run(state)

@@ -19,7 +19,6 @@ them would get an error instead of corrupting the next job's input. The cache ho
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -36,8 +35,6 @@ from velocitas.domain.timeframe import Timeframe
 from velocitas.settings import get_settings
 
 __all__ = ["BarCache", "bar_data_version", "load_bars_cached"]
-
-DEFAULT_LIMIT_MB = 512
 
 
 def bar_data_version() -> int:
@@ -117,11 +114,7 @@ def _freeze(bars: BarArrays) -> None:
         column.flags.writeable = False
 
 
-def _limit_bytes() -> int:
-    return int(float(os.environ.get("BAR_CACHE_MB", DEFAULT_LIMIT_MB)) * 1024 * 1024)
-
-
-_cache = BarCache(_limit_bytes())
+_cache = BarCache(int(get_settings().bar_cache_mb * 1024 * 1024))
 
 
 def load_bars_cached(

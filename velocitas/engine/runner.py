@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 
-from velocitas.domain.bars import BarArrays
+from velocitas.domain.bars import BarArrays, to_epoch_ns
 from velocitas.domain.trades import Trade
 from velocitas.engine import codes
 from velocitas.engine.alignment import AlignedBars, align
@@ -40,7 +39,6 @@ __all__ = [
 
 _PLACEHOLDER = np.zeros((1, 1))
 _NO_DAYS = np.zeros(1, dtype=np.int64)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STOP_KINDS = {None: codes.STOP_NONE, "percent": codes.STOP_PERCENT, "atr": codes.STOP_ATR}
 _PATHS = {
     "pessimistic": codes.PATH_PESSIMISTIC,
@@ -79,7 +77,7 @@ def strategy_signals(
 
 def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarArrays]:
     """Each leg's bars restricted to [spec.start, spec.end), validated."""
-    start_ns, end_ns = _epoch_ns(spec.start), _epoch_ns(spec.end)
+    start_ns, end_ns = to_epoch_ns(spec.start), to_epoch_ns(spec.end)
     selected: dict[str, BarArrays] = {}
     for symbol in spec.symbols:
         first_leg = next(i for i, leg in enumerate(spec.legs) if leg.symbol == symbol)
@@ -103,11 +101,6 @@ def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarAr
             raise InvalidRequest(f"bars of {symbol!r} hold non-positive or NaN prices", field=field)
         selected[symbol] = part
     return [selected[leg.symbol] for leg in spec.legs]
-
-
-def _epoch_ns(moment: datetime) -> int:
-    """Exact nanoseconds since the Unix epoch (no float rounding)."""
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def kernel_config(spec: BacktestSpec) -> npt.NDArray[np.float64]:

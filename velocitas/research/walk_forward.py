@@ -19,7 +19,6 @@ has finished (see `velocitas.research.walk_forward_spec`); the result equals `ru
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +42,6 @@ __all__ = [
     "WalkForwardPlan",
     "WalkForwardResult",
     "optimise_fold",
-    "parse_duration",
     "plan_folds",
     "plan_walk_forward",
     "run_walk_forward",
@@ -51,18 +49,6 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str, *, field: str = "window") -> timedelta:
-    """`"90m"`, `"12h"`, `"30d"`, `"2w"` → timedelta; `InvalidRequest(field)` otherwise."""
-    match = _DURATION.match(text.strip().lower())
-    if not match or int(match.group(1)) == 0:
-        raise InvalidRequest(
-            f"{text!r}: write a positive length like 90m, 12h, 30d or 2w", field=field
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 @dataclass(frozen=True)

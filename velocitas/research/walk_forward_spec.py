@@ -25,12 +25,12 @@ from velocitas.research.walk_forward import (
     WalkForwardPlan,
     WalkForwardResult,
     optimise_fold,
-    parse_duration,
     plan_folds,
     plan_walk_forward,
     run_walk_forward,
     stitch_folds,
 )
+from velocitas.timeparse import parse_duration
 
 __all__ = [
     "MAX_FOLDS",

@@ -1,0 +1,81 @@
+"""The one mapping of the platform's errors to HTTP answers, shared by every service."""
+
+from __future__ import annotations
+
+import pytest
+
+from velocitas.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidFile,
+    InvalidRequest,
+    NotFound,
+    RowProblem,
+    TooLarge,
+    TransientError,
+    VelocitasError,
+)
+from velocitas.http_errors import answer, invalid_input, locate
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (TooLarge("the request body is 9 bytes; the limit is 8 (X)"), 413),
+        (NotFound("no job 1"), 404),
+        (Conflict("already finished"), 409),
+        (TransientError("queue down"), 503),
+        (ConfigurationError("DATABASE_URL is not set"), 503),
+        (VelocitasError("unexpected"), 500),
+    ],
+)
+def test_answer_plain_errors_carry_the_message_as_detail(
+    error: VelocitasError, status: int
+) -> None:
+    http = answer(error)
+    assert (http.status, http.body) == (status, {"detail": str(error)})
+
+
+def test_answer_invalid_request_in_fastapis_validation_shape() -> None:
+    http = answer(InvalidRequest("below its bound", field="legs[0].strategy.params.fast"))
+    assert http.status == 422
+    assert http.body == {
+        "detail": [
+            {
+                "loc": ["body", "legs", 0, "strategy", "params", "fast"],
+                "msg": "below its bound",
+                "type": "value_error",
+            }
+        ]
+    }
+
+
+def test_answer_invalid_file_is_an_invalid_request() -> None:
+    error = InvalidFile("upload", [RowProblem(2, "close", "not a number")])
+    assert answer(error).body["detail"][0]["loc"] == ["body", "file"]
+
+
+@pytest.mark.parametrize(
+    ("field", "root", "loc"),
+    [
+        ("window", "query", ["query", "window"]),
+        ("query.cursor", "body", ["query", "cursor"]),
+        ("body.articles[3].symbols", "query", ["body", "articles", 3, "symbols"]),
+        ("states[2]", "body", ["body", "states", 2]),
+        (None, "query", ["query"]),
+        ("query.", "body", ["query"]),
+    ],
+)
+def test_locate_roots_a_field_in_the_request(
+    field: str | None, root: str, loc: list[str | int]
+) -> None:
+    assert locate(field, root) == loc
+
+
+def test_invalid_input_never_echoes_the_input() -> None:
+    errors = [
+        {"loc": ("body", "state", 0), "msg": "finite", "type": "finite_number", "input": "nan"},
+    ]
+    assert invalid_input(errors).body == {
+        "detail": [{"loc": ["body", "state", 0], "msg": "finite", "type": "finite_number"}]
+    }

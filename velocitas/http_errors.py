@@ -1,0 +1,88 @@
+"""The platform's errors as HTTP answers: the one mapping every service (gateway, analyst,
+oracle) installs, so the same error reads the same whichever service answers.
+
+    InvalidRequest        422  {"detail": [{"loc": [...], "msg": "...", "type": "value_error"}]}
+      TooLarge            413  {"detail": "..."}
+    NotFound              404  {"detail": "..."}
+    Conflict              409  {"detail": "..."}
+    TransientError        503  {"detail": "..."}
+    ConfigurationError    503  {"detail": "..."}
+    request validation    422  {"detail": [{"loc": [...], "msg": "...", "type": "..."}]}
+
+A 422 has the shape of FastAPI's own validation errors, so clients parse one format. Its `loc`
+starts with the part of the request at fault (`body`, `query`, `path`, `header`): an
+`InvalidRequest.field` such as `legs[0].strategy.params.fast` becomes
+`["body", "legs", 0, "strategy", "params", "fast"]`, one rooted already (`query.cursor`) keeps
+its root, and a bare one takes the service's default root. Validation problems never echo the
+input back: a NaN cannot be written as JSON, and a client never needs its own megabyte back.
+
+FastAPI-free (velocitas depends on no web framework): each service's `errors.install` turns an
+`HttpAnswer` into its response.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from velocitas.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    TooLarge,
+    TransientError,
+    VelocitasError,
+)
+
+__all__ = ["HTTP_STATUS", "REQUEST_PARTS", "HttpAnswer", "answer", "invalid_input", "locate"]
+
+HTTP_STATUS: dict[type[VelocitasError], int] = {
+    InvalidRequest: 422,
+    TooLarge: 413,
+    NotFound: 404,
+    Conflict: 409,
+    TransientError: 503,
+    ConfigurationError: 503,
+}
+"""The status of each error class; a subclass not listed answers as its nearest listed base."""
+
+REQUEST_PARTS = ("body", "query", "path", "header")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """A status code and the JSON body to send with it."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def answer(error: VelocitasError, *, root: str = "body") -> HttpAnswer:
+    """The answer to `error`; `root` locates an `InvalidRequest` whose field names no part of
+    the request. An error of no listed class answers 500, as an unexpected one would."""
+    status = next((HTTP_STATUS[c] for c in type(error).__mro__ if c in HTTP_STATUS), 500)
+    if status == 422 and isinstance(error, InvalidRequest):
+        problem = {"loc": locate(error.field, root), "msg": str(error), "type": "value_error"}
+        return HttpAnswer(422, {"detail": [problem]})
+    return HttpAnswer(status, {"detail": str(error)})
+
+
+def invalid_input(errors: Iterable[Mapping[str, Any]]) -> HttpAnswer:
+    """The 422 for validation errors (pydantic's or FastAPI's `errors()`): where, what, which
+    check; never the input itself."""
+    problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return HttpAnswer(422, {"detail": problems})
+
+
+def locate(field: str | None, root: str = "body") -> list[str | int]:
+    """`legs[0].strategy.params.fast` -> ["body", "legs", 0, "strategy", "params", "fast"];
+    a field already rooted (`query.cursor`) keeps its root; none at all is `[root]`."""
+    parts: list[str | int] = [
+        int(part) if part.isdigit() else part for part in re.split(r"[.\[\]]+", field or "") if part
+    ]
+    if not parts or parts[0] not in REQUEST_PARTS:
+        parts.insert(0, root)
+    return parts
