@@ -12,7 +12,8 @@ from sqlalchemy import delete
 
 from tests.gateway.conftest import Account, store_bars
 from tests.gateway.test_backtests import SPEC
-from tests.worker.process import WorkerProcess, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import WorkerProcess
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import session_scope
 from velocitas.db.models import Bar

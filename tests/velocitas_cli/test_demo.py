@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.oracle.server import free_port
-from tests.worker.process import REPO
+from tests.support.ports import free_port
+from tests.support.processes import REPO
 
 BARS = 5_000
 

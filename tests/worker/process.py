@@ -3,11 +3,8 @@ takes the pool's children too, like a lost machine)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,12 +12,11 @@ from typing import Any
 import redis
 from celery import Celery
 
+from tests.support.processes import kill_process, python_env, start_process, stop_processes
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
 from velocitas.jobs import JobEvent, JobKind, broker_url, events_channel
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Limits for tests: production defaults are an hour (worker/settings.py).
 TEST_LIMITS = {
@@ -44,64 +40,39 @@ class WorkerProcess:
     test-only tasks of `tests.worker.sleepy_tasks` loaded."""
 
     def __init__(self, database_url: str, redis_url: str, queue: str, log_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            **TEST_LIMITS,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "VELOCITAS_JOBS_QUEUE": queue,
-            "PYTHONPATH": str(REPO),
-        }
+        self.env = python_env(
+            {
+                **TEST_LIMITS,
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "VELOCITAS_JOBS_QUEUE": queue,
+            }
+        )
         self.queue = queue
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
         name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        process = subprocess.Popen(
+        process = start_process(
             [
                 sys.executable, "-m", "celery", "-A", "worker.app", "worker",
                 "-Q", self.queue, "-c", "1", "-P", "prefork", "-n", name,
                 "-I", "tests.worker.sleepy_tasks", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle",
             ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.env,
+            log=self.log_dir / f"{name}.log",
         )  # fmt: skip
         self.processes.append(process)
         return process
 
     def kill_hard(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker and its pool children: nothing gets to clean up or acknowledge."""
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        kill_process(process)
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
-def wait_until(condition, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
-    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+        stop_processes(*self.processes)
 
 
 def send(task_name: str, job_id: uuid.UUID, queue: str) -> None:

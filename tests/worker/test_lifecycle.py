@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.support.waiting import wait_until
 from tests.worker.process import (
     FAST_REDELIVERY,
     EventLog,
@@ -14,7 +15,6 @@ from tests.worker.process import (
     job_row,
     new_job,
     send,
-    wait_until,
 )
 from tests.worker.sleepy_tasks import TASK_SLEEPY
 from velocitas.db import jobs as job_store

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from celery import Celery
 from sqlalchemy import update
 
-from tests.worker.process import WorkerProcess, job_row, new_job, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import WorkerProcess, job_row, new_job
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
 from velocitas.jobs import broker_url

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import EventLog, WorkerProcess, job_row, send
 from tests.worker.sleepy_tasks import TASK_SLEEPY_SWEEP
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope

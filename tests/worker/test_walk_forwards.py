@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import EventLog, WorkerProcess, job_row, send
 from velocitas.db import jobs as job_store
 from velocitas.db import walk_forwards as walk_forward_store
 from velocitas.db.engine import session_scope
