@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ class WorkerProcess:
         self.queue = queue
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
 
     def start(self) -> subprocess.Popen[bytes]:
         name = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -65,6 +68,7 @@ class WorkerProcess:
             log=self.log_dir / f"{name}.log",
         )  # fmt: skip
         self.processes.append(process)
+        self.names.append(name)
         return process
 
     def kill_hard(self, process: subprocess.Popen[bytes]) -> None:
@@ -73,6 +77,29 @@ class WorkerProcess:
 
     def stop(self) -> None:
         stop_processes(*self.processes)
+
+    def ready(self) -> set[str]:
+        """The names of this handle's workers that answer a remote-control ping: consuming."""
+        with _control_app() as app:
+            replies = app.control.ping(destination=self.names, timeout=1.0)
+        return {name for reply in replies for name in reply}
+
+    def took(self, task_name: str) -> set[str]:
+        """The names of this handle's live workers that have taken a `task_name` task, as the
+        workers count them themselves (Celery's `inspect stats`), not as their logs tell."""
+        with _control_app() as app:
+            stats = app.control.inspect(destination=self.names, timeout=2.0).stats() or {}
+        return {name for name, stat in stats.items() if stat["total"].get(task_name, 0)}
+
+
+@contextmanager
+def _control_app() -> Iterator[Celery]:
+    """A client of the workers' remote control (broadcasts over the broker)."""
+    app = Celery("test-control", broker=broker_url(), set_as_current=False)
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def send(task_name: str, job_id: uuid.UUID, queue: str) -> None:
