@@ -33,6 +33,7 @@ def _follow(ws: Any, job_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_backtest_round_trip_events_and_report_match_the_engine(
     client: TestClient, alice: Account, workers: WorkerProcess
 ) -> None:
@@ -67,6 +68,7 @@ def test_backtest_round_trip_events_and_report_match_the_engine(
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_backtest_whose_data_vanished_fails_readably_without_retrying(
     client: TestClient, alice: Account, workers: WorkerProcess
 ) -> None:
@@ -88,6 +90,7 @@ def test_backtest_whose_data_vanished_fails_readably_without_retrying(
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_sweep_round_trip_ranks_runs(
     client: TestClient, alice: Account, bob: Account, workers: WorkerProcess
 ) -> None:

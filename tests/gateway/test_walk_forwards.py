@@ -39,6 +39,7 @@ def _queued(owner: Account) -> uuid.UUID:
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_walk_forward_round_trip_matches_the_engine(
     client: TestClient, alice: Account, bob: Account, workers: WorkerProcess
 ) -> None:

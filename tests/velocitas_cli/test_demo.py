@@ -31,6 +31,7 @@ def _demo(env: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.mark.slow  # boots the whole platform twice
+@pytest.mark.worker_processes
 def test_demo_runs_the_round_trip_twice(database_url: str, redis_url: str, tmp_path: Path) -> None:
     env = {
         **os.environ,

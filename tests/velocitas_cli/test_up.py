@@ -27,6 +27,7 @@ def _healthy(base: str) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_up_serves_jobs_and_stops_cleanly_on_sigterm(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:

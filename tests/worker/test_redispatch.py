@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from celery import Celery
 from sqlalchemy import update
 
@@ -39,6 +40,8 @@ def test_redispatch_sends_stale_queued_jobs_not_already_waiting(
     assert job_row(fresh).status == "queued"
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_worker_start_runs_a_job_whose_send_was_lost(
     workers: WorkerProcess, queue: str, owner: uuid.UUID
 ) -> None:

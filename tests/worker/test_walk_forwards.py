@@ -61,6 +61,8 @@ def _finish_fold(fold_id: uuid.UUID, index: int, params: dict[str, int] | None) 
         )
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_folds_run_as_child_jobs_across_workers_and_the_last_one_stitches(
     workers: WorkerProcess, queue: str, owner: uuid.UUID, events: EventLog
 ) -> None:
@@ -109,6 +111,8 @@ def test_a_failed_fold_fails_the_walk_forward_with_its_reason(owner: uuid.UUID) 
         assert walk_forward_store.settle_parent(session, job_id) is None  # finished: left alone
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_a_redelivered_finished_fold_settles_a_walk_forward_left_waiting(
     workers: WorkerProcess, queue: str, owner: uuid.UUID
 ) -> None:
@@ -127,6 +131,8 @@ def test_a_redelivered_finished_fold_settles_a_walk_forward_left_waiting(
     assert job_row(folds[-1]).attempts == 1  # skipped, not run again
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_walk_forward_job_stores_folds_and_stitched_equity(
     workers: WorkerProcess, queue: str, owner: uuid.UUID, events: EventLog
 ) -> None:
@@ -150,6 +156,8 @@ def test_walk_forward_job_stores_folds_and_stitched_equity(
     assert events.types(job_id)[0] == "job.running"
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_walk_forward_job_without_bars_fails_readably(
     workers: WorkerProcess, queue: str, owner: uuid.UUID
 ) -> None:
