@@ -88,7 +88,8 @@ class WorkerProcess:
         """The names of this handle's live workers that have taken a `task_name` task, as the
         workers count them themselves (Celery's `inspect stats`), not as their logs tell."""
         with _control_app() as app:
-            stats = app.control.inspect(destination=self.names, timeout=2.0).stats() or {}
+            # Returns as soon as every named worker has replied; the timeout is for a lost one.
+            stats = app.control.inspect(destination=self.names, timeout=10.0).stats() or {}
         return {name for name, stat in stats.items() if stat["total"].get(task_name, 0)}
 
 
