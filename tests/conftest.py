@@ -79,3 +79,17 @@ def database_url(
 @pytest.fixture(scope="session")
 def redis_url(embedded_home: Path) -> str:
     return embedded.redis_url(Settings(velocitas_home=embedded_home, redis_url=None))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts worker processes is marked `worker_processes` and `slow`, as
+    pyproject's marker list says: refuse one that asks for the `workers` fixture without both.
+    (Tests that start `velocitas up` are marked by hand.)"""
+    for item in items:
+        if "workers" not in getattr(item, "fixturenames", ()):
+            continue
+        missing = {"worker_processes", "slow"} - {mark.name for mark in item.iter_markers()}
+        if missing:
+            raise pytest.UsageError(
+                f"{item.nodeid} starts worker processes: mark it {' and '.join(sorted(missing))}"
+            )

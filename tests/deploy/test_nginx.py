@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.ports import accepts_connections, free_port
+from tests.support.processes import REPO, python_env, running, uvicorn, wait_for_http
+from tests.support.waiting import wait_until
+
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 if NGINX is None:
@@ -26,30 +26,9 @@ if NGINX is None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], deadline_s: float = 90.0) -> None:
-    """Until `url` answers; generous, as a loaded CI machine imports the gateway slowly."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server for {url} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {deadline_s}s")
-
-
 def render_config(tmp: Path, listen: int, upstream: int) -> Path:
     """The shipped config with only its addresses changed, wrapped in a minimal nginx.conf."""
-    site = (ROOT / "nginx" / "velocitas.conf").read_text()
+    site = (REPO / "nginx" / "velocitas.conf").read_text()
     assert "server gateway:8000;" in site
     assert "listen 80;" in site
     site = site.replace("server gateway:8000;", f"server 127.0.0.1:{upstream};")
@@ -78,31 +57,33 @@ http {{
 
 @pytest.fixture
 def proxied_gateway(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[str]:
-    upstream, listen = _free_port(), _free_port()
-    gateway_log = (tmp_path / "gateway.log").open("wb")
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.main:app", "--port", str(upstream)],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url},
-        stdout=gateway_log,
-        stderr=subprocess.STDOUT,
-    )
+    upstream, listen = free_port(), free_port()
+    gateway_argv = uvicorn("gateway.main:app", upstream)
+    gateway_env = python_env({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
     conf = render_config(tmp_path, listen, upstream)
-    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
-    try:
-        _wait_http(f"http://127.0.0.1:{upstream}/health", gateway)
-        _wait_http(f"http://127.0.0.1:{listen}/health", nginx)
+    nginx_argv = [NGINX, "-p", str(tmp_path), "-c", str(conf)]
+    with (
+        running(gateway_argv, gateway_env, tmp_path / "gateway.log", stop_timeout=10) as gateway,
+        running(nginx_argv, os.environ, tmp_path / "nginx.out", stop_timeout=10) as nginx,
+    ):
+        # Generous: a loaded CI machine imports the gateway slowly.
+        wait_for_http(f"http://127.0.0.1:{upstream}/health", gateway, timeout=90)
+        # nginx is ready once it listens. No request is sent to find out, so the rate limit's
+        # bucket is still empty when the test starts.
+        wait_until(
+            lambda: _listening(nginx, listen), timeout=90, message=f"nginx listened on {listen}"
+        )
         yield f"http://127.0.0.1:{listen}"
-    finally:
-        nginx.terminate()
-        gateway.terminate()
-        nginx.wait(10)
-        gateway.wait(10)
-        gateway_log.close()
+
+
+def _listening(nginx: subprocess.Popen[bytes], port: int) -> bool:
+    if nginx.poll() is not None:
+        raise AssertionError(f"nginx exited with {nginx.returncode}")
+    return accepts_connections(port)
 
 
 def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
-    conf = render_config(tmp_path, _free_port(), _free_port())
+    conf = render_config(tmp_path, free_port(), free_port())
     result = subprocess.run(
         [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True
     )
@@ -117,7 +98,6 @@ def test_nginx_proxies_requests_to_the_gateway(proxied_gateway: str) -> None:
 
 
 def test_nginx_rate_limits_a_client_above_ten_requests_per_second(proxied_gateway: str) -> None:
-    time.sleep(3)  # let the bucket drain from the fixture's own probes
     with httpx.Client() as client:
         codes = [client.get(f"{proxied_gateway}/health").status_code for _ in range(60)]
     # burst 20 + ~10/s refill: a fast burst of 60 must see some 429s and keep the early ones.

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from gateway.settings import GatewaySettings, get_gateway_settings
 from tests.gateway.conftest import Account
-from tests.oracle.server import ROOT, free_port
+from tests.support.ports import free_port
+from tests.support.processes import python_env, running, uvicorn, wait_for_http
 
 AT = "2024-01-10T00:00:00Z"
 
@@ -29,30 +26,11 @@ def _point_at(client: TestClient, analyst_url: str) -> None:
 @contextmanager
 def _analyst_process(database_url: str) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "uvicorn", "analyst.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"the analyst exited with {process.returncode}"
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the analyst did not become healthy in 60 s"
-            time.sleep(0.1)
+    argv = uvicorn("analyst.app:create_app", port, "--factory", "--log-level", "warning")
+    with running(argv, python_env({"DATABASE_URL": database_url}), stop_timeout=10) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/health", process, timeout=60)
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.slow  # starts a real analyst process, which loads the embedding model

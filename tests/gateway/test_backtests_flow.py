@@ -12,7 +12,8 @@ from sqlalchemy import delete
 
 from tests.gateway.conftest import Account, store_bars
 from tests.gateway.test_backtests import SPEC
-from tests.worker.process import WorkerProcess, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import WorkerProcess
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import session_scope
 from velocitas.db.models import Bar
@@ -32,6 +33,7 @@ def _follow(ws: Any, job_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_backtest_round_trip_events_and_report_match_the_engine(
     client: TestClient, alice: Account, workers: WorkerProcess
 ) -> None:
@@ -66,6 +68,7 @@ def test_backtest_round_trip_events_and_report_match_the_engine(
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_backtest_whose_data_vanished_fails_readably_without_retrying(
     client: TestClient, alice: Account, workers: WorkerProcess
 ) -> None:
@@ -87,6 +90,7 @@ def test_backtest_whose_data_vanished_fails_readably_without_retrying(
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_sweep_round_trip_ranks_runs(
     client: TestClient, alice: Account, bob: Account, workers: WorkerProcess
 ) -> None:

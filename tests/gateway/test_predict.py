@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from gateway.settings import GatewaySettings, get_gateway_settings
 from tests.gateway.conftest import Account
 from tests.oracle.factories import registered_bundle
-from tests.oracle.server import free_port, oracle_process
+from tests.oracle.server import oracle_process
+from tests.support.ports import free_port
 from velocitas.db.models_registry import promote_model
 from velocitas.features import FeatureSpec
 

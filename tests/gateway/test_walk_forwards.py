@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from tests.gateway.conftest import Account, store_bars
 from tests.gateway.test_backtests import SPEC
-from tests.worker.process import WorkerProcess, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import WorkerProcess
 from velocitas.db import jobs as job_store
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import session_scope
@@ -38,6 +39,7 @@ def _queued(owner: Account) -> uuid.UUID:
 
 
 @pytest.mark.slow
+@pytest.mark.worker_processes
 def test_walk_forward_round_trip_matches_the_engine(
     client: TestClient, alice: Account, bob: Account, workers: WorkerProcess
 ) -> None:

@@ -4,8 +4,6 @@ a corrupt bundle is refused and the old model keeps serving."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ from oracle.holder import ModelHolder
 from oracle.settings import OracleSettings
 from tests.oracle.factories import registered_bundle
 from tests.oracle.server import oracle_process
+from tests.support.waiting import wait_until
 from velocitas.db.models_registry import ModelRecord, promote_model
 from velocitas.features import FeatureSpec
 from velocitas_cli.main import app as cli_app
@@ -29,14 +28,6 @@ def _corrupt(record: ModelRecord) -> None:
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.05)
 
 
 def _promote(version: str) -> None:
@@ -106,14 +97,17 @@ def test_oracle_switches_versions_under_load_without_a_failed_request(
         client_thread = threading.Thread(target=hammer)
         client_thread.start()
         try:
-            _wait_for(lambda: len(seen) >= 200)
+            wait_until(lambda: len(seen) >= 200, message="v1 answered 200 requests")
             _promote("v3")  # corrupt: refused, v1 keeps serving
-            _wait_for(lambda: "v3" in (httpx.get(f"{url}/health").json()["last_error"] or ""))
+            wait_until(
+                lambda: "v3" in (httpx.get(f"{url}/health").json()["last_error"] or ""),
+                message="the oracle reported refusing v3",
+            )
             refused_at = len(seen)
             _promote("v2")
-            _wait_for(lambda: seen[-1] == "v2")
+            wait_until(lambda: seen[-1] == "v2", message="v2 answered")
             settled = len(seen)
-            _wait_for(lambda: len(seen) >= settled + 200)
+            wait_until(lambda: len(seen) >= settled + 200, message="v2 answered 200 requests")
         finally:
             stop.set()
             client_thread.join()

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.oracle.server import free_port
-from tests.worker.process import REPO
+from tests.support.ports import free_port
+from tests.support.processes import REPO
 
 BARS = 5_000
 
@@ -31,6 +31,7 @@ def _demo(env: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.mark.slow  # boots the whole platform twice
+@pytest.mark.worker_processes
 def test_demo_runs_the_round_trip_twice(database_url: str, redis_url: str, tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -3,25 +3,23 @@ takes the pool's children too, like a lost machine)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import redis
 from celery import Celery
 
+from tests.support.processes import kill_process, python_env, start_process, stop_processes
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobEvent, JobKind
 from velocitas.jobs import broker_url, events_channel
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Limits for tests: production defaults are an hour (worker/settings.py).
 TEST_LIMITS = {
@@ -45,64 +43,65 @@ class WorkerProcess:
     test-only tasks of `tests.worker.sleepy_tasks` loaded."""
 
     def __init__(self, database_url: str, redis_url: str, queue: str, log_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            **TEST_LIMITS,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "VELOCITAS_JOBS_QUEUE": queue,
-            "PYTHONPATH": str(REPO),
-        }
+        self.env = python_env(
+            {
+                **TEST_LIMITS,
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "VELOCITAS_JOBS_QUEUE": queue,
+            }
+        )
         self.queue = queue
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
 
     def start(self) -> subprocess.Popen[bytes]:
         name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        process = subprocess.Popen(
+        process = start_process(
             [
                 sys.executable, "-m", "celery", "-A", "worker.app", "worker",
                 "-Q", self.queue, "-c", "1", "-P", "prefork", "-n", name,
                 "-I", "tests.worker.sleepy_tasks", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle",
             ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.env,
+            log=self.log_dir / f"{name}.log",
         )  # fmt: skip
         self.processes.append(process)
+        self.names.append(name)
         return process
 
     def kill_hard(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker and its pool children: nothing gets to clean up or acknowledge."""
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        kill_process(process)
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_processes(*self.processes)
+
+    def ready(self) -> set[str]:
+        """The names of this handle's workers that answer a remote-control ping: consuming."""
+        with _control_app() as app:
+            replies = app.control.ping(destination=self.names, timeout=1.0)
+        return {name for reply in replies for name in reply}
+
+    def took(self, task_name: str) -> set[str]:
+        """The names of this handle's live workers that have taken a `task_name` task, as the
+        workers count them themselves (Celery's `inspect stats`), not as their logs tell."""
+        with _control_app() as app:
+            # Returns as soon as every named worker has replied; the timeout is for a lost one.
+            stats = app.control.inspect(destination=self.names, timeout=10.0).stats() or {}
+        return {name for name, stat in stats.items() if stat["total"].get(task_name, 0)}
 
 
-def wait_until(condition, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
-    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+@contextmanager
+def _control_app() -> Iterator[Celery]:
+    """A client of the workers' remote control (broadcasts over the broker)."""
+    app = Celery("test-control", broker=broker_url(), set_as_current=False)
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def send(task_name: str, job_id: uuid.UUID, queue: str) -> None:

@@ -7,7 +7,8 @@ import uuid
 import numpy as np
 import pytest
 
-from tests.worker.process import EventLog, job_row, new_job, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import EventLog, job_row, new_job
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.domain.bars import BarArrays

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.support.waiting import wait_until
 from tests.worker.process import (
     FAST_REDELIVERY,
     EventLog,
@@ -14,11 +15,12 @@ from tests.worker.process import (
     job_row,
     new_job,
     send,
-    wait_until,
 )
 from tests.worker.sleepy_tasks import TASK_SLEEPY
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
+
+pytestmark = [pytest.mark.worker_processes, pytest.mark.slow]
 
 
 def _finished(job_id: uuid.UUID):  # type: ignore[no-untyped-def]
@@ -80,7 +82,6 @@ def test_run_job_transient_error_retries_with_bound_then_fails(
     assert "the database went away" in (job.error or "")
 
 
-@pytest.mark.slow
 def test_run_job_that_kills_its_worker_is_not_redelivered_forever(
     workers: WorkerProcess, queue: str, owner: uuid.UUID
 ) -> None:
@@ -92,7 +93,6 @@ def test_run_job_that_kills_its_worker_is_not_redelivered_forever(
     assert "gave up after 3 attempts" in (job.error or "")
 
 
-@pytest.mark.slow
 def test_run_job_worker_killed_mid_job_completes_exactly_once(
     workers: WorkerProcess, queue: str, owner: uuid.UUID, events: EventLog
 ) -> None:

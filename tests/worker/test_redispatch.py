@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from celery import Celery
 from sqlalchemy import update
 
-from tests.worker.process import WorkerProcess, job_row, new_job, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import WorkerProcess, job_row, new_job
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
 from velocitas.jobs import broker_url
@@ -38,6 +40,8 @@ def test_redispatch_sends_stale_queued_jobs_not_already_waiting(
     assert job_row(fresh).status == "queued"
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_worker_start_runs_a_job_whose_send_was_lost(
     workers: WorkerProcess, queue: str, owner: uuid.UUID
 ) -> None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
+import pytest
+
+from tests.support.waiting import wait_until
+from tests.worker.process import EventLog, WorkerProcess, job_row, send
 from tests.worker.sleepy_tasks import TASK_SLEEPY_SWEEP
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.domain.events import JobKind
+
+pytestmark = [pytest.mark.worker_processes, pytest.mark.slow]
 
 BASE = {"legs": [{"symbol": "TEST", "strategy": {"name": "sleepy", "params": {}}}], "step_s": 0.01}
 

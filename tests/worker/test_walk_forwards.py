@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.worker.process import EventLog, WorkerProcess, job_row, send, wait_until
+from tests.support.waiting import wait_until
+from tests.worker.process import EventLog, WorkerProcess, job_row, send
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.domain.events import JobKind, JobStatus
@@ -62,18 +63,15 @@ def _finish_fold(fold_id: uuid.UUID, index: int, params: dict[str, int] | None) 
         )
 
 
-def _worker_names_that_ran(workers: WorkerProcess, task: str) -> set[str]:
-    logs = workers.log_dir.glob("*.log")
-    return {log.stem for log in logs if f"Task {task}[" in log.read_text(errors="replace")}
-
-
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_folds_run_as_child_jobs_across_workers_and_the_last_one_stitches(
     workers: WorkerProcess, queue: str, owner: uuid.UUID, events: EventLog
 ) -> None:
     _store_bars()
     for _ in range(2):
         workers.start()
-    wait_until(lambda: len(_worker_names_that_ready(workers)) == 2, 60)
+    wait_until(lambda: len(workers.ready()) == 2, 60, "both workers consumed")
     job_id = _job(owner, {**SPEC, "in_sample": "2d", "out_of_sample": "1d"})
     send(TASK_RUN_WALK_FORWARD, job_id, queue)
     job = wait_until(lambda: (j := job_row(job_id)).status in ("succeeded", "failed") and j, 90)
@@ -88,17 +86,12 @@ def test_folds_run_as_child_jobs_across_workers_and_the_last_one_stitches(
         reported["params"] for reported in job.result_summary["folds"]
     ]
     assert [j.id for j in top_level] == [job_id]  # folds are not listed as the user's jobs
-    assert len(_worker_names_that_ran(workers, TASK_RUN_FOLD)) == 2
+    assert len(workers.took(TASK_RUN_FOLD)) == 2
     wait_until(lambda: "job.succeeded" in events.types(job_id), timeout=5)
     types = events.types(job_id)
     assert types[0] == "job.running"
     assert "job.progress" in types
     assert types.count("job.succeeded") == 1
-
-
-def _worker_names_that_ready(workers: WorkerProcess) -> set[str]:
-    logs = workers.log_dir.glob("*.log")
-    return {log.stem for log in logs if " ready." in log.read_text(errors="replace")}
 
 
 def test_a_failed_fold_fails_the_walk_forward_with_its_reason(owner: uuid.UUID) -> None:
@@ -117,6 +110,8 @@ def test_a_failed_fold_fails_the_walk_forward_with_its_reason(owner: uuid.UUID) 
     assert settle(job_id) is None  # finished: left alone
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_a_redelivered_finished_fold_settles_a_walk_forward_left_waiting(
     workers: WorkerProcess, queue: str, owner: uuid.UUID
 ) -> None:
@@ -135,6 +130,8 @@ def test_a_redelivered_finished_fold_settles_a_walk_forward_left_waiting(
     assert job_row(folds[-1]).attempts == 1  # skipped, not run again
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_walk_forward_job_stores_folds_and_stitched_equity(
     workers: WorkerProcess, queue: str, owner: uuid.UUID, events: EventLog
 ) -> None:
@@ -158,6 +155,8 @@ def test_walk_forward_job_stores_folds_and_stitched_equity(
     assert events.types(job_id)[0] == "job.running"
 
 
+@pytest.mark.slow
+@pytest.mark.worker_processes
 def test_walk_forward_job_without_bars_fails_readably(
     workers: WorkerProcess, queue: str, owner: uuid.UUID
 ) -> None:
