@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from analyst import errors
 from analyst.routes import news, sentiment
 from analyst.sentiment import SentimentAnalyst, default_analyst
+from velocitas.web_errors import install_error_handlers
 
 
 def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
@@ -30,7 +30,7 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
 
     app = FastAPI(title="Velocitas analyst", version="0.1.0", lifespan=lifespan)
     app.state.analyst_factory = factory
-    errors.install(app)
+    install_error_handlers(app, root="query")
     app.include_router(news.router)
     app.include_router(sentiment.router)
 

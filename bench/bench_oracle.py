@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit'
 
 from lab.bundle import write_bundle
 from oracle.bundles import load_served_model
-from oracle.errors import json_response
+from oracle.responses import json_response
 from tests.support.torch_policy import read_torch_policy
 from velocitas import embedded
 from velocitas.agent.contract import ObservationNormalization

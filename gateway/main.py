@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from gateway import errors
 from gateway.routes import (
     backtests,
     bars,
@@ -19,12 +18,13 @@ from gateway.routes import (
 )
 from velocitas import __version__
 from velocitas.strategies.policy import register_policy_strategy
+from velocitas.web_errors import install_error_handlers
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Velocitas gateway", version=__version__)
     register_policy_strategy()  # so specs naming a registered policy validate like any strategy
-    errors.install(app)
+    install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(backtests.router)
     app.include_router(sweeps.router)

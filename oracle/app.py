@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from oracle.errors import install_error_handlers
 from oracle.holder import ModelHolder, watch_registry
 from oracle.routes import health, models, predict
 from oracle.settings import OracleSettings, get_oracle_settings
 from velocitas import __version__
+from velocitas.web_errors import install_error_handlers
 
 
 def create_app(settings: OracleSettings | None = None) -> FastAPI:

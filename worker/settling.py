@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from velocitas.db import jobs as job_store
 from velocitas.db.bar_cache import load_bars_cached
+from velocitas.db.children import child_index
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
-from velocitas.db.sweeps import grid_index
 from velocitas.domain.events import JobKind, JobStatus
 from velocitas.engine.version import ENGINE_VERSION
 from velocitas.errors import InvalidRequest
@@ -99,12 +99,12 @@ def _rank_sweep(parent: BacktestJob, children: Sequence[BacktestJob]) -> ParentR
     runs: list[dict[str, Any]] = [
         {
             "job_id": str(child.id),
-            "params": grid[grid_index(child)],
+            "params": grid[child_index(child)],
             "status": child.status,
             "summary": child.result_summary,
             "error": child.error,
         }
-        for child in sorted(children, key=grid_index)
+        for child in sorted(children, key=child_index)
     ]
     return ParentResult(summary=rank(spec, runs))
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from celery import Task
 from sqlalchemy.orm import Session
 
-from velocitas.db import sweeps as sweep_store
+from velocitas.db.children import create_children as create_child_jobs
 from velocitas.db.models import BacktestJob
+from velocitas.domain.events import JobKind
 from velocitas.jobs import TASK_RUN_BACKTEST, TASK_RUN_SWEEP
 from velocitas.research.sweeps import SweepSpec, expand
 from worker.app import app
@@ -25,4 +26,5 @@ def run_sweep_job(self: Task, job_id: str) -> str:
 def create_children(session: Session, parent: BacktestJob) -> list[BacktestJob]:
     """The sweep's child backtest jobs, one per point of its grid (created once)."""
     spec = SweepSpec.model_validate(parent.spec)
-    return sweep_store.create_children(session, parent, [child for _, child in expand(spec)])
+    runs = enumerate(child for _, child in expand(spec))
+    return create_child_jobs(session, parent, JobKind.BACKTEST, runs)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from celery import Task
 from sqlalchemy.orm import Session
 
-from velocitas.db import walk_forwards as walk_forward_store
 from velocitas.db.bar_cache import load_bars_cached
+from velocitas.db.children import create_children
 from velocitas.db.coverage import require_stored_bars
 from velocitas.db.models import BacktestJob
+from velocitas.domain.events import JobKind
 from velocitas.engine.version import ENGINE_VERSION
 from velocitas.jobs import TASK_RUN_FOLD, TASK_RUN_WALK_FORWARD
 from velocitas.research import walk_forward_spec
@@ -46,9 +47,10 @@ def create_fold_jobs(session: Session, parent: BacktestJob) -> list[BacktestJob]
         session, leg.symbol, base.timeframe, base.start, base.end, field="base.symbol"
     )
     folds = walk_forward_spec.plan(spec).folds
-    return walk_forward_store.create_fold_jobs(
+    return create_children(
         session,
         parent,
+        JobKind.FOLD,
         [(fold.index, walk_forward_spec.fold_job_spec(parent.spec, fold.index)) for fold in folds],
     )
 

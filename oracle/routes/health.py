@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from oracle.deps import HolderDep
-from oracle.errors import json_response
+from oracle.responses import json_response
 
 router = APIRouter(tags=["health"])
 

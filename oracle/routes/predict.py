@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 from oracle.bundles import ServedModel
 from oracle.deps import get_holder, served_model
-from oracle.errors import json_response
 from oracle.inference import Prediction
 from oracle.observations import observation_at
+from oracle.responses import json_response
 from oracle.schemas import BatchPredictionPublic, PredictionPublic, PredictRequest
 from velocitas.errors import InvalidRequest
 from velocitas.request_body import read_capped

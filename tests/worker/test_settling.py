@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from velocitas.db import jobs as job_store
-from velocitas.db import sweeps as sweep_store
+from velocitas.db.children import create_children
 from velocitas.db.engine import session_scope
 from velocitas.domain.events import JobKind, JobStatus
 from velocitas.research.sweeps import SweepSpec, expand
@@ -22,7 +22,7 @@ def _sweep(owner: uuid.UUID, spec: dict[str, Any]) -> tuple[uuid.UUID, list[uuid
         parent, _ = job_store.create_job(session, owner_id=owner, kind=JobKind.SWEEP, spec=spec)
         job_store.mark_running(session, parent.id)
         specs = [child for _, child in expand(SweepSpec.model_validate(spec))]
-        children = sweep_store.create_children(session, parent, specs)
+        children = create_children(session, parent, JobKind.BACKTEST, enumerate(specs))
         return parent.id, [child.id for child in children]
 
 
