@@ -12,7 +12,7 @@ training. The observation's layout is the agent contract's (`velocitas.agent.con
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from velocitas.agent.contract import observations
 from velocitas.agent.policy import PolicyModel
 from velocitas.db.bars import load_bars
 from velocitas.db.sentiment import bar_sentiment
+from velocitas.domain.bars import from_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
 from velocitas.features import build_features
@@ -66,5 +67,5 @@ def observation_at(
     features = build_features(bars, spec, sentiment)
     state = observations(features[-1:], position).astype(np.float64)
     last_open_ns = int(bars.opened_at[-1])
-    closed_at = datetime.fromtimestamp(last_open_ns // 1_000_000_000, UTC) + length
+    closed_at = from_epoch_ns(last_open_ns) + length
     return BuiltObservation(state=state, bar_closed_at=closed_at)

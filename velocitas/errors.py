@@ -16,6 +16,7 @@ Every HTTP service answers these the one way `velocitas.http_errors` describes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "ConfigurationError",
@@ -72,7 +73,13 @@ class TooLarge(InvalidRequest):
 
 
 class NotFound(VelocitasError):
-    """The resource does not exist, or belongs to someone else (which callers must not learn)."""
+    """The resource does not exist, or belongs to someone else (which callers must not learn).
+    `available`, when given, lists what does exist instead (the stored series, say), so the
+    caller can choose; it never names another user's resources."""
+
+    def __init__(self, message: str, *, available: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.available = available
 
 
 class Conflict(VelocitasError):

@@ -3,7 +3,8 @@ oracle) installs, so the same error reads the same whichever service answers.
 
     InvalidRequest        422  {"detail": [{"loc": [...], "msg": "...", "type": "value_error"}]}
       TooLarge            413  {"detail": "..."}
-    NotFound              404  {"detail": "..."}
+    NotFound              404  {"detail": "..."}, or with `available`:
+                               {"detail": {"message": "...", "available": [...]}}
     Conflict              409  {"detail": "..."}
     TransientError        503  {"detail": "..."}
     ConfigurationError    503  {"detail": "..."}
@@ -67,6 +68,8 @@ def answer(error: VelocitasError, *, root: str = "body") -> HttpAnswer:
     if status == 422 and isinstance(error, InvalidRequest):
         problem = {"loc": locate(error.field, root), "msg": str(error), "type": "value_error"}
         return HttpAnswer(422, {"detail": [problem]})
+    if isinstance(error, NotFound) and error.available is not None:
+        return HttpAnswer(status, {"detail": {"message": str(error), "available": error.available}})
     return HttpAnswer(status, {"detail": str(error)})
 
 

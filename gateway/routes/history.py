@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from gateway.deps import ConnectionDep, require_user
 from gateway.schemas import CandlePublic, HistoryNotFound, HistoryPublic, ValidationProblem
@@ -64,10 +64,7 @@ def read_history(
     try:
         candles = bars.read_candles(conn, symbol, timeframe, start=start, end=end, limit=limit)
     except NotFound as exc:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            detail={"message": str(exc), "available": _available(conn)},
-        ) from exc
+        raise NotFound(str(exc), available=_available(conn)) from exc
     except InvalidRequest as exc:
         # every parameter the store checks is a query parameter of this route
         raise InvalidRequest(str(exc), field=f"query.{exc.field or ''}") from exc

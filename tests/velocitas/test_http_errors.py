@@ -36,6 +36,15 @@ def test_answer_plain_errors_carry_the_message_as_detail(
     assert (http.status, http.body) == (status, {"detail": str(error)})
 
 
+def test_answer_not_found_lists_what_is_available_when_given() -> None:
+    series = [{"symbol": "BTCUSDT", "timeframes": ["1m"]}]
+    http = answer(NotFound("no bars of ETHUSDT", available=series))
+    assert (http.status, http.body) == (
+        404,
+        {"detail": {"message": "no bars of ETHUSDT", "available": series}},
+    )
+
+
 def test_answer_invalid_request_in_fastapis_validation_shape() -> None:
     http = answer(InvalidRequest("below its bound", field="legs[0].strategy.params.fast"))
     assert http.status == 422

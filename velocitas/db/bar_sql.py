@@ -8,15 +8,14 @@ instead of sorting.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from psycopg import sql
 
-from velocitas.domain.bars import to_epoch_ns
+from velocitas.domain.bars import from_epoch_ns, to_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BAR_COLUMNS = sql.SQL("opened_at, open, high, low, close, volume")
 
 
@@ -120,13 +119,9 @@ def source_range(
 
 def floor_to(moment: datetime, seconds: int) -> datetime:
     step = seconds * 1_000_000_000
-    return _from_ns((to_epoch_ns(moment) // step) * step)
+    return from_epoch_ns((to_epoch_ns(moment) // step) * step)
 
 
 def ceil_to(moment: datetime, seconds: int) -> datetime:
     step = seconds * 1_000_000_000
-    return _from_ns(-(-to_epoch_ns(moment) // step) * step)
-
-
-def _from_ns(ns: int) -> datetime:
-    return EPOCH + timedelta(microseconds=ns // 1000)
+    return from_epoch_ns(-(-to_epoch_ns(moment) // step) * step)

@@ -27,6 +27,7 @@ from velocitas.db.equity_copy import client_encodable, copy_equity_chunks
 from velocitas.db.models import BacktestJob, BacktestTrade, EquityChunk
 from velocitas.db.models.jobs import EQUITY_CHUNK_POINTS
 from velocitas.db.pgbinary import COPY_HEADER, COPY_TRAILER, PG_EPOCH_US
+from velocitas.domain.bars import from_epoch_ns
 from velocitas.domain.events import JobKind, JobStatus
 from velocitas.domain.trades import Trade
 from velocitas.errors import Conflict
@@ -451,7 +452,7 @@ def _write_equity(
         with cursor.copy("COPY equity_chunk (job_id, chunk, opened_at, equity) FROM STDIN") as copy:
             for chunk, first in enumerate(range(0, len(equity), EQUITY_CHUNK_POINTS)):
                 last = first + EQUITY_CHUNK_POINTS
-                stamps = [_utc(int(at_ns)) for at_ns in opened_at_ns[first:last]]
+                stamps = [from_epoch_ns(int(at_ns)) for at_ns in opened_at_ns[first:last]]
                 copy.write_row((job_id, chunk, stamps, list(equity[first:last])))
         return
     if not client_encodable(equity):
@@ -502,8 +503,3 @@ def _write_equity_by_cast(
         (job_id, EQUITY_CHUNK_POINTS),
     )
     cursor.execute("DROP TABLE equity_stage")
-
-
-def _utc(ns: int) -> datetime:
-    seconds, rest = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)

@@ -8,14 +8,12 @@ never later. Bars without a row (no news, or the series not computed) read as 0.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import numpy as np
 import psycopg
 
 from velocitas import embedded
 from velocitas.db.engine import libpq_url
-from velocitas.domain.bars import BarArrays
+from velocitas.domain.bars import BarArrays, from_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 
 _NS_PER_SECOND = 1_000_000_000
@@ -48,7 +46,7 @@ def load_sentiment(
               AND at >= %s AND at <= %s
             ORDER BY at
             """,
-            (symbol, timeframe, _instant(int(closes.min())), _instant(int(closes.max()))),
+            (symbol, timeframe, from_epoch_ns(int(closes.min())), from_epoch_ns(int(closes.max()))),
         ).fetchall()
     if not rows:
         return result
@@ -64,11 +62,3 @@ def bar_sentiment(bars: BarArrays) -> np.ndarray:
     """The score at each of `bars`' closes (`load_sentiment` of their symbol, timeframe and
     opening instants): the sentiment column a policy trained with news reads."""
     return load_sentiment(bars.symbol, bars.timeframe, bars.opened_at)
-
-
-def _instant(ns: int) -> datetime:
-    # Integer arithmetic: a float round trip could move a bound by a microsecond.
-    return _EPOCH + timedelta(microseconds=ns // 1000)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

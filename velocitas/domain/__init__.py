@@ -2,7 +2,8 @@
 
 Every layer speaks these: the engine builds `Fill`s and `Trade`s, storage keeps them, the API
 serves shapes derived from them, workers and the gateway announce `JobEvent`s. One concept,
-one module: `bars`, `timeframe`, `resample`, `orders`, `fills`, `trades`, `positions`,
+one module: `bars`, `timeframe`, `resample`, `orders`, `rejections`, `fills`, `trades`,
+`positions`,
 `events`, and `wire` (how money and instants are spelled in JSON).
 """
 
@@ -11,6 +12,7 @@ from velocitas.domain.events import Event, JobEvent, JobEventType, JobKind, JobR
 from velocitas.domain.fills import Fill
 from velocitas.domain.orders import Order, OrderSide, OrderStatus, OrderType
 from velocitas.domain.positions import Position, PositionSide
+from velocitas.domain.rejections import Rejection
 from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.trades import Trade
 
@@ -29,6 +31,7 @@ __all__ = [
     "OrderType",
     "Position",
     "PositionSide",
+    "Rejection",
     "Timeframe",
     "Trade",
 ]

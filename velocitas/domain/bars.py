@@ -7,7 +7,7 @@ Time ranges are half-open everywhere: `start` inclusive, `end` exclusive.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -22,12 +22,21 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_epoch_ns(moment: datetime) -> int:
     """Nanoseconds since the epoch for a timezone-aware datetime (naive ones are refused)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: give a timezone (UTC)")
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def from_epoch_ns(ns: int) -> datetime:
+    """The UTC instant `ns` nanoseconds after the epoch, to the microsecond below (integer
+    arithmetic: a float round trip could move an instant by a microsecond)."""
+    return EPOCH + timedelta(microseconds=ns // 1000)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

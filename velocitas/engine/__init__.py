@@ -11,7 +11,6 @@ from velocitas.engine.result import (
     Breakdown,
     EquityCurve,
     PnlSummary,
-    Rejection,
 )
 from velocitas.engine.runner import run_backtest, run_signals, select_bars
 from velocitas.engine.spec import (
@@ -36,7 +35,6 @@ __all__ = [
     "FeeSpec",
     "LegSpec",
     "PnlSummary",
-    "Rejection",
     "RiskSpec",
     "SizingSpec",
     "Stepper",

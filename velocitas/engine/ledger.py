@@ -20,6 +20,7 @@ import numpy as np
 from velocitas.domain.fills import Fill
 from velocitas.domain.orders import OrderSide
 from velocitas.domain.positions import PositionSide
+from velocitas.domain.rejections import Rejection
 from velocitas.domain.trades import Trade
 from velocitas.engine.codes import (
     F_BAR,
@@ -37,7 +38,7 @@ from velocitas.engine.codes import (
     REASON_ENTRY,
     REJECT_REASONS,
 )
-from velocitas.engine.result import Breakdown, PnlSummary, Rejection
+from velocitas.engine.result import Breakdown, PnlSummary
 
 __all__ = ["PRICE_DECIMALS", "Ledger", "LegLabel", "build_ledger", "price_decimal"]
 

@@ -1,6 +1,7 @@
 """What a backtest returns: fills, trades, rejections, the equity curve, P&L breakdown, hash.
 
-Fills and trades are the domain's own types (`velocitas.domain`); the rest is the engine's.
+Fills, trades and rejections are the domain's own types (`velocitas.domain`); the rest is the
+engine's.
 Money is Decimal, computed by `velocitas.engine.ledger` from the fills; the equity curve is the
 kernel's float64 mark-to-market at every bar's close. `to_dict()` is JSON-ready (Decimal → str,
 instants → ISO-8601 UTC). `result_hash` is a sha256 over a canonical serialisation of everything
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,41 +20,16 @@ import numpy.typing as npt
 import orjson
 
 from velocitas.domain.fills import Fill
-from velocitas.domain.orders import OrderSide
+from velocitas.domain.rejections import Rejection
 from velocitas.domain.trades import Trade
-from velocitas.domain.wire import decimal_text, instant_text
+from velocitas.domain.wire import decimal_text
 
 __all__ = [
     "BacktestResult",
     "Breakdown",
     "EquityCurve",
     "PnlSummary",
-    "Rejection",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """An entry order refused by a rule; `quantity` is 0 when refused before sizing."""
-
-    leg: int
-    symbol: str
-    bar_index: int
-    rejected_at: datetime
-    side: OrderSide
-    quantity: Decimal
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "leg": self.leg,
-            "symbol": self.symbol,
-            "bar_index": self.bar_index,
-            "rejected_at": instant_text(self.rejected_at),
-            "side": self.side.value,
-            "quantity": decimal_text(self.quantity),
-            "reason": self.reason,
-        }
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from velocitas.domain.bars import BarArrays, to_epoch_ns
+from velocitas.domain.bars import BarArrays, from_epoch_ns, to_epoch_ns
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 MINUTE_NS = 60_000_000_000
@@ -26,6 +26,14 @@ def test_to_epoch_ns_honours_the_offset_and_refuses_naive() -> None:
     assert to_epoch_ns(datetime(1969, 12, 31, 23, 59, tzinfo=UTC)) == -MINUTE_NS
     with pytest.raises(ValueError, match="naive"):
         to_epoch_ns(datetime(2024, 3, 1))
+
+
+def test_from_epoch_ns_inverts_to_epoch_ns_to_the_microsecond() -> None:
+    for moment in (T0, datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)):
+        assert from_epoch_ns(to_epoch_ns(moment)) == moment
+    # Below a microsecond rounds down, before the epoch too (floor, never towards zero).
+    assert from_epoch_ns(1_999) == datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    assert from_epoch_ns(-1) == datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
 
 
 def test_between_is_start_inclusive_end_exclusive() -> None:
