@@ -4,14 +4,18 @@
     build("sma_cross", {"fast": 50, "slow": 20})  -> InvalidRequest(field="strategy.params.slow")
     build("nope", {})                             -> InvalidRequest(field="strategy.name")
 
-`register` adds a user strategy (see docs/strategies.md, "Writing your own strategy").
+`register` adds a user strategy (see docs/strategies.md, "Writing your own strategy"); strategies
+that installed packages declare under the entry-point group `velocitas.strategies` are registered
+on first use (`load_plugins`).
 """
 
 from __future__ import annotations
 
 import types
 import typing
+import warnings
 from collections.abc import Mapping
+from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from annotated_types import Ge, Le, MaxLen, MinLen
@@ -27,11 +31,26 @@ from velocitas.strategies.passive import BuyAndHold
 from velocitas.strategies.reversion import BollingerReversion, RsiReversion
 from velocitas.strategies.trend import DonchianBreakout, Momentum
 
-__all__ = ["build", "describe", "get", "names", "register", "unregister"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginWarning",
+    "build",
+    "describe",
+    "get",
+    "load_plugins",
+    "names",
+    "register",
+    "unregister",
+]
+
+ENTRY_POINT_GROUP = "velocitas.strategies"
+"""The entry-point group under which installed packages declare their strategy classes."""
 
 S = TypeVar("S", bound=type[Strategy])
 
 _strategies: dict[str, type[Strategy]] = {}
+_plugin_failures: dict[str, str] = {}
+_plugins_loaded = False
 
 
 def register(cls: S) -> S:
@@ -54,6 +73,7 @@ def unregister(name: str) -> None:
 
 def names() -> list[str]:
     """Registered strategy names, sorted."""
+    _ensure_plugins()
     return sorted(_strategies)
 
 
@@ -63,12 +83,53 @@ def get(name: str) -> type[Strategy]:
 
 
 def _lookup(name: str, field: str) -> type[Strategy]:
+    _ensure_plugins()
     try:
         return _strategies[name]
     except (KeyError, TypeError):  # TypeError: an unhashable name from JSON
+        broken = _plugin_failures.get(name) if isinstance(name, str) else None
+        why = f" (the plugin {broken})" if broken else ""
         raise InvalidRequest(
-            f"unknown strategy {name!r}; choose one of {', '.join(names())}", field=field
+            f"unknown strategy {name!r}{why}; choose one of {', '.join(names())}", field=field
         ) from None
+
+
+class PluginWarning(UserWarning):
+    """A strategy plugin (an entry point of `ENTRY_POINT_GROUP`) could not be registered."""
+
+
+def _ensure_plugins() -> None:
+    if not _plugins_loaded:
+        load_plugins()
+
+
+def load_plugins() -> dict[str, str]:
+    """Register the strategy classes installed packages declare under `ENTRY_POINT_GROUP`.
+
+    Runs by itself on first use of the registry; call it again after installing a package in a
+    running process. A plugin that fails to import, is not a `Strategy` subclass or takes a
+    name already registered is skipped with a `PluginWarning` naming the entry point and the
+    reason (the built-ins always stay). Returns those failures: entry point name -> reason.
+    """
+    global _plugins_loaded
+    _plugins_loaded = True  # before loading: a plugin module may use the registry itself
+    _plugin_failures.clear()
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        where = f"{point.name} = {point.value}"
+        if point.dist is not None:
+            where += f" (from {point.dist.name} {point.dist.version})"
+        try:
+            cls = point.load()
+            if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+                raise TypeError(f"{cls!r} is not a subclass of velocitas.strategies.Strategy")
+            register(cls)
+        except Exception as exc:  # any error in foreign code: report it, keep the registry
+            reason = f"{type(exc).__name__}: {exc}"
+            _plugin_failures[point.name] = f"{where} failed to load: {reason}"
+            warnings.warn(
+                f"strategy plugin {where} was not loaded: {reason}", PluginWarning, stacklevel=2
+            )
+    return dict(_plugin_failures)
 
 
 def build(
