@@ -155,7 +155,11 @@ class Backtest:
         if not space:
             raise InvalidRequest("give at least one parameter a range or list", field="grid")
         spec = self._spec({**self.params, **fixed})
-        combinations, skipped = grid_combinations(self.strategy, space)
+        # The fixed parameters join every combination, so rules between parameters (fast <
+        # slow) are checked on the parameters each run really gets.
+        combinations, skipped = grid_combinations(
+            self.strategy, space, fixed={**self.params, **fixed}
+        )
         if not combinations:
             raise InvalidRequest("no combination of the grid is valid", field="grid")
         if workers is None and self._registered_here and not _forks():

@@ -11,11 +11,12 @@ on first use (`load_plugins`).
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
 import warnings
 from collections.abc import Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
 from annotated_types import Ge, Le, MaxLen, MinLen
@@ -51,6 +52,8 @@ S = TypeVar("S", bound=type[Strategy])
 _strategies: dict[str, type[Strategy]] = {}
 _plugin_failures: dict[str, str] = {}
 _plugins_loaded = False
+_plugins_loading = False
+_plugin_lock = threading.RLock()  # the gateway validates specs on several threads
 
 
 def register(cls: S) -> S:
@@ -99,8 +102,12 @@ class PluginWarning(UserWarning):
 
 
 def _ensure_plugins() -> None:
-    if not _plugins_loaded:
-        load_plugins()
+    if _plugins_loaded:
+        return
+    with _plugin_lock:
+        # _plugins_loading: this very thread is importing a plugin that uses the registry.
+        if not _plugins_loaded and not _plugins_loading:
+            load_plugins()
 
 
 def load_plugins() -> dict[str, str]:
@@ -111,25 +118,34 @@ def load_plugins() -> dict[str, str]:
     name already registered is skipped with a `PluginWarning` naming the entry point and the
     reason (the built-ins always stay). Returns those failures: entry point name -> reason.
     """
-    global _plugins_loaded
-    _plugins_loaded = True  # before loading: a plugin module may use the registry itself
-    _plugin_failures.clear()
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        where = f"{point.name} = {point.value}"
-        if point.dist is not None:
-            where += f" (from {point.dist.name} {point.dist.version})"
+    global _plugins_loaded, _plugins_loading
+    with _plugin_lock:
+        _plugins_loading = True
         try:
-            cls = point.load()
-            if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-                raise TypeError(f"{cls!r} is not a subclass of velocitas.strategies.Strategy")
-            register(cls)
-        except Exception as exc:  # any error in foreign code: report it, keep the registry
-            reason = f"{type(exc).__name__}: {exc}"
-            _plugin_failures[point.name] = f"{where} failed to load: {reason}"
-            warnings.warn(
-                f"strategy plugin {where} was not loaded: {reason}", PluginWarning, stacklevel=2
-            )
-    return dict(_plugin_failures)
+            _plugin_failures.clear()
+            for point in entry_points(group=ENTRY_POINT_GROUP):
+                _load_plugin(point)
+        finally:
+            _plugins_loading = False
+            _plugins_loaded = True
+        return dict(_plugin_failures)
+
+
+def _load_plugin(point: EntryPoint) -> None:
+    where = f"{point.name} = {point.value}"
+    if point.dist is not None:
+        where += f" (from {point.dist.name} {point.dist.version})"
+    try:
+        cls = point.load()
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise TypeError(f"{cls!r} is not a subclass of velocitas.strategies.Strategy")
+        register(cls)
+    except Exception as exc:  # any error in foreign code: report it, keep the registry
+        reason = f"{type(exc).__name__}: {exc}"
+        _plugin_failures[point.name] = f"{where} failed to load: {reason}"
+        warnings.warn(
+            f"strategy plugin {where} was not loaded: {reason}", PluginWarning, stacklevel=3
+        )
 
 
 def build(

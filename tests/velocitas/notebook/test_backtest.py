@@ -152,6 +152,11 @@ def test_optimize_equals_run_sweep() -> None:
     assert found.ranking["sortino"].tolist() == [r["sortino"] for r in expected.rows]
     assert found.ranking.loc[0, "final_equity"] == Decimal(expected.rows[0]["final_equity"])
     assert found.best_params == expected.rows[0]["params"]
+    # Parameters given to Backtest hold in every run, and rules are checked with them.
+    held = Backtest(GOOG, "sma_cross", params={"fast": 30}).optimize(slow=[20, 50, 100])
+    assert held.sweep.skipped == 1  # slow=20 is not above fast=30
+    assert sorted(held.ranking["slow"]) == [50, 100]
+    assert set(held.ranking["fast"]) == {30}
 
 
 def test_plot_returns_the_reports_chart() -> None:
