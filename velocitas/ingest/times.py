@@ -216,12 +216,10 @@ def _apply_format(
     """The rows that `time_format` reads, and their times rewritten as ISO-8601 text (with
     the offset when the format reads one), for the ISO rules to take over. The other rows
     are logged here."""
-    if "%z" not in time_format and text.null_count == 0:
-        try:  # Arrow's strptime: vectorised, but without %f and strict about every row
-            naive = pc.strptime(pc.utf8_trim_whitespace(text), format=time_format, unit="us")
-            return np.arange(len(text)), naive.cast(pa.string())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+    fast = _strptime_vectorised(text, time_format)
+    if fast is not None:
+        return np.arange(len(text)), fast
+    # Python's strptime, row by row: every directive, and a reason for each row it refuses.
     iso: list[str] = []
     read: list[int] = []
     reasons: dict[int, str] = {}
@@ -236,6 +234,30 @@ def _apply_format(
             reasons[row] = f"{value!r} does not match the time format {time_format!r}"
     problems.add(np.fromiter(reasons, dtype=np.int64), column, reasons.__getitem__)
     return np.array(read, dtype=np.int64), pa.array(iso, type=pa.string())
+
+
+def _strptime_vectorised(text: pa.Array, time_format: str) -> pa.Array | None:
+    """ISO-8601 text for `text` read with `time_format` by Arrow's strptime, or None when
+    Arrow cannot read every row (or the format has %z). Arrow knows no %f: a format that
+    ends in `.%f` is read as its head, and the digits after the last dot are the fraction."""
+    if "%z" in time_format or text.null_count:
+        return None
+    text = pc.utf8_trim_whitespace(text)
+    fraction = None
+    if time_format.endswith(".%f"):
+        parts = pc.extract_regex(text, r"^(?P<head>.*)\.(?P<fraction>[0-9]{1,6})$")
+        if parts.null_count:
+            return None
+        text, fraction = parts.field("head"), parts.field("fraction")
+        time_format = time_format[: -len(".%f")]
+    try:
+        naive = pc.strptime(text, format=time_format, unit="us")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if fraction is None:
+        return naive.cast(pa.string())
+    whole = pc.strftime(naive.cast(pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%S")
+    return pc.binary_join_element_wise(whole, fraction, ".")
 
 
 def format_micros(micros: int) -> str:
