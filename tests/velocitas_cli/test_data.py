@@ -124,3 +124,51 @@ def test_data_synth_bad_start_exits_2(database_url: str) -> None:
     )
     assert result.exit_code == 2
     assert "not on the 1h grid" in result.stderr
+
+
+def _synth(symbol: str, timeframe: str, bars: int) -> None:
+    result = runner.invoke(
+        app,
+        ["data", "synth", "--symbol", symbol, "--timeframe", timeframe, "--bars", str(bars)],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_data_delete_yes_removes_only_that_series(database_url: str) -> None:
+    _synth("SYN", "1h", 30)
+    _synth("SYN", "1m", 20)
+    result = runner.invoke(
+        app, ["data", "delete", "--symbol", "SYN", "--timeframe", "1h", "--yes", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    deleted = orjson.loads(result.stdout)
+    assert (deleted["symbol"], deleted["timeframe"], deleted["bars"]) == ("SYN", "1h", 30)
+    assert deleted["first_opened_at"].startswith("2024-01-01T00:00:00")
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute("SELECT timeframe, count(*) FROM bar GROUP BY timeframe").fetchall()
+    assert left == [("1m", 20)]
+
+
+def test_data_delete_asks_first_and_keeps_the_bars_on_no(database_url: str) -> None:
+    _synth("SYN", "1h", 30)
+    result = runner.invoke(
+        app, ["data", "delete", "--symbol", "SYN", "--timeframe", "1h"], input="n\n"
+    )
+    assert result.exit_code == 1
+    assert "Delete 30 1h bars of SYN (2024-01-01T00:00:00Z .. 2024-01-02T05:00:00Z)?" in (
+        result.stderr
+    )
+    assert _count(database_url, "SYN") == 30
+    result = runner.invoke(
+        app, ["data", "delete", "--symbol", "SYN", "--timeframe", "1h"], input="y\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert _count(database_url, "SYN") == 0
+
+
+def test_data_delete_unknown_series_exits_2_naming_the_stored_ones(database_url: str) -> None:
+    _synth("SYN", "1h", 3)
+    result = runner.invoke(app, ["data", "delete", "--symbol", "SYN", "--timeframe", "1d", "--yes"])
+    assert result.exit_code == 2
+    assert "no 1d bars stored for 'SYN'; stored: SYN 1h" in " ".join(result.stderr.split())
+    assert _count(database_url, "SYN") == 3

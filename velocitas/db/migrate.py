@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from velocitas import embedded
 from velocitas.db.engine import sqlalchemy_url
+
+log = logging.getLogger(__name__)
 
 
 def _script_location() -> str:
@@ -51,3 +56,25 @@ def current_revision(database_url: str | None = None) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def upgrade_if_behind(database_url: str) -> bool:
+    """Upgrade the database to head unless it is there already; True when it migrated.
+
+    A database at a revision these migrations do not know (written by a newer velocitas)
+    is left alone, with a warning: upgrading it could only fail.
+    """
+    config = alembic_config(database_url)
+    script = ScriptDirectory.from_config(config)
+    current = current_revision(database_url)
+    if current == script.get_current_head():
+        return False
+    if current is not None:
+        try:
+            script.get_revision(current)
+        except CommandError:
+            log.warning("database at unknown revision %s: not migrated", current)
+            return False
+    log.info("migrating the database from %s to head", current or "an empty schema")
+    command.upgrade(config, "head")
+    return True

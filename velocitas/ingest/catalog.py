@@ -1,4 +1,4 @@
-"""What bar series are stored: per symbol and timeframe, span, count and gaps."""
+"""What bar series are stored (per symbol and timeframe: span, count and gaps), and deleting one."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 import psycopg
 
+from velocitas.db.bars import stored_series
 from velocitas.db.engine import connect, libpq_url
 from velocitas.domain.timeframe import Timeframe
-from velocitas.ingest.loader import database_errors
+from velocitas.errors import InvalidRequest
+from velocitas.ingest.loader import database_errors, lock_series
 
 # One ordered pass over the primary key (an index-only scan, no sort): `lag` sees each bar's
 # predecessor, so a gap is a step longer than the timeframe. Missing slots need no such
@@ -46,11 +48,72 @@ class SeriesInfo:
         return asdict(self)
 
 
+_SPAN = """
+SELECT count(*), min(opened_at), max(opened_at) FROM bar
+WHERE symbol = %(symbol)s::varchar AND timeframe = %(timeframe)s::varchar
+"""
+
+# One statement: the bar_data_version trigger bumps once, and bar caches re-read.
+_DELETE = """
+WITH gone AS (
+    DELETE FROM bar WHERE symbol = %(symbol)s::varchar AND timeframe = %(timeframe)s::varchar
+    RETURNING opened_at
+)
+SELECT count(*), min(opened_at), max(opened_at) FROM gone
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSpan:
+    """A stored series' bar count and first and last bar."""
+
+    symbol: str
+    timeframe: str
+    bars: int
+    first_opened_at: datetime
+    last_opened_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def series_span(symbol: str, timeframe: Timeframe, database_url: str | None = None) -> SeriesSpan:
+    """How many bars of `symbol` at `timeframe` are stored, from when to when. A series with
+    no bar is an `InvalidRequest` that lists the stored ones."""
+    with database_errors("bar"), _connect(database_url) as conn:
+        return _span(conn, _SPAN, symbol, timeframe)
+
+
+def delete_series(symbol: str, timeframe: Timeframe, database_url: str | None = None) -> SeriesSpan:
+    """Delete every bar of `symbol` at `timeframe` in one transaction; returns what went.
+    Queues behind (and ahead of) imports of the same series. A series with no bar is an
+    `InvalidRequest` that lists the stored ones, and deletes nothing."""
+    with database_errors("bar"), _connect(database_url) as conn, conn.transaction():
+        lock_series(conn, symbol, timeframe)
+        return _span(conn, _DELETE, symbol, timeframe)
+
+
+def _span(conn: psycopg.Connection, sql: str, symbol: str, timeframe: Timeframe) -> SeriesSpan:
+    row = conn.execute(sql, {"symbol": symbol, "timeframe": timeframe.value}).fetchone()
+    assert row is not None
+    bars, first, last = row
+    if not bars:
+        stored = ", ".join(f"{s.symbol} {s.timeframe}" for s in stored_series(conn))
+        raise InvalidRequest(
+            f"no {timeframe.value} bars stored for {symbol!r}; stored: {stored or 'nothing'}",
+            field="symbol",
+        )
+    return SeriesSpan(symbol, timeframe.value, int(bars), first, last)
+
+
+def _connect(database_url: str | None) -> psycopg.Connection:
+    return connect() if database_url is None else psycopg.connect(libpq_url(database_url))
+
+
 def list_series(database_url: str | None = None) -> list[SeriesInfo]:
     """Every stored (symbol, timeframe) series, ordered by symbol then timeframe."""
     steps = " ".join(f"WHEN '{t.value}' THEN interval '{t.seconds} s'" for t in Timeframe)
-    conn = connect() if database_url is None else psycopg.connect(libpq_url(database_url))
-    with database_errors("bar"), conn:
+    with database_errors("bar"), _connect(database_url) as conn:
         rows = conn.execute(_SERIES.format(steps=steps)).fetchall()
     series = []
     for symbol, timeframe, first, last, bars, gaps in rows:

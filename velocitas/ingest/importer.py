@@ -18,7 +18,8 @@ skipped), or when the plain INSERT took fewer rows than were staged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,9 @@ def import_bars(
     timeframe: Timeframe | str,
     fmt: SourceFormat | None = None,
     tz: str | None = None,
+    time_column: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    time_format: str | None = None,
     skip_invalid: bool = False,
     progress: ProgressCallback | None = None,
     database_url: str | None = None,
@@ -58,8 +62,11 @@ def import_bars(
     """Import a CSV or Parquet file (a path, or its bytes) of bars into `bar`.
 
     `fmt` defaults to the path's suffix (bytes: CSV). `tz` is the IANA zone of times
-    written without an offset. Raises `InvalidFile` (nothing stored) when a row is bad,
-    unless `skip_invalid`, and `InvalidRequest` for a bad symbol, timeframe, zone or header.
+    written without an offset. `time_column` names the time column and `columns` maps
+    value names to the file's columns (`{"close": "Adj Close"}`); by default both are found
+    by name. `time_format` (strptime-style) reads text times that are not ISO-8601.
+    Raises `InvalidFile` (nothing stored) when a row is bad, unless `skip_invalid`, and
+    `InvalidRequest` for a bad symbol, timeframe, zone, header or mapping.
     """
     name = source_name or (str(source) if isinstance(source, Path) else "upload")
     if fmt is None:
@@ -67,9 +74,10 @@ def import_bars(
     series = _series(symbol, timeframe)
     parse_zone(tz)  # refuse an unknown zone before reading the file
     _report(progress, "read", 0, 1)
-    raw = read_source(source, fmt, name)
+    raw = read_source(source, fmt, name, time_column=time_column, columns=columns)
     _report(progress, "read", 1, 1)
-    return _import_raw(raw, name, *series, tz, skip_invalid, progress, database_url)
+    rules = _TimeRules(tz, time_format)
+    return _import_raw(raw, name, *series, rules, skip_invalid, progress, database_url)
 
 
 def import_table(
@@ -78,6 +86,9 @@ def import_table(
     symbol: str,
     timeframe: Timeframe | str,
     tz: str | None = None,
+    time_column: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    time_format: str | None = None,
     skip_invalid: bool = False,
     progress: ProgressCallback | None = None,
     database_url: str | None = None,
@@ -86,8 +97,22 @@ def import_table(
     """`import_bars` for columns already in memory (as a file would hold them)."""
     series = _series(symbol, timeframe)
     parse_zone(tz)
-    raw = RawBars.from_table(table, source_name)
-    return _import_raw(raw, source_name, *series, tz, skip_invalid, progress, database_url)
+    raw = RawBars.from_table(table, source_name, time_column=time_column, columns=columns)
+    rules = _TimeRules(tz, time_format)
+    return _import_raw(raw, source_name, *series, rules, skip_invalid, progress, database_url)
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeRules:
+    """How the time column reads: the zone of times without one, and a strptime format."""
+
+    tz: str | None
+    time_format: str | None
+
+
+def _session_dates(timeframe: Timeframe) -> bool:
+    """Whether a bare date names a bar of this timeframe (its session date): daily or longer."""
+    return timeframe.seconds >= 86_400
 
 
 def _series(symbol: str, timeframe: Timeframe | str) -> tuple[str, Timeframe]:
@@ -108,7 +133,7 @@ def _import_raw(
     name: str,
     symbol: str,
     timeframe: Timeframe,
-    tz: str | None,
+    rules: _TimeRules,
     skip_invalid: bool,
     progress: ProgressCallback | None,
     database_url: str | None,
@@ -117,7 +142,14 @@ def _import_raw(
     header = raw.header
     problems = ProblemLog(n, {header[c]: i for i, c in enumerate(("opened_at", *VALUE_COLUMNS))})
     _report(progress, "check", 0, n)
-    micros, has_time = parse_opened_at(raw.opened_at, parse_zone(tz), header["opened_at"], problems)
+    micros, has_time = parse_opened_at(
+        raw.opened_at,
+        parse_zone(rules.tz),
+        header["opened_at"],
+        problems,
+        time_format=rules.time_format,
+        session_dates=_session_dates(timeframe),
+    )
     on_grid = check_grid(micros, has_time, timeframe, header["opened_at"], problems)
     duplicate = check_duplicates(micros, on_grid, header["opened_at"], problems)
     time_ok = on_grid & ~duplicate

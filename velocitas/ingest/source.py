@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,8 @@ SourceFormat = Literal["csv", "parquet"]
 TIME_COLUMN_NAMES = ("opened_at", "time", "timestamp", "date", "datetime")
 """Header names accepted for the bar's opening time (any case)."""
 VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+PANDAS_INDEX = "__index_level_0__"
+"""Where `DataFrame.to_parquet` keeps an unnamed index (`to_csv` leaves its header empty)."""
 
 _CSV_BLOCK_BYTES = 16 << 20
 
@@ -46,9 +49,21 @@ class RawBars:
         return len(self.opened_at)
 
     @classmethod
-    def from_table(cls, table: pa.Table, source: str) -> RawBars:
-        """Pick the time and value columns out of `table` by name (case-insensitive)."""
-        header = map_columns(table.column_names, source)
+    def from_table(
+        cls,
+        table: pa.Table,
+        source: str,
+        *,
+        time_column: str | None = None,
+        columns: Mapping[str, str] | None = None,
+    ) -> RawBars:
+        """Pick the time and value columns out of `table` by name (see `map_columns`)."""
+        header = map_columns(table.column_names, source, time_column=time_column, columns=columns)
+        return cls.picked(table, header)
+
+    @classmethod
+    def picked(cls, table: pa.Table, header: dict[str, str]) -> RawBars:
+        """The columns that `header` (canonical name -> the table's name) names."""
         opened_at = table.column(header["opened_at"]).combine_chunks()
         values = {
             name: _as_text(table.column(header[name]).combine_chunks()) for name in VALUE_COLUMNS
@@ -69,49 +84,126 @@ def detect_format(path: Path) -> SourceFormat:
     )
 
 
-def map_columns(names: list[str], source: str) -> dict[str, str]:
-    """Canonical column name -> the file's header name. Extra columns are ignored."""
+def parse_column_map(text: str) -> dict[str, str]:
+    """`open=Open,close=Adj Close` -> {"open": "Open", "close": "Adj Close"}: which file
+    column holds each bar value. Names are taken as written, without surrounding spaces."""
+    mapping: dict[str, str] = {}
+    for item in text.split(","):
+        name, equals, column = item.partition("=")
+        name, column = name.strip().lower(), column.strip()
+        if not equals or not column:
+            raise InvalidRequest(
+                f"column mapping {item.strip()!r}: write VALUE=COLUMN, e.g. close=Adj Close",
+                field="columns",
+            )
+        if name in mapping:
+            raise InvalidRequest(f"column mapping names {name!r} twice", field="columns")
+        mapping[name] = column
+    return mapping
+
+
+def map_columns(
+    names: list[str],
+    source: str,
+    *,
+    time_column: str | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Canonical column name -> the file's header name. Extra columns are ignored.
+
+    The time column is `time_column` when given; else the one column named like a time
+    (`TIME_COLUMN_NAMES`); else an unnamed first column (pandas' index). A value column is
+    the one `columns` maps it to, else the one of its own name. Names match in any case.
+    """
+    columns = columns or {}
+    unknown = sorted(set(columns) - set(VALUE_COLUMNS))
+    if unknown:
+        raise InvalidRequest(
+            f"{source}: cannot map {', '.join(map(repr, unknown))}; map {', '.join(VALUE_COLUMNS)}"
+            " (and choose the time column with --time-column)",
+            field="columns",
+        )
     by_lower: dict[str, str] = {}
     for name in names:
         by_lower.setdefault(name.strip().lower(), name)
-    times = [by_lower[n] for n in TIME_COLUMN_NAMES if n in by_lower]
-    if not times:
-        raise InvalidRequest(
-            f"{source}: no time column; name one of {', '.join(TIME_COLUMN_NAMES)} "
-            f"(found: {', '.join(names) or 'no header'})",
-            field="opened_at",
-        )
-    if len(times) > 1:
-        raise InvalidRequest(
-            f"{source}: several time columns ({', '.join(times)}); keep exactly one",
-            field="opened_at",
-        )
-    header = {"opened_at": times[0]}
+    if time_column is not None:
+        header = {"opened_at": _named(names, by_lower, time_column, source, "time_column")}
+    else:
+        header = {"opened_at": _time_column(names, by_lower, source)}
     for column in VALUE_COLUMNS:
-        if column not in by_lower:
+        if column in columns:
+            header[column] = _named(names, by_lower, columns[column], source, "columns")
+        elif column in by_lower:
+            header[column] = by_lower[column]
+        else:
             raise InvalidRequest(
-                f"{source}: no {column!r} column (found: {', '.join(names)})", field=column
+                f"{source}: no {column!r} column (found: {', '.join(names)}); "
+                f"map one with --columns {column}=NAME",
+                field=column,
             )
-        header[column] = by_lower[column]
     return header
 
 
-def read_source(source: Path | bytes, fmt: SourceFormat, name: str) -> RawBars:
-    """Read a CSV or Parquet file (a path or its bytes) into `RawBars`."""
+def _named(names: list[str], by_lower: dict[str, str], wanted: str, source: str, field: str) -> str:
+    """The column called `wanted` (exactly, else in any case), or an error naming it."""
+    if wanted in names:
+        return wanted
+    found = by_lower.get(wanted.strip().lower())
+    if found is None:
+        raise InvalidRequest(
+            f"{source}: no column {wanted!r} (found: {', '.join(map(repr, names))})", field=field
+        )
+    return found
+
+
+def _time_column(names: list[str], by_lower: dict[str, str], source: str) -> str:
+    times = [by_lower[n] for n in TIME_COLUMN_NAMES if n in by_lower]
+    if len(times) > 1:
+        raise InvalidRequest(
+            f"{source}: several time columns ({', '.join(times)}); keep exactly one "
+            "or choose one with --time-column",
+            field="opened_at",
+        )
+    if times:
+        return times[0]
+    # pandas writes an unnamed index (the dates) as a first column without a name
+    if names and not names[0].strip():
+        return names[0]
+    if PANDAS_INDEX in names:
+        return PANDAS_INDEX
+    raise InvalidRequest(
+        f"{source}: no time column; name one of {', '.join(TIME_COLUMN_NAMES)} "
+        f"or choose one with --time-column (found: {', '.join(names) or 'no header'})",
+        field="opened_at",
+    )
+
+
+def read_source(
+    source: Path | bytes,
+    fmt: SourceFormat,
+    name: str,
+    *,
+    time_column: str | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> RawBars:
+    """Read a CSV or Parquet file (a path or its bytes) into `RawBars`; `time_column` and
+    `columns` choose the columns as `map_columns` says."""
     try:
         if fmt == "csv":
-            return _read_csv(source, name)
-        return _read_parquet(source, name)
+            return _read_csv(source, name, time_column, columns)
+        return _read_parquet(source, name, time_column, columns)
     except InvalidFile:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"{name}: not a readable {fmt} file: {exc}", field="file") from exc
 
 
-def _read_csv(source: Path | bytes, name: str) -> RawBars:
+def _read_csv(
+    source: Path | bytes, name: str, time_column: str | None, columns: Mapping[str, str] | None
+) -> RawBars:
     names = _csv_header(source)
-    header = map_columns(names, name)
-    wanted = list(header.values())
+    header = map_columns(names, name, time_column=time_column, columns=columns)
+    wanted = list(dict.fromkeys(header.values()))
     # Every column as text, including times: the exact digits go to NUMERIC, and the time
     # parser decides between epoch numbers and ISO-8601 itself.
     convert = pa_csv.ConvertOptions(
@@ -127,7 +219,7 @@ def _read_csv(source: Path | bytes, name: str) -> RawBars:
         if "CSV parse error" not in str(exc):
             raise
         raise _ragged_rows(source, names, name) from exc
-    return RawBars.from_table(table, name)
+    return RawBars.picked(table, header)
 
 
 def _csv_input(source: Path | bytes) -> pa.BufferReader | str:
@@ -166,11 +258,13 @@ def _csv_header(source: Path | bytes) -> list[str]:
     return next(csv.reader(io.StringIO(line)), [])
 
 
-def _read_parquet(source: Path | bytes, name: str) -> RawBars:
+def _read_parquet(
+    source: Path | bytes, name: str, time_column: str | None, columns: Mapping[str, str] | None
+) -> RawBars:
     file = pq.ParquetFile(pa.BufferReader(source) if isinstance(source, bytes) else source)
-    header = map_columns(file.schema_arrow.names, name)
-    table = file.read(columns=list(header.values()))
-    return RawBars.from_table(table, name)
+    header = map_columns(file.schema_arrow.names, name, time_column=time_column, columns=columns)
+    table = file.read(columns=list(dict.fromkeys(header.values())))
+    return RawBars.picked(table, header)
 
 
 def _as_text(values: pa.Array) -> pa.Array:

@@ -12,6 +12,7 @@ from velocitas.db.bars import load_bars_with_snapshot
 from velocitas.db.engine import connect
 from velocitas.domain.timeframe import Timeframe
 from velocitas.ingest import import_table
+from velocitas.ingest.catalog import delete_series
 from velocitas.synth import synth_bars
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -98,3 +99,12 @@ def test_a_zero_limit_turns_the_cache_off(database_url: str) -> None:
     again, _ = cache.load("CACHE", "1h", START, END)
     assert again is not first
     assert first.close.flags.writeable
+
+
+def test_deleting_a_series_through_the_platform_invalidates_too(database_url: str) -> None:
+    _store()
+    cache = BarCache(BIG)
+    before, _ = cache.load("CACHE", "1h", START, END)
+    delete_series("CACHE", Timeframe.H1)
+    after, _ = cache.load("CACHE", "1h", START, END)
+    assert (len(before), len(after)) == (48, 0)
