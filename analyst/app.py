@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from analyst.embeddings import LazyEmbeddings
 from analyst.routes import news, sentiment
 from analyst.sentiment import SentimentAnalyst, default_analyst
 from velocitas.web_errors import install_error_handlers
@@ -43,7 +44,9 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
 
 def _warm_up(factory: Callable[[], SentimentAnalyst]) -> None:
     try:
-        factory()
+        embeddings = factory().embeddings
+        if isinstance(embeddings, LazyEmbeddings):
+            embeddings.load()  # commands load on demand; a service loads before requests come
     except Exception:  # the first request that needs the model reports the error itself
         logging.getLogger(__name__).warning("the analyst could not load its model", exc_info=True)
 

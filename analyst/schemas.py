@@ -35,6 +35,7 @@ class HitPublic(BaseModel):
     published_at: AwareDatetime
     symbols: list[str]
     similarity: float
+    relevance: float
 
 
 class SearchPublic(BaseModel):

@@ -22,8 +22,8 @@ import numpy as np
 import psycopg
 from langchain_core.embeddings import Embeddings
 
-from analyst.embeddings import embed_query, load_embeddings
-from analyst.retrieval import Hit, search_vector
+from analyst.embeddings import LazyEmbeddings, embed_query
+from analyst.retrieval import Hit, any_news, search_vector
 from analyst.scorers import ArticleScorer, FinanceVaderScorer, LlmScorer
 from analyst.settings import AnalystSettings, get_analyst_settings
 from analyst.symbols import SymbolTagger, load_tagger
@@ -98,6 +98,10 @@ class SentimentAnalyst:
     ) -> list[Hit]:
         """The articles `score` combines: point-in-time, tagged `symbol`, within the window."""
         symbol = symbol.upper()
+        if not any_news(
+            at=at, symbol=symbol, window=self.window, conn=conn, settings=self.settings
+        ):
+            return []  # nothing to rank: the query is not embedded, the model not loaded
         return search_vector(
             self._query_vector(symbol),
             at=at,
@@ -149,10 +153,11 @@ def load_scorer(settings: AnalystSettings) -> ArticleScorer:
 
 @lru_cache
 def default_analyst() -> SentimentAnalyst:
-    """The configured analyst (embedding model, scorer, aliases), built once per process."""
+    """The configured analyst (embedding model, scorer, aliases), built once per process; the
+    embedding model loads when something must first be embedded."""
     settings = get_analyst_settings()
     return SentimentAnalyst(
-        embeddings=load_embeddings(settings),
+        embeddings=LazyEmbeddings(settings),
         scorer=load_scorer(settings),
         tagger=load_tagger(settings.symbol_aliases),
         settings=settings,

@@ -18,17 +18,22 @@ __all__ = ["DEFAULT_ALIASES", "SymbolTagger", "load_tagger"]
 
 DEFAULT_ALIASES: dict[str, list[str]] = {
     "SYN": ["SYN", "Synthetica", "Synthetica Corp"],
-    "BTCUSD": ["BTCUSD", "BTC", "Bitcoin"],
-    "ETHUSD": ["ETHUSD", "ETH", "Ether", "Ethereum"],
+    "BTCUSD": ["BTCUSD", "BTC-USD", "BTC/USD", "BTC", "XBT", "Bitcoin"],
+    "ETHUSD": ["ETHUSD", "ETH-USD", "ETH/USD", "ETH", "Ether", "Ethereum"],
     "AAPL": ["AAPL", "Apple", "iPhone maker"],
     "MSFT": ["MSFT", "Microsoft"],
-    "GOOGL": ["GOOGL", "Alphabet", "Google"],
+    # Alphabet has two listed share classes (GOOGL class A, GOOG class C): news about the
+    # company is news about both, and price data comes under either ticker.
+    "GOOGL": ["GOOGL", "GOOG", "Alphabet", "Google"],
+    "GOOG": ["GOOG", "GOOGL", "Alphabet", "Google"],
     "AMZN": ["AMZN", "Amazon"],
     "NVDA": ["NVDA", "Nvidia"],
     "TSLA": ["TSLA", "Tesla"],
-    "META": ["Meta Platforms", "Facebook"],
+    "META": ["META", "Meta Platforms", "Facebook", "FB"],
     "JPM": ["JPM", "JPMorgan", "JPMorgan Chase"],
 }
+"""Each symbol's ticker in its common spellings (exchange and data-vendor forms such as
+"BTC-USD", other share classes) and the names the press uses."""
 
 
 class SymbolTagger:

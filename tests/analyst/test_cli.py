@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -131,3 +134,49 @@ def test_cli_features_writes_series_for_stored_bars(database_url: str, tmp_path:
         "2024-01-04T00:00:00Z",
     )
     assert bad.exit_code == 2
+
+
+_HEAVY_PROBE = """
+import json, sys
+from velocitas_cli.main import app
+heavy = ("torch", "sentence_transformers", "transformers")
+for args in json.loads(sys.argv[1]):
+    app(args, standalone_mode=False)
+    print("LOADED", json.dumps(sorted(m for m in heavy if m in sys.modules)), flush=True)
+"""
+
+
+def test_cli_commands_with_nothing_to_embed_do_not_load_the_model(database_url: str) -> None:
+    # A fresh interpreter (this one has loaded the model for other tests). `sentiment` and
+    # `features` with no news in the window embed nothing, so torch and sentence-transformers
+    # must not even be imported (loading them took ~6 s per command); `search` must embed its
+    # query, which shows the probe can see a loaded model.
+    with psycopg.connect(database_url) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO bar VALUES ('SYN', '1d', %s, 1, 1, 1, 1, 1)",
+            [(f"2024-01-0{d}T00:00:00Z",) for d in (1, 2, 3)],
+        )
+    at = "2024-01-05T00:00:00Z"
+    window = ["--start", "2024-01-01T00:00:00Z", "--end", "2024-01-04T00:00:00Z"]
+    commands = [
+        ["analyst", "sentiment", "--symbol", "SYN", "--at", at, "--json"],
+        ["analyst", "features", "--symbol", "SYN", "--timeframe", "1d", "--json", *window],
+        ["analyst", "search", "Synthetica crash", "--at", at, "--json"],
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", _HEAVY_PROBE, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"DATABASE_URL": database_url},
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = [
+        json.loads(line.removeprefix("LOADED "))
+        for line in result.stdout.splitlines()
+        if line.startswith("LOADED ")
+    ]
+    assert loaded[:2] == [[], []], result.stdout
+    assert {"torch", "sentence_transformers"} <= set(loaded[2])
+    assert '"n_docs": 0' in result.stdout

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from analyst.embeddings import LocalSentenceEmbeddings, embed_texts, load_embeddings
+from analyst.embeddings import (
+    LazyEmbeddings,
+    LocalSentenceEmbeddings,
+    embed_texts,
+    load_embeddings,
+)
 from analyst.settings import AnalystSettings
 from velocitas.errors import ConfigurationError
 
@@ -68,3 +73,19 @@ def test_load_embeddings_refuses_dimension_other_than_column() -> None:
 def test_load_embeddings_refuses_unknown_model() -> None:
     with pytest.raises(ConfigurationError):
         load_embeddings(AnalystSettings(embedding_model="/no/such/model"))
+
+
+def test_lazy_embeddings_load_on_first_embedding_only() -> None:
+    lazy = LazyEmbeddings(AnalystSettings(embedding_model=f"python:{__name__}:wide"))
+    assert not lazy.loaded
+    assert embed_texts(lazy, []).shape == (0, 384)
+    assert not lazy.loaded  # nothing to embed: nothing loaded
+    assert np.allclose(embed_texts(lazy, ["a", "bcd"]), embed_texts(WideEmbeddings(), ["a", "bcd"]))
+    assert lazy.loaded
+    assert lazy.load() is lazy.load()
+
+
+def test_lazy_embeddings_report_configuration_errors_at_first_use() -> None:
+    lazy = LazyEmbeddings(AnalystSettings(embedding_model=f"python:{__name__}:tiny"))
+    with pytest.raises(ConfigurationError, match="vector\\(384\\)"):
+        lazy.embed_query("x")

@@ -7,9 +7,11 @@ import pytest
 from langchain_core.documents import Document
 from psycopg.pq import TransactionStatus
 
+from analyst import sample_news
 from analyst.embeddings import LocalSentenceEmbeddings
-from analyst.records import NewsRecord
-from analyst.retrieval import NewsRetriever, choose_strategy, search, search_vector
+from analyst.ingest import embedding_text
+from analyst.records import NewsRecord, parse_record
+from analyst.retrieval import NewsRetriever, any_news, choose_strategy, search, search_vector
 from analyst.store import connect, insert_news
 from tests.analyst.synthetic import EPOCH, brute_force, clustered_unit_vectors, store_corpus
 from velocitas.errors import InvalidRequest
@@ -153,3 +155,48 @@ def test_search_vector_inside_callers_transaction_leaves_it_open(database_url: s
         assert [hit.id for hit in hits] == [1]
         assert conn.info.transaction_status == TransactionStatus.INTRANS
         conn.execute("SELECT * FROM scratch")  # still there: nothing was committed or lost
+
+
+def _store_sample_news(database_url: str, embeddings: LocalSentenceEmbeddings) -> list[dict]:
+    generated = list(sample_news.generate(EPOCH, EPOCH + timedelta(days=19), seed=7))
+    records = [parse_record(r) for r in generated]
+    with connect(Settings(database_url=database_url)) as conn:
+        insert_news(conn, records, embeddings.embed_array([embedding_text(r) for r in records]))
+        conn.commit()
+    return generated
+
+
+@pytest.mark.parametrize("day", [15, 19])
+def test_search_price_crash_ranks_crash_and_fall_headlines_first(
+    database_url: str, embeddings: LocalSentenceEmbeddings, day: int
+) -> None:
+    tone_of = {r["headline"]: r["tone"] for r in _store_sample_news(database_url, embeddings)}
+    kwargs = {
+        "at": EPOCH + timedelta(days=day),
+        "window": timedelta(days=3),
+        "embeddings": embeddings,
+        "settings": Settings(database_url=database_url),
+    }
+    # Similarity alone puts a "hits new high" headline first (embeddings barely encode tone):
+    # the case this test guards.
+    plain = search("price crash", k=3, tone_aware=False, **kwargs)
+    assert "hits new high" in plain[0].headline
+    hits = search("price crash", k=3, **kwargs)
+    assert [tone_of[hit.headline] for hit in hits] == ["negative"] * 3
+    assert [hit.relevance for hit in hits] == sorted((hit.relevance for hit in hits), reverse=True)
+    # A query without a tone keeps the similarity order.
+    neutral = search("Bitcoin news", k=5, **kwargs)
+    assert neutral == search("Bitcoin news", k=5, tone_aware=False, **kwargs)
+    assert all(hit.relevance == hit.similarity for hit in neutral)
+
+
+def test_any_news_follows_the_search_filter(database_url: str) -> None:
+    corpus = store_corpus(database_url, 50)
+    settings = Settings(database_url=database_url)
+    first = EPOCH + timedelta(seconds=int(corpus.published.min()))
+    assert not any_news(at=first - timedelta(seconds=1), settings=settings)
+    assert any_news(at=first, settings=settings)
+    assert not any_news(at=first, symbol="ZZZ", settings=settings)
+    with connect(settings) as conn:
+        assert any_news(at=first, window=timedelta(seconds=1), conn=conn)
+        assert conn.info.transaction_status == TransactionStatus.IDLE

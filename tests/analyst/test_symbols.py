@@ -17,6 +17,18 @@ def test_tag_matches_names_case_insensitively_and_tickers_exactly() -> None:
     assert tagger.tag("syn jumps") == []
 
 
+def test_tag_knows_both_alphabet_share_classes_and_vendor_ticker_forms() -> None:
+    tagger = SymbolTagger(DEFAULT_ALIASES)
+    assert tagger.tag("GOOG closes at a record") == ["GOOG", "GOOGL"]
+    assert tagger.tag("Google unveils new Pixel") == ["GOOG", "GOOGL"]
+    assert tagger.tag("GOOGL options volume spikes") == ["GOOG", "GOOGL"]
+    assert tagger.tag("BTC-USD breaks out", "XBT perpetuals") == ["BTCUSD"]
+    assert tagger.tag("ETH/USD steady") == ["ETHUSD"]
+    assert tagger.tag("META falls") == ["META"]
+    assert "GOOG" in tagger.names_of("GOOGL")
+    assert "Alphabet" in tagger.names_of("GOOG")
+
+
 def test_load_tagger_reads_json_and_yaml(tmp_path: Path) -> None:
     as_json = tmp_path / "aliases.json"
     as_json.write_text(json.dumps({"xyz": ["Xylophone Co"]}))
