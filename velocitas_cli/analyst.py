@@ -58,7 +58,7 @@ def ingest(
     json: bool = JsonOption,
 ) -> None:
     """Ingest a news file: validate, deduplicate, tag symbols, embed, store (all or nothing)."""
-    from analyst.embeddings import load_embeddings
+    from analyst.embeddings import LazyEmbeddings
     from analyst.ingest import ingest_file
     from analyst.settings import get_analyst_settings
     from analyst.symbols import load_tagger
@@ -66,7 +66,7 @@ def ingest(
     settings = get_analyst_settings()
     try:
         tagger = load_tagger(settings.symbol_aliases)
-        embeddings = load_embeddings(settings)
+        embeddings = LazyEmbeddings(settings)  # a re-ingest with nothing new never loads it
         with _progress("embedding", not json) as progress:
             report = ingest_file(
                 path,
