@@ -17,6 +17,7 @@ second. The legacy names `crypto_24_7` and `exchange` mean `crypto` and `XNYS`.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -25,13 +26,16 @@ import numpy as np
 import numpy.typing as npt
 
 from velocitas.domain.timeframe import Timeframe
+from velocitas.errors import InvalidRequest
 
 __all__ = [
     "CalendarKind",
     "MarketCalendar",
     "calendar_names",
     "infer_calendar",
+    "known_calendar",
     "market_calendar",
+    "missing_opens",
     "resolve_calendar",
 ]
 
@@ -106,8 +110,10 @@ class MarketCalendar:
         if bar_ns >= _DAY_NS:  # a daily bar opens at its session's date, 00:00 UTC
             days = sessions.values.astype("datetime64[D]").astype(np.int64) * _DAY_NS
             return grid[np.isin(grid, days)]
-        opens = calendar.opens.loc[sessions].values.astype("datetime64[ns]").astype(np.int64)
-        closes = calendar.closes.loc[sessions].values.astype("datetime64[ns]").astype(np.int64)
+        opens, closes = (
+            edge.loc[sessions].dt.tz_convert(None).to_numpy("datetime64[ns]").astype(np.int64)
+            for edge in (calendar.opens, calendar.closes)
+        )
         # A bar is expected when it overlaps a session: it opens before the close and closes
         # after the open.
         at = np.searchsorted(closes, grid, side="right")
@@ -135,10 +141,13 @@ def _exchange(code: str, span: tuple[str, str | None]) -> Any:
     """The exchange_calendars calendar over `span` (start, end or None for the default end)."""
     import exchange_calendars as xcals  # slow to import: only where an exchange is used
 
-    try:
-        return xcals.get_calendar(code, start=span[0], end=span[1])
-    except ValueError:  # a span the calendar cannot cover: its own default range
-        return xcals.get_calendar(code)
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x reads tz-aware `Series.values`, which pandas 3 deprecates.
+        warnings.filterwarnings("ignore", message="Series.values returning")
+        try:
+            return xcals.get_calendar(code, start=span[0], end=span[1])
+        except ValueError:  # a span the calendar cannot cover: its own default range
+            return xcals.get_calendar(code)
 
 
 def calendar_names() -> list[str]:
@@ -179,6 +188,14 @@ def market_calendar(name: str) -> MarketCalendar:
     )
 
 
+def known_calendar(name: str, *, field: str = "calendar") -> str:
+    """The canonical name of calendar `name`, or `InvalidRequest` naming `field`."""
+    try:
+        return market_calendar(name).name
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), field=field) from None
+
+
 def infer_calendar(opened_at_ns: npt.ArrayLike, timeframe: str) -> MarketCalendar:
     """The calendar a series' spacing suggests.
 
@@ -201,6 +218,18 @@ def infer_calendar(opened_at_ns: npt.ArrayLike, timeframe: str) -> MarketCalenda
         return market_calendar("fx" if bool((weekday == 6).any()) else "XNYS")
     per_day = np.bincount(days - days[0])
     return market_calendar("fx" if per_day.max() * bar_s >= 20 * 3600 else "XNYS")
+
+
+def missing_opens(
+    opened_at_ns: npt.ArrayLike, timeframe: str, calendar: MarketCalendar
+) -> npt.NDArray[np.int64]:
+    """Opening times (int64 ns, sorted) of the bars `calendar` expects between the series'
+    first and last bar that the series lacks: its gaps, weekends and holidays excluded."""
+    times = np.asarray(opened_at_ns, dtype=np.int64)
+    if len(times) == 0:
+        return times
+    expected = calendar.expected_opens(int(times.min()), int(times.max()), timeframe)
+    return np.setdiff1d(expected, times, assume_unique=True)
 
 
 def resolve_calendar(
