@@ -18,6 +18,7 @@ from velocitas.calendars import MarketCalendar, resolve_calendar
 from velocitas.domain.bars import BarArrays, from_epoch_ns, to_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.trades import Trade
+from velocitas.domain.wire import decimal_text, instant_text
 from velocitas.engine import codes
 from velocitas.engine.alignment import AlignedBars, align
 from velocitas.engine.kernel import run_kernel
@@ -257,15 +258,15 @@ def _exposure_bars(trades: Sequence[Trade], bars: int) -> int:
 
 def run_facts(
     spec: BacktestSpec, calendar: MarketCalendar, opened_at: npt.NDArray[np.int64]
-) -> dict[str, str | float]:
+) -> dict[str, str]:
     """What the run actually used, for the report: the calendar, the lot, and the first bar's
     opening and the last bar's close (ISO-8601 UTC), which may lie inside the requested range."""
     bar_ns = Timeframe.parse(spec.timeframe).seconds * 1_000_000_000
     return {
         "calendar": calendar.name,
-        "lot_size": str(spec.sizing.lot_size),
-        "first_bar_opened_at": from_epoch_ns(int(opened_at[0])).isoformat(),
-        "last_bar_closed_at": from_epoch_ns(int(opened_at[-1]) + bar_ns).isoformat(),
+        "lot_size": decimal_text(spec.sizing.lot_size),
+        "first_bar_opened_at": instant_text(from_epoch_ns(int(opened_at[0]))),
+        "last_bar_closed_at": instant_text(from_epoch_ns(int(opened_at[-1]) + bar_ns)),
     }
 
 
