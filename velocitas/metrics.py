@@ -6,11 +6,15 @@ Conventions (docs/strategies.md, "Metrics", has the same with examples):
   the curve starts from that value before bar 0 (so a fee paid at bar 0 counts), else from
   `equity[0]`. Period returns are `rₜ = Eₜ / Eₜ₋₁ − 1`; a return after a non-positive equity is
   undefined (NaN) and left out.
-- Periods per year `P` follow the timeframe and the calendar: `crypto_24_7` trades
-  365 × 24 h, so `P = 365 · 86 400 s / bar seconds`; `exchange` trades 252 sessions of
-  6.5 h, so `P = 252 · 23 400 s / bar seconds` for intraday bars and `P = 252` for daily ones.
-- Years covered = number of period returns / `P` (bars, not calendar days: an exchange year
-  is 252 sessions whatever the weekends).
+- Periods per year `P` follow the timeframe and the market calendar (`velocitas.calendars`):
+  `crypto` trades 365 × 24 h, so `P = 365 · 86 400 s / bar seconds`; `fx` 260 × 24 h; an
+  exchange (`XNYS`, ...) its sessions per year (252 for XNYS), so `P = 252` for daily bars and
+  `P = 252 · 23 400 s / bar seconds` for intraday ones. `crypto_24_7` and `exchange` are the
+  old names of `crypto` and `XNYS`.
+- CAGR's years are the elapsed time of the data: from bar 0's opening (with `initial_equity`,
+  else bar 0's close) to the last bar's close, over the calendar's year (365 days for crypto,
+  365.25 otherwise). Weekends and holidays count as time, as they do for an investor. On
+  gap-free 24/7 bars this is the number of period returns / `P`, as it always was.
 - `rf` is the annual risk-free rate (0 by default), per period `(1 + rf)^(1/P) − 1`.
   Sharpe = mean(r − rf) / std(r) · √P with std's ddof = 1; Sortino = mean(r − rf) / DD · √P
   with the downside deviation DD = √(mean(min(r − rf, 0)²)) over all periods; annualised
@@ -34,17 +38,18 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from velocitas.calendars import MarketCalendar, market_calendar
 from velocitas.domain.timeframe import Timeframe
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-Calendar = Literal["crypto_24_7", "exchange"]
+Calendar = str
+"""A calendar name for `velocitas.calendars.market_calendar` (`crypto`, `fx`, `XNYS`, ...)."""
 Number = float | int | None
 
 __all__ = [
@@ -56,6 +61,7 @@ __all__ = [
     "calmar_ratio",
     "compute_metrics",
     "drawdown_duration",
+    "elapsed_cagr",
     "expectancy",
     "max_drawdown",
     "period_returns",
@@ -101,20 +107,14 @@ METRIC_KEYS = (
 )
 """Keys of `compute_metrics`' result, in order."""
 
-_SESSION_SECONDS = 6.5 * 3600.0
-_DAY_SECONDS = 86_400.0
+
+def periods_per_year(timeframe: str, calendar: Calendar | MarketCalendar = "crypto") -> float:
+    """Bars per year for `timeframe` ("1m" … "1d") under `calendar` (a name or a calendar)."""
+    return _calendar(calendar).periods_per_year(timeframe)
 
 
-def periods_per_year(timeframe: str, calendar: Calendar = "crypto_24_7") -> float:
-    """Bars per year for `timeframe` ("1m" … "1d") under `calendar`."""
-    seconds = float(Timeframe.parse(timeframe).seconds)
-    if calendar == "crypto_24_7":
-        return 365.0 * _DAY_SECONDS / seconds
-    if calendar == "exchange":
-        if seconds >= _DAY_SECONDS:
-            return 252.0 * _DAY_SECONDS / seconds
-        return 252.0 * _SESSION_SECONDS / seconds
-    raise ValueError(f"unknown calendar {calendar!r}; choose crypto_24_7 or exchange")
+def _calendar(calendar: Calendar | MarketCalendar) -> MarketCalendar:
+    return calendar if isinstance(calendar, MarketCalendar) else market_calendar(calendar)
 
 
 def _f64(x: npt.ArrayLike) -> F64:
@@ -257,6 +257,43 @@ def cagr(
     return math.expm1(exponent)
 
 
+_DAY_SECONDS = 86_400.0
+
+
+def elapsed_cagr(
+    start: float,
+    end: float,
+    opened_at_ns: npt.ArrayLike,
+    timeframe: str,
+    calendar: Calendar | MarketCalendar = "crypto",
+    *,
+    from_open: bool = True,
+) -> float | None:
+    """Compound annual growth from `start` to `end` over the elapsed time of the bars: from
+    bar 0's opening (`from_open`, the run starts before it) or close to the last bar's close,
+    in years of the calendar (365 days for crypto, 365.25 otherwise).
+
+    −1 when `end` is at or below zero; None over no elapsed time or when the figure overflows
+    a float (a large move over a few minutes).
+    """
+    times = np.asarray(opened_at_ns, dtype=np.int64)
+    seconds = float(Timeframe.parse(timeframe).seconds)
+    bar_ns = int(seconds) * 1_000_000_000
+    first = int(times[0]) if from_open else int(times[0]) + bar_ns
+    # Elapsed time in bars and the year in bars: on gap-free 24/7 bars these are the float
+    # operations `cagr` always did (period count, 365 · 86 400 s / bar), so figures hold.
+    periods = (int(times[-1]) + bar_ns - first) / bar_ns
+    if periods <= 0:
+        return None
+    if end <= 0.0:
+        return -1.0
+    per_year = _calendar(calendar).year_days * _DAY_SECONDS / seconds
+    exponent = math.log(end / start) * per_year / periods
+    if exponent > 700.0:  # exp would overflow
+        return None
+    return math.expm1(exponent)
+
+
 @njit(cache=True)
 def _drawdown(equity: F64, initial: float) -> tuple[float, int, int]:
     """(max drawdown, start point, end point of the longest time under water).
@@ -390,7 +427,7 @@ def compute_metrics(
     trade_returns: npt.ArrayLike | None = None,
     *,
     timeframe: str,
-    calendar: Calendar = "crypto_24_7",
+    calendar: Calendar | MarketCalendar = "crypto",
     fees_paid: float | Decimal = 0.0,
     exposure_bars: int = 0,
     benchmark_close: npt.ArrayLike | None = None,
@@ -403,7 +440,8 @@ def compute_metrics(
     `trade_net_pnls`: closed trades' net P&L in exit order; `trade_returns`: the same trades'
     net return on their entry value (optional: the `*_trade_return` keys are None without it);
     `fees_paid`: all fees; `exposure_bars`: bars that ended with a position open;
-    `benchmark_close`: closes over the same bars for the buy-and-hold return.
+    `benchmark_close`: closes over the same bars for the buy-and-hold return; `calendar`:
+    the market's calendar (a name or a `MarketCalendar`) for periods per year and CAGR's years.
     """
     e = _f64(equity)
     times = np.asarray(opened_at_ns, dtype=np.int64)
@@ -416,12 +454,15 @@ def compute_metrics(
     if not (initial if initial_equity is not None else e[0]) > 0.0:
         raise ValueError("the starting equity must be positive")
     per_year = periods_per_year(timeframe, calendar)
+    start = float(initial) if initial_equity is not None else float(e[0])
 
     rf = _rf_per_period(risk_free_rate, per_year)
     _, mean, std, downside = _equity_stats(e, initial, rf)
     deepest, dd_from, dd_to = _drawdown(e, initial)
     dd_bars, dd_seconds = _duration(dd_from, dd_to, times, timeframe)
-    growth = cagr(e, per_year, initial_equity)
+    growth = elapsed_cagr(
+        start, float(e[-1]), times, timeframe, calendar, from_open=initial_equity is not None
+    )
 
     pnls = _f64(trade_net_pnls)
     avg_trade, best_trade, worst_trade = _trade_extremes(pnls)

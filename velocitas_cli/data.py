@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from velocitas.calendars import known_calendar
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.ingest import ImportSummary, ProgressCallback, import_bars, import_table
@@ -151,10 +152,20 @@ def synth(
 
 
 @app.command("list")
-def list_(json: bool = JsonOption) -> None:
+def list_(
+    json: bool = JsonOption,
+    calendar: str | None = typer.Option(
+        None,
+        "--calendar",
+        help="Count gaps on this market calendar (crypto, fx, XNYS, ...); default: inferred "
+        "per series from its spacing.",
+    ),
+) -> None:
     """Stored series: symbol, timeframe, first and last bar, bar count, gaps."""
     try:
-        series = [s.to_dict() for s in list_series()]
+        if calendar is not None:
+            calendar = known_calendar(calendar)
+        series = [s.to_dict() for s in list_series(calendar=calendar)]
     except VelocitasError as exc:
         _fail(exc)
     if json:

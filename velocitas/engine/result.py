@@ -110,6 +110,8 @@ class BacktestResult:
     engine_version: str
     metrics: dict[str, float | int | str | None] = field(default_factory=dict)
     result_hash: str = ""
+    warnings: tuple[str, ...] = ()
+    """What a reader should know before trusting the figures (a run shorter than a warm-up)."""
 
     def canonical_hash(self) -> str:
         """sha256 over a canonical serialisation (metrics and the hash itself excluded).
@@ -150,6 +152,7 @@ class BacktestResult:
             "initial_cash": decimal_text(self.initial_cash),
             "final_equity": decimal_text(self.final_equity),
             "metrics": self.metrics,
+            "warnings": list(self.warnings),
             "breakdown": self.breakdown.to_dict(),
         }
         if include_ledger:

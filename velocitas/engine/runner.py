@@ -14,8 +14,11 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from velocitas.domain.bars import BarArrays, to_epoch_ns
+from velocitas.calendars import MarketCalendar, resolve_calendar
+from velocitas.domain.bars import BarArrays, from_epoch_ns, to_epoch_ns
+from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.trades import Trade
+from velocitas.domain.wire import decimal_text, instant_text
 from velocitas.engine import codes
 from velocitas.engine.alignment import AlignedBars, align
 from velocitas.engine.kernel import run_kernel
@@ -29,13 +32,18 @@ from velocitas.metrics import compute_metrics
 from velocitas.strategies import registry
 
 __all__ = [
+    "EQUITY_LOT",
     "kernel_config",
+    "market_spec",
     "run_backtest",
     "run_signals",
     "select_bars",
     "simulate_legs",
     "strategy_signals",
 ]
+
+EQUITY_LOT = Decimal(1)
+"""The lot on an exchange calendar when the spec leaves `sizing.lot_size` unset: whole shares."""
 
 _PLACEHOLDER = np.zeros((1, 1))
 _NO_DAYS = np.zeros(1, dtype=np.int64)
@@ -101,6 +109,23 @@ def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarAr
             raise InvalidRequest(f"bars of {symbol!r} hold non-positive or NaN prices", field=field)
         selected[symbol] = part
     return [selected[leg.symbol] for leg in spec.legs]
+
+
+def market_spec(
+    spec: BacktestSpec, leg_bars: Sequence[BarArrays]
+) -> tuple[BacktestSpec, MarketCalendar]:
+    """The run's market calendar (`spec.calendar`, else inferred from the bars used: one leg's
+    times, or all legs' together) and the spec with the market's lot when it leaves
+    `sizing.lot_size` unset (whole shares on an exchange, as given for crypto and FX)."""
+    if len(leg_bars) == 1:
+        times = leg_bars[0].opened_at
+    else:
+        times = np.unique(np.concatenate([b.opened_at for b in leg_bars]))
+    calendar = resolve_calendar(spec.calendar, times, spec.timeframe)
+    if calendar.kind == "equity" and "lot_size" not in spec.sizing.model_fields_set:
+        sizing = spec.sizing.model_copy(update={"lot_size": EQUITY_LOT})
+        spec = spec.model_copy(update={"sizing": sizing})
+    return spec, calendar
 
 
 def kernel_config(spec: BacktestSpec) -> npt.NDArray[np.float64]:
@@ -191,6 +216,7 @@ def run_signals(
 
     `leg_bars` are the legs' bars already restricted to the run (see `select_bars`).
     """
+    spec, calendar = market_spec(spec, leg_bars)
     grid, fill_records, rejection_records, equity = simulate_legs(spec, leg_bars, signals)
     ledger = build_ledger(
         fill_records,
@@ -213,8 +239,12 @@ def run_signals(
         engine_version=ENGINE_VERSION,
     )
     benchmark = grid.close[:, 0] if len(spec.legs) == 1 else None
-    metrics = performance_metrics(spec, result, benchmark_close=benchmark)
-    result = replace(result, metrics=dict(metrics))
+    metrics: dict[str, float | int | str | None] = dict(
+        performance_metrics(spec, result, benchmark_close=benchmark, calendar=calendar)
+    )
+    metrics.update(run_facts(spec, calendar, grid.opened_at))
+    warnings = warmup_warnings(spec, leg_bars)
+    result = replace(result, metrics=metrics, warnings=warnings)
     return replace(result, result_hash=result.canonical_hash())
 
 
@@ -226,10 +256,57 @@ def _exposure_bars(trades: Sequence[Trade], bars: int) -> int:
     return int(np.count_nonzero(np.cumsum(change[:bars]) > 0))
 
 
+def run_facts(
+    spec: BacktestSpec, calendar: MarketCalendar, opened_at: npt.NDArray[np.int64]
+) -> dict[str, str]:
+    """What the run actually used, for the report: the calendar, the lot, and the first bar's
+    opening and the last bar's close (ISO-8601 UTC), which may lie inside the requested range."""
+    bar_ns = Timeframe.parse(spec.timeframe).seconds * 1_000_000_000
+    return {
+        "calendar": calendar.name,
+        "lot_size": decimal_text(spec.sizing.lot_size),
+        "first_bar_opened_at": instant_text(from_epoch_ns(int(opened_at[0]))),
+        "last_bar_closed_at": instant_text(from_epoch_ns(int(opened_at[-1]) + bar_ns)),
+    }
+
+
+def warmup_warnings(spec: BacktestSpec, leg_bars: Sequence[BarArrays]) -> tuple[str, ...]:
+    """A warning per leg whose bars are no more than its strategy's longest look-back (its
+    largest parameter counted in bars, such as `slow`): the strategy cannot trade on them."""
+    out = []
+    for index, (leg, bars) in enumerate(zip(spec.legs, leg_bars, strict=True)):
+        try:
+            model = registry.get(leg.strategy.name).Params
+            params = model(**leg.strategy.params).model_dump()
+        except (InvalidRequest, ValueError, TypeError):
+            continue  # already refused elsewhere, or parameters that are not plain values
+        lookbacks = {
+            k: v
+            for k, v in params.items()
+            if type(v) is int and "bars" in (model.model_fields[k].description or "")
+        }
+        if not lookbacks:
+            continue
+        name, longest = max(lookbacks.items(), key=lambda item: item[1])
+        if len(bars) <= longest:
+            out.append(
+                f"legs[{index}]: {len(bars)} {spec.timeframe} bars of {leg.symbol!r} used, no "
+                f"more than {leg.strategy.name}'s {name}={longest}: the strategy cannot warm "
+                "up and trade; give a longer range"
+            )
+    return tuple(out)
+
+
 def performance_metrics(
-    spec: BacktestSpec, result: BacktestResult, benchmark_close: np.ndarray | None
+    spec: BacktestSpec,
+    result: BacktestResult,
+    benchmark_close: np.ndarray | None,
+    calendar: MarketCalendar | None = None,
 ) -> dict[str, float | int | None]:
-    """`velocitas.metrics.compute_metrics` for the run (buy and hold of a one-leg run's symbol)."""
+    """`velocitas.metrics.compute_metrics` for the run (buy and hold of a one-leg run's symbol)
+    on `calendar` (default: `spec.calendar`, else inferred from the run's bars)."""
+    if calendar is None:
+        calendar = resolve_calendar(spec.calendar, result.equity.opened_at, spec.timeframe)
     trades = result.trades
     return compute_metrics(
         result.equity.equity,
@@ -237,8 +314,10 @@ def performance_metrics(
         np.asarray([float(t.net_pnl) for t in trades], dtype=np.float64),
         np.asarray([t.return_fraction for t in trades], dtype=np.float64),
         timeframe=spec.timeframe,
+        calendar=calendar,
         fees_paid=sum((f.fee for f in result.fills), start=Decimal(0)),
         exposure_bars=_exposure_bars(trades, len(result.equity)),
         benchmark_close=benchmark_close,
         initial_equity=spec.initial_cash,
+        risk_free_rate=float(spec.risk_free_rate),
     )

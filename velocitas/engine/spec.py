@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from velocitas.calendars import market_calendar
 from velocitas.domain.timeframe import Timeframe
 
 __all__ = [
@@ -55,6 +56,9 @@ class FeeSpec(_Frozen):
 
 class SizingSpec(_Frozen):
     """How many units an entry buys or sells, before rounding DOWN to `lot_size`.
+
+    Left unset, `lot_size` follows the market: one whole share on an exchange calendar,
+    0.00000001 (fractional) for crypto and FX; the report's `lot_size` says which was used.
 
     - `fixed_quantity`: `value` units.
     - `fixed_cash`: `value` of notional (fees come on top).
@@ -135,6 +139,11 @@ class BacktestSpec(_Frozen):
     stops: StopSpec = Field(default_factory=StopSpec)
     risk: RiskSpec = Field(default_factory=RiskSpec)
     allow_short: bool = False
+    calendar: str | None = None
+    """The market calendar (`crypto`, `fx` or an exchange code such as `XNYS`): periods per year,
+    CAGR's years, the default lot. None: inferred from the spacing of the bars the run uses."""
+    risk_free_rate: Decimal = Field(default=Decimal(0), gt=-1, lt=1)
+    """Annual risk-free rate (0.04 = 4 %) subtracted from returns in Sharpe and Sortino."""
 
     @model_validator(mode="before")
     @classmethod
@@ -152,6 +161,11 @@ class BacktestSpec(_Frozen):
     @classmethod
     def _known_timeframe(cls, value: str) -> str:
         return Timeframe.parse(value).value
+
+    @field_validator("calendar")
+    @classmethod
+    def _known_calendar(cls, value: str | None) -> str | None:
+        return None if value is None else market_calendar(value).name
 
     @field_validator("start", "end")
     @classmethod

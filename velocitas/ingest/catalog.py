@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from velocitas.db.bars import stored_series
@@ -13,13 +14,15 @@ from velocitas.db.engine import connect, libpq_url
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
 from velocitas.ingest.loader import database_errors, lock_series
+from velocitas.ingest.summary import span_of
 
 # One ordered pass over the primary key (an index-only scan, no sort): `lag` sees each bar's
 # predecessor, so a gap is a step longer than the timeframe. Missing slots need no such
 # pass at all: span / step + 1 - count.
 _SERIES = """
 SELECT symbol, timeframe, min(opened_at), max(opened_at), count(*),
-       count(*) FILTER (WHERE opened_at - previous > step)
+       count(*) FILTER (WHERE opened_at - previous > step),
+       count(*) FILTER (WHERE extract(isodow FROM opened_at AT TIME ZONE 'UTC') = 6)
 FROM (
     SELECT symbol, timeframe, opened_at,
            lag(opened_at) OVER (PARTITION BY symbol, timeframe ORDER BY opened_at) AS previous,
@@ -110,14 +113,35 @@ def _connect(database_url: str | None) -> psycopg.Connection:
     return connect() if database_url is None else psycopg.connect(libpq_url(database_url))
 
 
-def list_series(database_url: str | None = None) -> list[SeriesInfo]:
-    """Every stored (symbol, timeframe) series, ordered by symbol then timeframe."""
+# A market closed on weekends: its gaps are measured against its calendar, from its times.
+_TIMES = """
+SELECT (extract(epoch FROM opened_at) * 1000000)::bigint FROM bar
+WHERE symbol = %s AND timeframe = %s ORDER BY opened_at
+"""
+
+
+def list_series(
+    database_url: str | None = None, *, calendar: str | None = None
+) -> list[SeriesInfo]:
+    """Every stored (symbol, timeframe) series, ordered by symbol then timeframe.
+
+    Missing bars and gaps count only the bars the market calendar expects: `calendar` when
+    given, else the one each series' spacing suggests (`velocitas.calendars.infer_calendar`),
+    so daily stock data shows no weekend or holiday gaps. A series with Saturday bars is 24/7
+    and is counted in SQL alone; the others' times are read once.
+    """
     steps = " ".join(f"WHEN '{t.value}' THEN interval '{t.seconds} s'" for t in Timeframe)
+    series = []
     with database_errors("bar"), _connect(database_url) as conn:
         rows = conn.execute(_SERIES.format(steps=steps)).fetchall()
-    series = []
-    for symbol, timeframe, first, last, bars, gaps in rows:
-        step = Timeframe(timeframe).seconds
-        slots = int((last - first).total_seconds()) // step + 1
-        series.append(SeriesInfo(symbol, timeframe, first, last, bars, slots - bars, gaps))
+        for symbol, timeframe, first, last, bars, gaps, saturdays in rows:
+            step = Timeframe(timeframe).seconds
+            if calendar is not None or (saturdays == 0 and last - first >= timedelta(days=2)):
+                times = conn.execute(_TIMES, (symbol, timeframe)).fetchall()
+                micros = np.fromiter((t for (t,) in times), dtype=np.int64, count=len(times))
+                span = span_of(micros, step, timeframe=timeframe, calendar=calendar)
+                missing, gaps = span.missing_bars, span.gap_count
+            else:
+                missing = int((last - first).total_seconds()) // step + 1 - bars
+            series.append(SeriesInfo(symbol, timeframe, first, last, bars, missing, gaps))
     return series

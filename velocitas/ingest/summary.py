@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from velocitas.calendars import missing_opens, resolve_calendar
 from velocitas.errors import RowProblem
 from velocitas.ingest.times import format_micros
 
@@ -63,10 +64,23 @@ class Span:
     gaps: list[GapRange]
 
 
-def span_of(micros: npt.NDArray[np.int64], step_seconds: int) -> Span:
-    """First and last time and the gaps of a set of on-grid times (any order, unique)."""
+def span_of(
+    micros: npt.NDArray[np.int64],
+    step_seconds: int,
+    *,
+    timeframe: str | None = None,
+    calendar: str | None = None,
+) -> Span:
+    """First and last time and the gaps of a set of on-grid times (any order, unique).
+
+    With `timeframe`, gaps are the bars the market calendar expects that are missing (the
+    calendar named, else inferred from the times' spacing): no weekend or holiday gaps on
+    stock or FX data. Without it, every empty grid slot is missing.
+    """
     if micros.size == 0:
         return Span(None, None, 0, 0, [])
+    if timeframe is not None:
+        return _calendar_span(np.sort(micros), timeframe, calendar)
     step = step_seconds * 1_000_000
     times = np.sort(micros)
     missing = np.diff(times) // step - 1
@@ -84,5 +98,28 @@ def span_of(micros: npt.NDArray[np.int64], step_seconds: int) -> Span:
         last_opened_at=format_micros(int(times[-1])),
         missing_bars=int(missing[at].sum()),
         gap_count=int(at.size),
+        gaps=gaps,
+    )
+
+
+def _calendar_span(times: npt.NDArray[np.int64], timeframe: str, name: str | None) -> Span:
+    ns = times * 1000
+    missing = missing_opens(ns, timeframe, resolve_calendar(name, ns, timeframe)) // 1000
+    # A run of missing bars: consecutive among the expected ones, i.e. no stored bar between.
+    breaks = np.flatnonzero(np.diff(np.searchsorted(times, missing)) != 0) + 1
+    runs = np.split(missing, breaks) if missing.size else []
+    gaps = [
+        GapRange(
+            first_missing=format_micros(int(run[0])),
+            last_missing=format_micros(int(run[-1])),
+            missing=int(run.size),
+        )
+        for run in runs[:MAX_GAPS_LISTED]
+    ]
+    return Span(
+        first_opened_at=format_micros(int(times[0])),
+        last_opened_at=format_micros(int(times[-1])),
+        missing_bars=int(missing.size),
+        gap_count=len(runs),
         gaps=gaps,
     )

@@ -30,6 +30,8 @@ _RATIO = "ratio"
 _MONEY = "money"
 _COUNT = "count"
 _SECONDS = "seconds"
+_NUMBER = "number"
+_TEXT = "text"
 
 # (metric key, label, format): the order a reader scans a report in.
 _HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -59,6 +61,12 @@ _HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("longest_loss_streak", "Longest losing streak", _COUNT),
     ("fees_paid", "Fees paid", _MONEY),
     ("bars", "Bars", _COUNT),
+    ("first_bar_opened_at", "First bar opened", _TEXT),
+    ("last_bar_closed_at", "Last bar closed", _TEXT),
+    ("calendar", "Calendar", _TEXT),
+    ("periods_per_year", "Periods per year", _NUMBER),
+    ("risk_free_rate", "Risk-free rate", _PERCENT),
+    ("lot_size", "Lot size", _TEXT),
 )
 
 
@@ -91,11 +99,14 @@ def _format(value: float | int | str | None, kind: str) -> str:
         return format_money(value)
     if kind == _SECONDS:
         return format_duration(value)
+    if kind == _NUMBER:
+        return f"{value:,.6g}"
     return f"{int(value):,}"
 
 
 def headline_rows(result: BacktestResult) -> list[Row]:
-    """Capital, the headline metrics, and the run's identity (engine version, result hash)."""
+    """Capital, the headline metrics, what the run used (bars, calendar, lot), its warnings,
+    and its identity (engine version, result hash)."""
     rows: list[Row] = [
         ("Initial cash", format_money(result.initial_cash)),
         ("Final equity", format_money(result.final_equity)),
@@ -105,6 +116,7 @@ def headline_rows(result: BacktestResult) -> list[Row]:
     rows += [
         (label, _format(metrics[key], kind)) for key, label, kind in _HEADLINE if key in metrics
     ]
+    rows += [("Warning", warning) for warning in result.warnings]
     rows += [
         ("Rejected orders", f"{len(result.rejections):,}"),
         ("Engine version", result.engine_version),

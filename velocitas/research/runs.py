@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from velocitas.domain.bars import BarArrays
-from velocitas.engine.runner import kernel_config, run_backtest, select_bars
+from velocitas.engine.runner import kernel_config, market_spec, run_backtest, select_bars
 from velocitas.engine.spec import BacktestSpec, StrategyRef
 from velocitas.engine.sweep_kernel import (
     S_COUNT,
@@ -31,7 +31,7 @@ from velocitas.engine.sweep_kernel import (
     S_TRADES,
     sma_sweep,
 )
-from velocitas.metrics import calmar_ratio, periods_per_year
+from velocitas.metrics import calmar_ratio, elapsed_cagr
 from velocitas.strategies import registry
 
 __all__ = ["Progress", "fast_path_supported", "fast_runs", "general_runs"]
@@ -52,6 +52,7 @@ def fast_path_supported(spec: BacktestSpec, combinations: Sequence[Mapping[str, 
         and stops.trailing_stop is None
         and all(v is None for v in risk.model_dump().values())
         and all(set(c) <= _FAST_PARAMS for c in combinations)
+        and spec.risk_free_rate == 0  # the kernel's downside deviation is about zero
     )
 
 
@@ -75,6 +76,7 @@ def fast_runs(
     """The ranking metrics of each combination, in order, by the fast path (check
     `fast_path_supported` first)."""
     (leg_bars,) = select_bars(spec, bars)
+    spec, calendar = market_spec(spec, [leg_bars])  # the calendar and lot run_backtest uses
     base = dict(spec.legs[0].strategy.params)
     merged = [{**base, **c} for c in combinations]
     for index, params in enumerate(merged):  # validated as the general path would
@@ -97,13 +99,13 @@ def fast_runs(
         )
         if progress:
             progress(hi, len(merged))
-    per_year = periods_per_year(spec.timeframe)
+    per_year = calendar.periods_per_year(spec.timeframe)
     initial = float(spec.initial_cash)
     out = []
     for row in stats:
         final = float(row[S_FINAL_EQUITY])
         deepest = float(row[S_MAX_DRAWDOWN])
-        growth = _cagr(final, initial, len(close), per_year)
+        growth = elapsed_cagr(initial, final, leg_bars.opened_at, spec.timeframe, calendar)
         mean, std, down = row[S_MEAN], row[S_STD], row[S_DOWNSIDE]
         win, loss = float(row[S_GROSS_WIN]), float(row[S_GROSS_LOSS])
         out.append(
@@ -120,15 +122,6 @@ def fast_runs(
             }
         )
     return out
-
-
-def _cagr(final: float, initial: float, periods: int, per_year: float) -> float | None:
-    """`velocitas.metrics.cagr` of a curve of `periods` bars from `initial` to `final`, with the
-    same operations in the same order (so the same float)."""
-    if final <= 0.0:
-        return -1.0
-    exponent = math.log(final / initial) * per_year / periods
-    return None if exponent > 700.0 else math.expm1(exponent)
 
 
 def _money(value: float) -> str:

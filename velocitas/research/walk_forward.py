@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from velocitas.calendars import resolve_calendar
 from velocitas.domain.bars import BarArrays
 from velocitas.engine.runner import run_signals, select_bars, strategy_signals
 from velocitas.engine.spec import BacktestSpec, StrategyRef
@@ -318,10 +319,12 @@ def stitch_folds(
         np.asarray(pnls, dtype=np.float64),
         np.asarray(returns, dtype=np.float64),
         timeframe=spec.timeframe,
+        calendar=resolve_calendar(spec.calendar, opened_at, spec.timeframe),
         fees_paid=fees,
         exposure_bars=exposure,
         benchmark_close=np.concatenate(closes),
         initial_equity=spec.initial_cash,
+        risk_free_rate=float(spec.risk_free_rate),
     )
     return WalkForwardResult(
         reports, opened_at, equity, dict(metrics), spec.initial_cash, cash, objective, anchored

@@ -32,7 +32,9 @@ def test_run_backtest_builds_each_legs_strategy_through_the_registry() -> None:
 def test_run_backtest_reports_every_metric() -> None:
     bars = gbm_bars(2000)
     result = run_backtest(spec(legs=[SMA_LEG]), {"BTCUSDT": bars})
-    assert list(result.metrics) == list(METRIC_KEYS)
+    run_facts = ["calendar", "lot_size", "first_bar_opened_at", "last_bar_closed_at"]
+    assert list(result.metrics) == [*METRIC_KEYS, *run_facts]
+    assert result.metrics["calendar"] == "crypto"
     assert result.metrics["trade_count"] == len(result.trades)
     assert result.metrics["fees_paid"] == pytest.approx(float(result.breakdown.overall.fees))
     expected_return = float(result.final_equity) / 10_000 - 1
