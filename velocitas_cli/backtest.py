@@ -1,7 +1,8 @@
 """`velocitas backtest run | strategies`: a backtest on stored bars, printed or as HTML.
 
-Options map one to one onto `BacktestSpec` fields (docs/backtesting.md lists them). Rates take
-`%` or `bps`; a bare number is the spec field's own unit (a fraction, or bps for slippage).
+Options map one to one onto `BacktestSpec` fields (docs/backtesting.md lists them), read by
+`velocitas_cli.backtest_spec` as every command that runs the engine reads them: rates take `%`
+or `bps`, a bare number is a fraction; times without an offset are UTC.
 """
 
 from __future__ import annotations
