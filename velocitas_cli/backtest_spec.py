@@ -1,27 +1,53 @@
-"""Command-line options to a `BacktestSpec`: rates with `%`/`bps`, stops, legs, parameters.
+"""Command-line options to a `BacktestSpec`: one dialect for every command that runs the engine.
 
-Shared by every `velocitas backtest` command that takes a spec. Rates take `%` or `bps`; a bare
-number is the spec field's own unit (a fraction, or bps for slippage). Every error is an
-`InvalidRequest` naming the option (and the spec field) at fault.
+`backtest run`, `backtest sweep`, `backtest walk-forward` and `lab train` take the same
+execution options (`ExecutionOptions`, added to a command by `execution_options`) and build
+their spec through `command_spec` (or `execution_spec` for the lab, which trades its own
+windows). Defaults are the spec model's: an option not given leaves its field unset.
+
+Rates take `%` or `bps`, and a bare number is a fraction everywhere (`--fee 0.002` = `0.2%`,
+`--slippage 0.0002` = `2bps`). Times without an offset are UTC, as over REST. `--start`/`--end`
+left out mean the stored series' first/last bar. Every error is an `InvalidRequest` naming the
+option (and the spec field) at fault; the CLI exits 2 on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 import orjson
+import typer
 from pydantic import ValidationError
 
+from velocitas.db.bars import stored_span
+from velocitas.db.models_registry import get_model
+from velocitas.db.sentiment import bar_sentiment
+from velocitas.domain.timeframe import Timeframe
 from velocitas.engine import BacktestSpec
 from velocitas.errors import InvalidRequest
 from velocitas.strategies import registry
+from velocitas.strategies.policy import PolicyResolver, register_policy_strategy
 from velocitas.timeparse import parse_instant
 
 __all__ = [
     "OPTION_OF",
+    "EndOption",
+    "ExecutionOptions",
+    "ParamOption",
+    "StartOption",
+    "StrategyOption",
+    "SymbolOption",
+    "TimeframeOption",
     "build_spec",
+    "command_spec",
+    "execution_options",
+    "execution_spec",
     "option_for",
     "parse_bps",
     "parse_leg",
@@ -31,6 +57,7 @@ __all__ = [
     "parse_risk",
     "parse_sizing",
     "parse_stop",
+    "register_cli_strategies",
     "spec_request",
 ]
 
@@ -58,6 +85,220 @@ OPTION_OF = {
 }
 
 
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+NAIVE_UTC = "no offset: UTC"
+
+# The options naming what to run, shared by run, sweep and walk-forward. Module-level: option
+# objects with a mutable default (ruff B008).
+SymbolOption = typer.Option(None, "--symbol", help="Symbol of the (first) leg.")
+StrategyOption = typer.Option(None, "--strategy", help="Strategy of the (first) leg.")
+ParamOption = typer.Option([], "--param", help="Strategy parameter NAME=VALUE (repeat).")
+TimeframeOption = typer.Option(..., "--timeframe", help="Bar length, e.g. 1m, 1h, 1d.")
+StartOption = typer.Option(
+    None, "--start", help=f"First bar time, ISO-8601 ({NAIVE_UTC}); default: the first stored."
+)
+EndOption = typer.Option(
+    None,
+    "--end",
+    help=f"End time, exclusive, ISO-8601 ({NAIVE_UTC}); default: after the last stored bar.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionOptions:
+    """How the engine executes, as typed on the command line: every command that runs the
+    engine takes these, with these spellings (see `execution_options`). None means "not
+    given": the spec model's default applies."""
+
+    cash: str | None = None
+    fee: str | None = None
+    fixed_fee: str | None = None
+    slippage: str | None = None
+    fill: str | None = None
+    size: str | None = None
+    quantity: str | None = None
+    cash_per_trade: str | None = None
+    lot: str | None = None
+    stop_loss: str | None = None
+    take_profit: str | None = None
+    trailing_stop: str | None = None
+    atr_period: int = 14
+    path: str | None = None
+    allow_short: bool = False
+    max_position: str | None = None
+    max_daily_loss: str | None = None
+    max_drawdown: str | None = None
+    cooldown: str | None = None
+
+    def request(self) -> dict[str, Any]:
+        """The spec fields these options set, parsed (`InvalidRequest` naming the option)."""
+        request: dict[str, Any] = {"allow_short": self.allow_short}
+        if self.cash is not None:
+            request["initial_cash"] = parse_number(self.cash, "--cash")
+        fees = {}
+        if self.fee is not None:
+            fees["rate"] = parse_rate(self.fee, "--fee")
+        if self.fixed_fee is not None:
+            fees["fixed"] = parse_number(self.fixed_fee, "--fixed-fee")
+        if fees:
+            request["fees"] = fees
+        if self.slippage is not None:
+            request["slippage_bps"] = parse_bps(self.slippage, "--slippage")
+        if self.fill is not None:
+            request["fill"] = self.fill.strip().lower().replace("-", "_")
+        sizing = parse_sizing(self.size, self.quantity, self.cash_per_trade, self.lot)
+        if sizing:
+            request["sizing"] = sizing
+        stops: dict[str, Any] = {
+            key: parse_stop(text, option, self.atr_period)
+            for key, text, option in (
+                ("stop_loss", self.stop_loss, "--stop-loss"),
+                ("take_profit", self.take_profit, "--take-profit"),
+                ("trailing_stop", self.trailing_stop, "--trailing-stop"),
+            )
+            if text is not None
+        }
+        if self.path is not None:
+            stops["intrabar_path"] = self.path
+        if stops:
+            request["stops"] = stops
+        risk = parse_risk(self.max_position, self.max_daily_loss, self.max_drawdown, self.cooldown)
+        if risk:
+            request["risk"] = risk
+        return request
+
+
+_EXECUTION_OPTIONS: dict[str, Any] = {
+    "cash": typer.Option(None, "--cash", help="Initial cash; default 10000."),
+    "fee": typer.Option(None, "--fee", help="Fee rate per order: 0.1%, 10bps, 0.001."),
+    "fixed_fee": typer.Option(None, "--fixed-fee", help="Fixed fee per order (cash)."),
+    "slippage": typer.Option(None, "--slippage", help="Slippage per fill: 2bps, 0.02%, 0.0002."),
+    "fill": typer.Option(None, "--fill", help="next-open (default) or same-close."),
+    "size": typer.Option(None, "--size", help="Fraction of equity per entry: 50%."),
+    "quantity": typer.Option(None, "--quantity", help="Fixed units per entry."),
+    "cash_per_trade": typer.Option(None, "--cash-per-trade", help="Fixed notional per entry."),
+    "lot": typer.Option(None, "--lot", help="Lot size quantities round down to."),
+    "stop_loss": typer.Option(None, "--stop-loss", help="2% or 3atr."),
+    "take_profit": typer.Option(None, "--take-profit", help="4% or 6atr."),
+    "trailing_stop": typer.Option(None, "--trailing-stop", "--trailing", help="1.5% or 2atr."),
+    "atr_period": typer.Option(14, "--atr-period", min=1, help="ATR period of ATR stops."),
+    "path": typer.Option(None, "--path", help="Intrabar path: pessimistic, ohlc, adaptive."),
+    "allow_short": typer.Option(False, "--allow-short", help="Take short positions."),
+    "max_position": typer.Option(None, "--max-position", help="Largest entry, e.g. 50%."),
+    "max_daily_loss": typer.Option(None, "--max-daily-loss", help="Daily loss halt, e.g. 5%."),
+    "max_drawdown": typer.Option(None, "--max-drawdown", help="Kill switch, e.g. 20%."),
+    "cooldown": typer.Option(None, "--cooldown", help="LOSSES:BARS, e.g. 3:60."),
+}
+
+
+def execution_options(command: _Command) -> _Command:
+    """Add the `ExecutionOptions` to a typer command, which receives them as its keyword
+    argument `execution`: one declaration, so every command spells them alike."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name != "execution"]
+    types = get_type_hints(ExecutionOptions)
+    added = [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=_EXECUTION_OPTIONS[field.name],
+            annotation=types[field.name],
+        )
+        for field in fields(ExecutionOptions)
+    ]
+    names = [field.name for field in fields(ExecutionOptions)]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in names if name in kwargs}
+        return command(*args, execution=ExecutionOptions(**given), **kwargs)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own), *added]
+    )
+    wrapper.__annotations__ = {}  # typer reads the types off the signature above
+    return wrapper  # type: ignore[return-value]
+
+
+def register_cli_strategies() -> None:
+    """Let this process run registered RL policies (`--strategy policy --param model=V`), as
+    the worker does: the policy strategy reads the model registry and the analyst's sentiment."""
+    register_policy_strategy(PolicyResolver(model=get_model, sentiment=bar_sentiment))
+
+
+def command_spec(
+    *,
+    symbol: str | None,
+    strategy: str | None,
+    params: Sequence[str],
+    timeframe: str,
+    start: str | None,
+    end: str | None,
+    execution: ExecutionOptions,
+    legs: Sequence[str] = (),
+) -> BacktestSpec:
+    """The spec a command's options describe, with every strategy's parameters checked; an
+    open `start`/`end` reads the stored series' first/last bar (so it queries the database)."""
+    register_cli_strategies()
+    request = spec_request(
+        symbol=symbol,
+        strategy=strategy,
+        params=params,
+        legs=legs,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        allow_short=execution.allow_short,
+    )
+    request |= execution.request()
+    for index, leg in enumerate(request["legs"]):  # refuse bad parameters before any I/O
+        strategy_ref = leg["strategy"]
+        registry.build(
+            strategy_ref["name"], strategy_ref["params"], field=f"legs[{index}].strategy"
+        )
+    if request["start"] is None or request["end"] is None:
+        request |= _stored_range(request)
+    return build_spec(request)
+
+
+def execution_spec(symbol: str, timeframe: str, execution: ExecutionOptions) -> BacktestSpec:
+    """A one-leg spec of `symbol` on `timeframe` with the `policy` strategy and the whole
+    time axis: how `lab train` executes, the windows being its own."""
+    request = {
+        "symbol": symbol,
+        "strategy": {"name": "policy"},
+        "timeframe": timeframe,
+        "start": datetime(1970, 1, 1),
+        "end": datetime(2100, 1, 1),
+    }
+    return build_spec(request | execution.request())
+
+
+def _stored_range(request: dict[str, Any]) -> dict[str, datetime]:
+    try:
+        timeframe = Timeframe.parse(request["timeframe"])
+    except ValueError as exc:
+        raise InvalidRequest(f"--timeframe: {exc}", field="timeframe") from None
+    spans = []
+    for index, leg in enumerate(request["legs"]):
+        span = stored_span(leg["symbol"], timeframe)
+        if span is None:
+            raise InvalidRequest(
+                f"no {timeframe.value} bars of {leg['symbol']!r} stored; "
+                "`velocitas data list` shows what is",
+                field=f"legs[{index}].symbol",
+            )
+        spans.append(span)
+    first = min(span[0] for span in spans)
+    # End is exclusive: one bar past the last one takes it in.
+    after_last = max(span[1] for span in spans) + timedelta(seconds=timeframe.seconds)
+    return {
+        "start": request["start"] or first,
+        "end": request["end"] or after_last,
+    }
+
+
 def spec_request(
     *,
     symbol: str | None,
@@ -65,10 +306,11 @@ def spec_request(
     params: Sequence[str],
     legs: Sequence[str],
     timeframe: str,
-    start: str,
-    end: str,
+    start: str | None,
+    end: str | None,
     allow_short: bool,
 ) -> dict[str, Any]:
+    """The legs, timeframe and range of a spec; `start`/`end` None when not given."""
     spec_legs: list[dict[str, Any]] = []
     if symbol is not None or strategy is not None or params:
         if symbol is None:
@@ -80,8 +322,9 @@ def spec_request(
         spec_legs.append(parse_leg(text, allow_short))
     if not spec_legs:
         raise InvalidRequest("give --symbol and --strategy, or at least one --leg", field="legs")
-    first, until = parse_instant(start, field="--start"), parse_instant(end, field="--end")
-    if until <= first:
+    first = None if start is None else parse_instant(start, field="--start")
+    until = None if end is None else parse_instant(end, field="--end")
+    if first is not None and until is not None and until <= first:
         raise InvalidRequest(
             f"--end {end} must be after --start {start} (the range is [start, end))", field="end"
         )
@@ -155,11 +398,14 @@ def parse_rate(text: str, option: str) -> Decimal:
 
 
 def parse_bps(text: str, option: str) -> Decimal:
-    """Basis points: `2bps` -> 2, `0.02%` -> 2, `2` -> 2."""
+    """Basis points of a rate written as `parse_rate` reads it: `2bps`, `0.02%`, `0.0002` -> 2."""
     stripped = text.strip().lower()
+    # scaleb shifts the exponent: 0.0002 -> 2, not 2.0000.
     if stripped.endswith("%"):
-        return parse_number(stripped[:-1], option) * 100
-    return parse_number(stripped.removesuffix("bps"), option)
+        return parse_number(stripped[:-1], option).scaleb(2)
+    if stripped.endswith("bps"):
+        return parse_number(stripped[:-3], option)
+    return parse_number(stripped, option).scaleb(4)
 
 
 def parse_stop(text: str | None, option: str, atr_period: int) -> dict[str, Any] | None:
@@ -229,6 +475,7 @@ def parse_risk(
 
 
 def build_spec(request: dict[str, Any]) -> BacktestSpec:
+    """`BacktestSpec` of a request; a refusal becomes an `InvalidRequest` naming the option."""
     try:
         return BacktestSpec.model_validate(request)
     except ValidationError as exc:

@@ -11,19 +11,31 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from velocitas.db.bars import load_bars
 from velocitas.engine.spec import BacktestSpec
 from velocitas.errors import InvalidRequest, VelocitasError
+from velocitas.report.summary import display_number, format_time
+from velocitas.report.walk_forward_html import render_walk_forward_html
 from velocitas.research.grid import grid_combinations, parse_range, random_combinations
 from velocitas.research.heatmap import write_heatmap
 from velocitas.research.objectives import OBJECTIVES
 from velocitas.research.sweeps import run_sweep
 from velocitas.research.walk_forward import run_walk_forward
-from velocitas.strategies import registry
-from velocitas.timeparse import parse_duration, parse_instant
+from velocitas.timeparse import parse_duration
+from velocitas_cli.backtest import HtmlOption, fail_naming_option, write_html
+from velocitas_cli.backtest_spec import (
+    EndOption,
+    ExecutionOptions,
+    ParamOption,
+    StartOption,
+    StrategyOption,
+    SymbolOption,
+    TimeframeOption,
+    command_spec,
+    execution_options,
+)
 from velocitas_cli.output import JsonOption, console, emit_json, fail, table
 
 _OBJECTIVE_HELP = f"Metric to maximise: {', '.join(OBJECTIVES)}."
@@ -40,6 +52,10 @@ def _fraction(text: str, field: str) -> float:
     return float(value)
 
 
+def _limit(exclude_drawdown: str | None) -> float | None:
+    return None if exclude_drawdown is None else _fraction(exclude_drawdown, "--exclude-drawdown")
+
+
 def _pairs(items: list[str], field: str) -> list[tuple[str, str]]:
     pairs = []
     for item in items:
@@ -48,17 +64,6 @@ def _pairs(items: list[str], field: str) -> list[tuple[str, str]]:
             raise InvalidRequest(f"{item!r}: write NAME=VALUE", field=field)
         pairs.append((name.strip(), value.strip()))
     return pairs
-
-
-def _fixed(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in _pairs(items, "param"):
-        lowered = value.lower()
-        if lowered in ("true", "false"):
-            out[name] = lowered == "true"
-        else:
-            (out[name],) = parse_range(value, field=f"param.{name}")
-    return out
 
 
 def _space(items: list[str]) -> dict[str, list[Any]]:
@@ -71,31 +76,6 @@ def _space(items: list[str]) -> dict[str, list[Any]]:
         else:
             space[name] = parse_range(value, field=f"grid.{name}")
     return space
-
-
-def _spec(
-    symbol: str, timeframe: str, start: str, end: str, strategy: str, params: dict[str, Any],
-    cash: str, fee: str, slippage_bps: str, allow_short: bool,
-) -> BacktestSpec:  # fmt: skip
-    registry.get(strategy)  # unknown strategy: InvalidRequest naming it
-    try:
-        return BacktestSpec.model_validate(
-            {
-                "symbol": symbol,
-                "strategy": {"name": strategy, "params": params},
-                "timeframe": timeframe,
-                "start": parse_instant(start, field="start"),
-                "end": parse_instant(end, field="end"),
-                "initial_cash": cash,
-                "fees": {"rate": fee},
-                "slippage_bps": slippage_bps,
-                "allow_short": allow_short,
-            }
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "spec"
-        raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
 
 
 @contextmanager
@@ -130,24 +110,16 @@ def _load(spec: BacktestSpec) -> Any:
     return {symbol: bars}
 
 
-_Symbol = typer.Option(..., "--symbol", help="Symbol of the stored bars.")
-_Timeframe = typer.Option(..., "--timeframe", help="Bar length, e.g. 1m, 1h.")
-_Start = typer.Option(..., "--start", help="First bar's time (ISO; UTC when no offset).")
-_End = typer.Option(..., "--end", help="End of the range, exclusive.")
-_Strategy = typer.Option("sma_cross", "--strategy", help="Registered strategy name.")
 _Grid = typer.Option(
     [], "--grid", help="NAME=START:STOP[:STEP] or NAME=A,B,C (repeat per parameter)."
 )
-_Param = typer.Option([], "--param", help="NAME=VALUE held fixed (repeatable).")
 _Random = typer.Option(None, "--random", help="Draw N grid points at random instead.")
 _Seed = typer.Option(0, "--seed", help="Seed of the random draw.")
 _Objective = typer.Option("sharpe", "--objective", help=_OBJECTIVE_HELP)
 _MinTrades = typer.Option(0, "--min-trades", help="Exclude runs with fewer trades.")
-_MaxDrawdown = typer.Option(None, "--max-drawdown", help="Exclude deeper runs, e.g. 30%.")
-_Cash = typer.Option("10000", "--cash", help="Initial cash (decimal).")
-_Fee = typer.Option("0.001", "--fee", help="Proportional fee per order (0.001 = 0.1%).")
-_Slippage = typer.Option("0", "--slippage-bps", help="Slippage in basis points.")
-_Short = typer.Option(False, "--allow-short", help="Let the account hold short positions.")
+_ExcludeDrawdown = typer.Option(
+    None, "--exclude-drawdown", help="Exclude runs with a deeper drawdown, e.g. 30%."
+)
 _Heatmap = typer.Option(None, "--heatmap", help="Write the heatmap HTML here.")
 _Top = typer.Option(20, "--top", help="Rows of the ranked table to print.")
 _InSample = typer.Option(..., "--in-sample", help="In-sample length: 90m, 12h, 30d, 2w.")
@@ -155,23 +127,27 @@ _OutOfSample = typer.Option(..., "--out-of-sample", help="Out-of-sample length, 
 _Anchored = typer.Option(False, "--anchored", help="Grow the in-sample window from --start.")
 
 
+@execution_options
 def sweep(
-    symbol: str = _Symbol, timeframe: str = _Timeframe, start: str = _Start, end: str = _End,
-    strategy: str = _Strategy, grid: list[str] = _Grid, param: list[str] = _Param,
+    symbol: str | None = SymbolOption, timeframe: str = TimeframeOption,
+    start: str | None = StartOption, end: str | None = EndOption,
+    strategy: str | None = StrategyOption, grid: list[str] = _Grid, param: list[str] = ParamOption,
     random: int | None = _Random, seed: int = _Seed, objective: str = _Objective,
-    min_trades: int = _MinTrades, max_drawdown: str | None = _MaxDrawdown,
-    heatmap: Path | None = _Heatmap, top: int = _Top,
-    cash: str = _Cash, fee: str = _Fee, slippage_bps: str = _Slippage, allow_short: bool = _Short,
-    json: bool = JsonOption,
+    min_trades: int = _MinTrades, exclude_drawdown: str | None = _ExcludeDrawdown,
+    heatmap: Path | None = _Heatmap, top: int = _Top, json: bool = JsonOption,
+    *, execution: ExecutionOptions,
 ) -> None:  # fmt: skip
     """Rank STRATEGY's parameter grid (or a random draw of it) by an objective."""
     try:
-        fixed, space = _fixed(param), _space(grid)
-        spec = _spec(symbol, timeframe, start, end, strategy, fixed, cash, fee, slippage_bps,
-                     allow_short)  # fmt: skip
+        space = _space(grid)
+        spec = command_spec(
+            symbol=symbol, strategy=strategy, params=param, timeframe=timeframe, start=start,
+            end=end, execution=execution,
+        )  # fmt: skip
+        strategy = spec.legs[0].strategy.name
         if objective not in OBJECTIVES:
             raise InvalidRequest(f"unknown objective {objective!r}", field="objective")
-        limit = None if max_drawdown is None else _fraction(max_drawdown, "max_drawdown")
+        limit = _limit(exclude_drawdown)
         if random is None:
             combos, skipped = grid_combinations(strategy, space)
         else:
@@ -185,12 +161,12 @@ def sweep(
                 max_drawdown=limit, progress=progress, skipped=skipped,
             )  # fmt: skip
     except VelocitasError as exc:
-        fail(exc)
+        fail_naming_option(exc)
     heat = result.heatmap()
     if heatmap is not None:
         if heat is None:
             fail(InvalidRequest("a heatmap needs exactly two varying parameters", field="heatmap"))
-        write_heatmap(heat, heatmap, title=f"{strategy} on {symbol} {timeframe}")
+        write_heatmap(heat, heatmap, title=f"{strategy} on {spec.legs[0].symbol} {timeframe}")
     if json:
         emit_json(result.to_dict())
         return
@@ -213,23 +189,28 @@ def _short(value: Any) -> Any:
     return f"{value:.4f}" if isinstance(value, float) else value
 
 
+@execution_options
 def walk_forward(
-    symbol: str = _Symbol, timeframe: str = _Timeframe, start: str = _Start, end: str = _End,
-    strategy: str = _Strategy, grid: list[str] = _Grid, param: list[str] = _Param,
+    symbol: str | None = SymbolOption, timeframe: str = TimeframeOption,
+    start: str | None = StartOption, end: str | None = EndOption,
+    strategy: str | None = StrategyOption, grid: list[str] = _Grid, param: list[str] = ParamOption,
     in_sample: str = _InSample, out_of_sample: str = _OutOfSample, anchored: bool = _Anchored,
     random: int | None = _Random, seed: int = _Seed, objective: str = _Objective,
-    min_trades: int = _MinTrades, max_drawdown: str | None = _MaxDrawdown,
-    cash: str = _Cash, fee: str = _Fee, slippage_bps: str = _Slippage, allow_short: bool = _Short,
-    json: bool = JsonOption,
+    min_trades: int = _MinTrades, exclude_drawdown: str | None = _ExcludeDrawdown,
+    html_path: Path | None = HtmlOption, json: bool = JsonOption,
+    *, execution: ExecutionOptions,
 ) -> None:  # fmt: skip
     """Optimise on each in-sample window, trade the best out of sample, stitch the results."""
     try:
-        fixed, space = _fixed(param), _space(grid)
-        spec = _spec(symbol, timeframe, start, end, strategy, fixed, cash, fee, slippage_bps,
-                     allow_short)  # fmt: skip
+        space = _space(grid)
+        spec = command_spec(
+            symbol=symbol, strategy=strategy, params=param, timeframe=timeframe, start=start,
+            end=end, execution=execution,
+        )  # fmt: skip
+        strategy = spec.legs[0].strategy.name
         if objective not in OBJECTIVES:
             raise InvalidRequest(f"unknown objective {objective!r}", field="objective")
-        limit = None if max_drawdown is None else _fraction(max_drawdown, "max_drawdown")
+        limit = _limit(exclude_drawdown)
         is_length = parse_duration(in_sample, field="in_sample")
         oos_length = parse_duration(out_of_sample, field="out_of_sample")
         bars = _load(spec)
@@ -239,8 +220,10 @@ def walk_forward(
                 anchored=anchored, objective=objective, min_trades=min_trades,
                 max_drawdown=limit, random_count=random, seed=seed, progress=progress,
             )  # fmt: skip
+            if html_path is not None:
+                write_html(html_path, render_walk_forward_html(result, spec))
     except VelocitasError as exc:
-        fail(exc)
+        fail_naming_option(exc)
     if json:
         emit_json(result.to_dict())
         return
@@ -250,18 +233,19 @@ def walk_forward(
         rows.append(
             {
                 "fold": fold["index"],
-                "out of sample": " → ".join(fold["out_of_sample"]),
+                "OOS from": format_time(fold["out_of_sample"][0]),
                 "params": fold["params"],
                 f"IS {objective}": _short(fold["in_sample_objective"]),
                 "OOS return": _short(outcome.get("total_return")),
                 "OOS trades": outcome.get("trades"),
-                "equity": outcome.get("final_equity"),
+                "equity": display_number(outcome.get("final_equity")),
             }
         )
-    table(f"walk-forward of {strategy} ({'anchored' if anchored else 'rolling'})", rows)
+    kind = "anchored" if anchored else "rolling"
+    table(f"walk-forward of {strategy} ({kind}, times UTC)", rows, no_wrap=["OOS from"])
     m = result.metrics
     table(
         "stitched out-of-sample",
         [{k: _short(m[k]) for k in ("total_return", "sharpe", "max_drawdown", "trade_count")}
-         | {"final_equity": str(result.final_equity)}],
+         | {"final_equity": display_number(result.final_equity)}],
     )  # fmt: skip

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from velocitas.errors import InvalidRequest, VelocitasError
+from velocitas_cli.backtest import fail_naming_option
+from velocitas_cli.backtest_spec import ExecutionOptions, execution_options, execution_spec
 from velocitas_cli.output import JsonOption, console, emit_json, fail, table
 
 app = typer.Typer(
@@ -30,13 +31,6 @@ REPORT_METRICS = (
 )
 
 
-def _decimal(text: str, field: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise InvalidRequest(f"{text!r} is not a number", field=field) from None
-
-
 def _net_arch(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(part) for part in text.split(",") if part.strip())
@@ -50,6 +44,7 @@ def _net_arch(text: str) -> tuple[int, ...]:
 
 
 @app.command()
+@execution_options
 def train(
     symbol: str = typer.Option(..., help="Symbol whose bars to train on."),
     timeframe: str = typer.Option(..., help="Bar timeframe, e.g. 1h."),
@@ -59,10 +54,6 @@ def train(
     seed: int = typer.Option(0, help="Seed of everything random (same seed, same weights)."),
     reward: str = typer.Option("pnl", help="pnl | log_return | differential_sharpe."),
     action_mode: str = typer.Option("discrete", help="discrete (hold/buy/sell) | box."),
-    allow_short: bool = typer.Option(False, help="Let sell go short instead of flat."),
-    initial_cash: str = typer.Option("10000", help="Starting cash of each episode."),
-    fee_rate: str = typer.Option("0.001", help="Fee per order as a fraction of notional."),
-    slippage_bps: str = typer.Option("0", help="Slippage per fill in basis points."),
     episode_bars: int = typer.Option(2048, min=2, help="Bars per training episode."),
     net_arch: str = typer.Option("64,64", help="Hidden layer widths of actor and critic."),
     n_steps: int = typer.Option(512, min=2, help="PPO rollout length."),
@@ -70,14 +61,16 @@ def train(
     eval_every: int | None = typer.Option(None, help="Validate every N steps (default n_steps)."),
     sentiment: bool = typer.Option(False, help="Fill the sentiment feature from the analyst."),
     json: bool = JsonOption,
+    *,
+    execution: ExecutionOptions,
 ) -> None:
-    """Train PPO on a symbol's bars, keep the best validated checkpoint, register it."""
-    from pydantic import ValidationError
+    """Train PPO on a symbol's bars, keep the best validated checkpoint, register it.
 
-    from lab.env import EnvConfig, default_execution
+    The execution options (--cash, --fee, --slippage, stops, sizing, --allow-short, ...) are
+    those of `velocitas backtest run`: the environment trades through the same engine rules."""
+    from lab.env import EnvConfig
     from lab.pipeline import Window, train_and_register
     from lab.training import PPOConfig, TrainConfig
-    from velocitas.engine import BacktestSpec
 
     try:
         if reward not in ("pnl", "log_return", "differential_sharpe"):
@@ -86,35 +79,24 @@ def train(
             raise InvalidRequest(f"unknown action mode {action_mode!r}", field="action-mode")
         train_range = Window.parse(train_window, "train")
         validate_range = Window.parse(validate_window, "validate")
-        try:
-            execution = BacktestSpec.model_validate(
-                {
-                    **default_execution(symbol, timeframe).model_dump(),
-                    "initial_cash": _decimal(initial_cash, "initial-cash"),
-                    "slippage_bps": _decimal(slippage_bps, "slippage-bps"),
-                    "fees": {"rate": _decimal(fee_rate, "fee-rate")},
-                    "allow_short": allow_short,
-                }
-            )
-        except ValidationError as error:
-            raise InvalidRequest(f"execution settings: {error}", field="execution") from None
+        spec = execution_spec(symbol, timeframe, execution)
         config = TrainConfig(
             symbol=symbol,
-            timeframe=execution.timeframe,
+            timeframe=spec.timeframe,
             train_start=train_range.start,
             train_end=train_range.end,
             validate_start=validate_range.start,
             validate_end=validate_range.end,
             timesteps=timesteps,
             seed=seed,
-            execution=execution,
+            execution=spec,
             env=EnvConfig(episode_bars=episode_bars, reward=reward, action_mode=action_mode),  # type: ignore[arg-type]
             ppo=PPOConfig(n_steps=n_steps, batch_size=batch_size, net_arch=_net_arch(net_arch)),
             eval_every=eval_every,
             sentiment=sentiment,
         )
     except VelocitasError as error:
-        fail(error)
+        fail_naming_option(error)
     try:
         with Progress(
             TextColumn("training"),

@@ -26,9 +26,10 @@ def test_parse_rate_reads_percent_bps_and_fractions(text: str, fraction: str) ->
     assert parse_rate(text, "--fee") == Decimal(fraction)
 
 
-@pytest.mark.parametrize(("text", "bps"), [("2bps", "2"), ("0.02%", "2"), ("2", "2")])
-def test_parse_bps_reads_bps_and_percent(text: str, bps: str) -> None:
-    assert parse_bps(text, "--slippage") == Decimal(bps)
+@pytest.mark.parametrize(("text", "bps"), [("2bps", "2"), ("0.02%", "2"), ("0.0002", "2")])
+def test_parse_bps_reads_bps_percent_and_fractions(text: str, bps: str) -> None:
+    # A bare number is a fraction, as for every rate (it was basis points before).
+    assert str(parse_bps(text, "--slippage")) == bps
 
 
 def test_parse_stop_reads_percent_and_atr_multiples() -> None:

@@ -19,7 +19,10 @@ app = typer.Typer()
 app.command("sweep")(sweep)
 app.command("walk-forward")(walk_forward)
 
-RANGE = ["--symbol", "SYN", "--timeframe", "1m", "--start", "2024-01-01", "--end", "2024-01-03"]
+RANGE = [
+    *["--symbol", "SYN", "--strategy", "sma_cross", "--timeframe", "1m"],
+    *["--start", "2024-01-01", "--end", "2024-01-03"],
+]
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ def test_sweep_table_and_random_draw(stored_bars: str) -> None:
         (["--grid", "speed=1:3"], "no parameter"),
         (["--grid", "fast=5:10", "--strategy", "nope"], "nope"),
         (["--grid", "fast=5:10", "--objective", "alpha"], "objective"),
-        (["--grid", "fast=5:10", "--max-drawdown", "150%"], "100%"),
+        (["--grid", "fast=5:10", "--exclude-drawdown", "150%"], "100%"),
     ],
 )
 def test_sweep_bad_parameters_exit_2(stored_bars: str, extra: list[str], message: str) -> None:

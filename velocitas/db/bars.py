@@ -61,6 +61,7 @@ __all__ = [
     "resolve_source",
     "snapshot_hash",
     "stored_series",
+    "stored_span",
 ]
 
 # Trailing zeros trimmed, so equal values (`1.50`, `1.5`) travel, and hash, alike.
@@ -164,6 +165,27 @@ def snapshot_hash(
     computes the same hash from the read that loads the bars.
     """
     return load_bars_with_snapshot(symbol, timeframe, start, end, database_url=database_url)[1]
+
+
+def stored_span(
+    symbol: str, timeframe: Timeframe | str, *, database_url: str | None = None
+) -> tuple[datetime, datetime] | None:
+    """`opened_at` of the first and the last `timeframe` bar of `symbol` (stored or derived),
+    or None when there is none: what "all stored data" means for a range left open."""
+    target = parse_timeframe(timeframe)
+    with _snapshot(_libpq(database_url)) as conn:
+        source = resolve_source(conn, symbol, target)
+        if source is None:
+            return None
+        first_source, _ = _first_and_last(conn, symbol, source, None, None)
+        if first_source is None:
+            return None
+        # No source bar lies before the first one, so any lower bound one bar earlier finds
+        # the derived bar that holds it.
+        earlier = first_source - timedelta(seconds=2 * target.seconds)
+        (first,) = read_candles(conn, symbol, target, start=earlier, limit=1)
+        (last,) = read_candles(conn, symbol, target, limit=1)
+    return first.opened_at, last.opened_at
 
 
 def _snapshot_digest(symbol: str, target: Timeframe, source: Timeframe | None) -> Any:

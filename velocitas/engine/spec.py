@@ -7,7 +7,7 @@ into `legs`. The semantics of each field are stated in `docs/backtesting-assumpt
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -131,7 +131,7 @@ class BacktestSpec(_Frozen):
     timeframe: str
     start: datetime
     end: datetime
-    initial_cash: Decimal = Field(gt=0)
+    initial_cash: Decimal = Field(default=Decimal(10_000), gt=0)
     fees: FeeSpec = Field(default_factory=FeeSpec)
     slippage_bps: Decimal = Field(default=Decimal(0), ge=0, lt=Decimal(10_000))
     fill: Literal["next_open", "same_close"] = "next_open"
@@ -169,9 +169,10 @@ class BacktestSpec(_Frozen):
 
     @field_validator("start", "end")
     @classmethod
-    def _tz_aware(cls, value: datetime) -> datetime:
+    def _naive_is_utc(cls, value: datetime) -> datetime:
+        # One rule for the CLI, REST and the library: a time without an offset is UTC.
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("must be timezone-aware (e.g. 2024-01-01T00:00:00Z)")
+            return value.replace(tzinfo=UTC)
         return value
 
     @model_validator(mode="after")

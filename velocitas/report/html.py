@@ -36,7 +36,13 @@ from velocitas.report.summary import (
     trade_summary_rows,
 )
 
-__all__ = ["MAX_TABLE_TRADES", "equity_figure", "price_figure", "render_html"]
+__all__ = [
+    "MAX_TABLE_TRADES",
+    "equity_curve_figure",
+    "equity_figure",
+    "price_figure",
+    "render_html",
+]
 
 MAX_TABLE_TRADES = 5_000
 _GREEN, _RED, _GREY, _BLUE = "#1a9850", "#d73027", "#7f7f7f", "#2c7fb8"
@@ -87,9 +93,25 @@ def render_html(
 
 def equity_figure(result: BacktestResult, *, max_points: int = MAX_POINTS) -> dict[str, Any]:
     """Equity (top) and drawdown in percent (bottom) on one shared time axis, as plotly JSON."""
-    equity = result.equity.equity
-    times = _ms(result.equity.opened_at)
-    start = float(result.initial_cash)
+    return equity_curve_figure(
+        result.equity.opened_at,
+        result.equity.equity,
+        float(result.initial_cash),
+        max_points=max_points,
+    )
+
+
+def equity_curve_figure(
+    opened_at_ns: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+    initial_cash: float,
+    *,
+    title: str = "Equity and drawdown",
+    max_points: int = MAX_POINTS,
+) -> dict[str, Any]:
+    """`equity_figure` of any equity curve (one value per bar open), e.g. a stitched one."""
+    times = _ms(opened_at_ns)
+    start = initial_cash
     peak = np.maximum.accumulate(np.concatenate([[start], equity]))[1:]
     drawdown = (equity / peak - 1.0) * 100.0
     keep_e = minmax_indices(equity, max_points)
@@ -118,7 +140,7 @@ def equity_figure(result: BacktestResult, *, max_points: int = MAX_POINTS) -> di
             },
         ],
         "layout": {
-            "title": {"text": "Equity and drawdown"},
+            "title": {"text": title},
             "height": 560,
             "hovermode": "x unified",
             "showlegend": False,

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
 
 from velocitas.domain.trades import Trade
 from velocitas.engine.result import BacktestResult, PnlSummary
 
 __all__ = [
     "TRADE_COLUMNS",
+    "display_number",
     "format_duration",
     "format_money",
+    "format_time",
     "headline_rows",
     "pnl_rows",
     "trade_rows",
@@ -74,6 +78,47 @@ def format_money(value: Decimal | float) -> str:
     """Two decimals, thousands separated, half-even (display only)."""
     exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
     return f"{exact.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,}"
+
+
+def display_number(value: Any, *, digits: int = 6) -> str:
+    """A number for a table cell (display only: JSON keeps the exact value).
+
+    A float gets four decimals. A Decimal, or a string holding one, keeps its integer part and
+    at most `digits` significant digits (`42123.456789` -> `42123.5`, `0.123456789` ->
+    `0.123457`). None is "-"; anything else is `str(value)`."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, str):
+        try:
+            exact = Decimal(value)
+        except InvalidOperation:
+            return value
+        return _significant(exact, digits) if exact.is_finite() else value
+    if isinstance(value, Decimal) and value.is_finite():
+        return _significant(value, digits)
+    return str(value)
+
+
+def _significant(value: Decimal, digits: int) -> str:
+    places = max(digits - 1 - value.adjusted(), 0) if value else 0
+    if -int(value.as_tuple().exponent) > places:
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_time(moment: datetime | str) -> str:
+    """A short UTC time for a table cell: `2024-01-01 09:30`, seconds only when not zero, the
+    date alone at midnight. Accepts an ISO-8601 string; a naive time is UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M" + (":%S" if moment.second else ""))
 
 
 def format_duration(seconds: float) -> str:
@@ -179,18 +224,23 @@ TRADE_COLUMNS = (
 )
 
 
-def trade_rows(trades: Sequence[Trade]) -> list[tuple[str, ...]]:
-    """One row per trade in `TRADE_COLUMNS` order; prices and quantities exact, P&L rounded."""
+def trade_rows(trades: Sequence[Trade], *, compact: bool = False) -> list[tuple[str, ...]]:
+    """One row per trade in `TRADE_COLUMNS` order; prices and quantities exact, P&L rounded.
+
+    `compact` (a terminal table): short UTC times and prices, quantities rounded to six
+    significant digits."""
+    number = display_number if compact else _exact
+    when = format_time if compact else _iso
     return [
         (
             str(t.leg),
             t.symbol,
             t.side.value,
-            format(t.quantity.normalize(), "f"),
-            _iso(t.entry_at.isoformat()),
-            format(t.entry_price.normalize(), "f"),
-            _iso(t.exit_at.isoformat()),
-            format(t.exit_price.normalize(), "f"),
+            number(t.quantity),
+            when(t.entry_at),
+            number(t.entry_price),
+            when(t.exit_at),
+            number(t.exit_price),
             format_money(t.net_pnl),
             f"{t.return_fraction * 100:.2f}%",
             t.exit_reason,
@@ -199,5 +249,9 @@ def trade_rows(trades: Sequence[Trade]) -> list[tuple[str, ...]]:
     ]
 
 
-def _iso(text: str) -> str:
-    return text.replace("+00:00", "Z")
+def _exact(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -29,7 +29,7 @@ from velocitas.domain.bars import BarArrays
 from velocitas.engine.spec import BacktestSpec
 from velocitas.errors import InvalidRequest
 from velocitas.research.grid import grid_points
-from velocitas.research.heatmap import Heatmap
+from velocitas.research.heatmap import CellStatus, Heatmap
 from velocitas.research.objectives import OBJECTIVES, Direction, Objective, ObjectiveFields
 from velocitas.research.runs import Progress, fast_path_supported, fast_runs, general_runs
 
@@ -177,9 +177,14 @@ class SweepResult:
         xs = sorted({r["params"][x] for r in every})
         ys = sorted({r["params"][y] for r in every})
         z: list[list[float | None]] = [[None] * len(xs) for _ in ys]
-        for row in self.rows:  # excluded runs stay blank
-            z[ys.index(row["params"][y])][xs.index(row["params"][x])] = row[self.objective]
-        return Heatmap(x, y, xs, ys, z, self.objective)
+        # A pair with no run at all was refused by the strategy (invalid).
+        status: list[list[CellStatus]] = [["invalid"] * len(xs) for _ in ys]
+        for row in self.excluded:  # no value: an excluded run is not a result to compare
+            status[ys.index(row["params"][y])][xs.index(row["params"][x])] = "excluded"
+        for row in self.rows:
+            j, i = ys.index(row["params"][y]), xs.index(row["params"][x])
+            z[j][i], status[j][i] = row[self.objective], "ranked"
+        return Heatmap(x, y, xs, ys, z, self.objective, status)
 
     def to_dict(self) -> dict[str, Any]:
         heat = self.heatmap()

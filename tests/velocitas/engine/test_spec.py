@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +40,6 @@ def test_backtest_spec_round_trips_money_as_decimal_strings() -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"start": "2024-01-01T00:00:00"}, "start"),
         ({"end": "2023-12-01T00:00:00Z"}, "end"),
         ({"timeframe": "7m"}, "timeframe"),
         ({"initial_cash": "0"}, "initial_cash"),
@@ -57,6 +57,13 @@ def test_backtest_spec_refuses_bad_input_naming_the_problem(
     with pytest.raises(ValidationError) as info:
         BacktestSpec.model_validate(BASE | change)
     assert field in str(info.value)
+
+
+def test_backtest_spec_reads_naive_times_as_utc_and_defaults_the_cash() -> None:
+    naive = {k: v for k, v in BASE.items() if k != "initial_cash"} | {"start": "2024-01-01"}
+    spec = BacktestSpec.model_validate(naive)
+    assert spec.start == datetime(2024, 1, 1, tzinfo=UTC)
+    assert spec.initial_cash == Decimal(10_000)
 
 
 def test_backtest_spec_is_frozen() -> None:
