@@ -130,6 +130,8 @@ class ExecutionOptions:
     max_daily_loss: str | None = None
     max_drawdown: str | None = None
     cooldown: str | None = None
+    calendar: str | None = None
+    risk_free: str | None = None
 
     def request(self) -> dict[str, Any]:
         """The spec fields these options set, parsed (`InvalidRequest` naming the option)."""
@@ -166,6 +168,10 @@ class ExecutionOptions:
         risk = parse_risk(self.max_position, self.max_daily_loss, self.max_drawdown, self.cooldown)
         if risk:
             request["risk"] = risk
+        if self.calendar is not None:
+            request["calendar"] = self.calendar.strip()
+        if self.risk_free is not None:
+            request["risk_free_rate"] = parse_rate(self.risk_free, "--risk-free")
         return request
 
 
@@ -189,6 +195,10 @@ _EXECUTION_OPTIONS: dict[str, Any] = {
     "max_daily_loss": typer.Option(None, "--max-daily-loss", help="Daily loss halt, e.g. 5%."),
     "max_drawdown": typer.Option(None, "--max-drawdown", help="Kill switch, e.g. 20%."),
     "cooldown": typer.Option(None, "--cooldown", help="LOSSES:BARS, e.g. 3:60."),
+    "calendar": typer.Option(
+        None, "--calendar", help="crypto, fx or an exchange (XNYS); default: from the bars."
+    ),
+    "risk_free": typer.Option(None, "--risk-free", help="Annual risk-free rate: 4%, 0.04."),
 }
 
 

@@ -211,3 +211,20 @@ def test_run_policy_strategy_from_the_cli(policy_model: str) -> None:
     report = orjson.loads(result.stdout)
     assert report["metrics"]["bars"] == 5000
     assert report["trades"], "random weights trade; no trade would prove little"
+
+
+def test_calendar_and_risk_free_reach_the_report(goog: str) -> None:
+    argv = ["backtest", "run", *RANGE, *LEG, "--json"]
+    inferred = orjson.loads(runner.invoke(app, argv).stdout)["metrics"]
+    chosen = runner.invoke(app, [*argv, "--calendar", "crypto", "--risk-free", "4%"])
+    assert chosen.exit_code == 0, chosen.output
+    metrics = orjson.loads(chosen.stdout)["metrics"]
+    assert (inferred["calendar"], metrics["calendar"]) == ("XNYS", "crypto")
+    assert metrics["risk_free_rate"] == pytest.approx(0.04)
+    assert metrics["periods_per_year"] > inferred["periods_per_year"]  # 365 days, not 252
+
+
+def test_unknown_calendar_exits_2_naming_the_option(goog: str) -> None:
+    result = runner.invoke(app, ["backtest", "run", *RANGE, *LEG, "--calendar", "MOON"])
+    assert result.exit_code == 2, result.output
+    assert "calendar" in result.stderr
