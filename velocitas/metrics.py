@@ -106,8 +106,11 @@ _DAY_SECONDS = 86_400.0
 
 
 def periods_per_year(timeframe: str, calendar: Calendar = "crypto_24_7") -> float:
-    """Bars per year for `timeframe` ("1m" … "1d") under `calendar`."""
-    seconds = float(Timeframe.parse(timeframe).seconds)
+    """Bars per year for `timeframe` under `calendar` (weeks and months: the same on any)."""
+    frame = Timeframe.parse(timeframe)
+    if frame.per_year is not None:
+        return frame.per_year
+    seconds = float(frame.seconds)
     if calendar == "crypto_24_7":
         return 365.0 * _DAY_SECONDS / seconds
     if calendar == "exchange":
@@ -310,10 +313,10 @@ def drawdown_duration(
 
 
 def _duration(start: int, end: int, opened_at_ns: I64, timeframe: str) -> tuple[int, int]:
-    bar_ns = Timeframe.parse(timeframe).seconds * 1_000_000_000
+    frame = Timeframe.parse(timeframe)
 
     def closed_at(point: int) -> int:
-        return int(opened_at_ns[0]) if point < 0 else int(opened_at_ns[point]) + bar_ns
+        return int(opened_at_ns[0]) if point < 0 else int(frame.add_ns(opened_at_ns[point]))
 
     return end - start, (closed_at(end) - closed_at(start)) // 1_000_000_000
 

@@ -73,7 +73,7 @@ def import_file(
             summary = import_bars(
                 path,
                 symbol=symbol,
-                timeframe=timeframe,
+                timeframe=_timeframe(timeframe),
                 tz=tz,
                 skip_invalid=skip_invalid,
                 progress=progress,
@@ -166,7 +166,7 @@ def _timeframe(text: str) -> Timeframe:
     try:
         return Timeframe.parse(text)
     except ValueError as exc:
-        raise InvalidRequest(str(exc), field="timeframe") from exc
+        raise InvalidRequest(f"--timeframe: {exc}", field="timeframe") from exc
 
 
 def _print_summary(summary: ImportSummary, json: bool) -> None:

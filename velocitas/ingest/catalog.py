@@ -13,11 +13,11 @@ from velocitas.domain.timeframe import Timeframe
 from velocitas.ingest.loader import database_errors
 
 # One ordered pass over the primary key (an index-only scan, no sort): `lag` sees each bar's
-# predecessor, so a gap is a step longer than the timeframe. Missing slots need no such
-# pass at all: span / step + 1 - count.
+# predecessor, so a gap is a step longer than the timeframe (added in UTC, where a month is a
+# calendar month). Missing slots need no such pass at all: grid slots in the span - count.
 _SERIES = """
 SELECT symbol, timeframe, min(opened_at), max(opened_at), count(*),
-       count(*) FILTER (WHERE opened_at - previous > step)
+       count(*) FILTER (WHERE (previous AT TIME ZONE 'UTC') + step < (opened_at AT TIME ZONE 'UTC'))
 FROM (
     SELECT symbol, timeframe, opened_at,
            lag(opened_at) OVER (PARTITION BY symbol, timeframe ORDER BY opened_at) AS previous,
@@ -48,13 +48,16 @@ class SeriesInfo:
 
 def list_series(database_url: str | None = None) -> list[SeriesInfo]:
     """Every stored (symbol, timeframe) series, ordered by symbol then timeframe."""
-    steps = " ".join(f"WHEN '{t.value}' THEN interval '{t.seconds} s'" for t in Timeframe)
+    steps = " ".join(f"WHEN '{t.value}' THEN interval '{_step(t)}'" for t in Timeframe)
     conn = connect() if database_url is None else psycopg.connect(libpq_url(database_url))
     with database_errors("bar"), conn:
         rows = conn.execute(_SERIES.format(steps=steps)).fetchall()
     series = []
     for symbol, timeframe, first, last, bars, gaps in rows:
-        step = Timeframe(timeframe).seconds
-        slots = int((last - first).total_seconds()) // step + 1
+        slots = Timeframe(timeframe).bars_in(first, last) + 1
         series.append(SeriesInfo(symbol, timeframe, first, last, bars, slots - bars, gaps))
     return series
+
+
+def _step(timeframe: Timeframe) -> str:
+    return f"{timeframe.seconds} s" if timeframe.fixed else "1 month"

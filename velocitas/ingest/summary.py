@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import RowProblem
 from velocitas.ingest.times import format_micros
 
@@ -63,18 +64,17 @@ class Span:
     gaps: list[GapRange]
 
 
-def span_of(micros: npt.NDArray[np.int64], step_seconds: int) -> Span:
+def span_of(micros: npt.NDArray[np.int64], timeframe: Timeframe) -> Span:
     """First and last time and the gaps of a set of on-grid times (any order, unique)."""
     if micros.size == 0:
         return Span(None, None, 0, 0, [])
-    step = step_seconds * 1_000_000
     times = np.sort(micros)
-    missing = np.diff(times) // step - 1
+    missing = timeframe.steps_ns(times[:-1] * 1000, times[1:] * 1000) - 1
     at = np.flatnonzero(missing > 0)
     gaps = [
         GapRange(
-            first_missing=format_micros(int(times[i]) + step),
-            last_missing=format_micros(int(times[i + 1]) - step),
+            first_missing=format_micros(int(timeframe.add_ns(times[i] * 1000, 1)) // 1000),
+            last_missing=format_micros(int(timeframe.add_ns(times[i + 1] * 1000, -1)) // 1000),
             missing=int(missing[i]),
         )
         for i in at[:MAX_GAPS_LISTED]
