@@ -150,8 +150,8 @@ _Slippage = typer.Option("0", "--slippage-bps", help="Slippage in basis points."
 _Short = typer.Option(False, "--allow-short", help="Let the account hold short positions.")
 _Heatmap = typer.Option(None, "--heatmap", help="Write the heatmap HTML here.")
 _Top = typer.Option(20, "--top", help="Rows of the ranked table to print.")
-_InSample = typer.Option(..., "--in-sample", help="In-sample length: 90m, 12h, 30d, 2w.")
-_OutOfSample = typer.Option(..., "--out-of-sample", help="Out-of-sample length, e.g. 7d.")
+_InSample = typer.Option(..., "--in-sample", help="In-sample length: 90m, 12h, 30d, 2w, 6mo, 2y.")
+_OutOfSample = typer.Option(..., "--out-of-sample", help="Out-of-sample length, e.g. 7d or 1mo.")
 _Anchored = typer.Option(False, "--anchored", help="Grow the in-sample window from --start.")
 
 
