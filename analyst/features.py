@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -80,7 +80,6 @@ def write_series(
         raise InvalidRequest("start/end: need a time zone", field="start")
     if end <= start:
         raise InvalidRequest("end: must be after start", field="end")
-    bar_length = timedelta(seconds=timeframe.seconds)
     with connect(analyst.settings) as conn:
         opened = [
             row[0]
@@ -99,13 +98,13 @@ def write_series(
             )
         advance = progress(len(opened)) if progress else None
         published = _publication_times(
-            conn, symbol, opened[0] + bar_length - analyst.window, opened[-1] + bar_length
+            conn, symbol, timeframe.add(opened[0]) - analyst.window, timeframe.add(opened[-1])
         )
         rows = []
         previous_range: tuple[int, int] | None = None
         hits: list[Hit] = []
         for opened_at in opened:
-            at = opened_at + bar_length
+            at = timeframe.add(opened_at)
             # Same bounds as retrieval: since <= published_at <= at.
             in_window = (
                 bisect_left(published, at - analyst.window),

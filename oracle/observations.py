@@ -47,10 +47,12 @@ def observation_at(
     database_url: str | None,
 ) -> BuiltObservation:
     """The observation for the bar of `symbol` that closed last by `at` (see the module doc)."""
-    length = timedelta(seconds=Timeframe.parse(timeframe).seconds)
-    end = at - length + timedelta(microseconds=1)  # opened_at <= at - length: closed by `at`
+    frame = Timeframe.parse(timeframe)
+    # The bar that closed last by `at` opened one bar before the opening `at` falls in (or
+    # at it, when `at` is itself an opening); `end` excludes later ones.
+    end = frame.add(frame.floor(at), -1) + timedelta(microseconds=1)
     if start is None:
-        start = end - history_bars * length
+        start = frame.add(frame.floor(at), -1 - history_bars) + timedelta(microseconds=1)
     if start >= end:
         raise InvalidRequest(
             "`start` must be before the last bar that closed by `at`", field="start"
@@ -67,5 +69,5 @@ def observation_at(
     features = build_features(bars, spec, sentiment)
     state = observations(features[-1:], position).astype(np.float64)
     last_open_ns = int(bars.opened_at[-1])
-    closed_at = from_epoch_ns(last_open_ns) + length
+    closed_at = frame.add(from_epoch_ns(last_open_ns))
     return BuiltObservation(state=state, bar_closed_at=closed_at)

@@ -74,7 +74,10 @@ class MarketCalendar:
     def periods_per_year(self, timeframe: str) -> float:
         """Bars of `timeframe` in a year: trading days for daily bars, trading time / bar
         length for intraday ones."""
-        seconds = float(Timeframe.parse(timeframe).seconds)
+        frame = Timeframe.parse(timeframe)
+        if frame.per_year is not None:  # weeks and months: as many on any calendar
+            return frame.per_year
+        seconds = float(frame.seconds)
         if self.kind == "equity":
             if seconds >= _DAY_S:
                 return self.days_per_year * _DAY_S / seconds
@@ -205,8 +208,8 @@ def infer_calendar(opened_at_ns: npt.ArrayLike, timeframe: str) -> MarketCalenda
     else, a series too short to tell included, is `crypto` (24/7).
     """
     times = np.asarray(opened_at_ns, dtype=np.int64)
-    if len(times) < 2:
-        return market_calendar("crypto")
+    if len(times) < 2 or Timeframe.parse(timeframe).per_year is not None:
+        return market_calendar("crypto")  # too short to tell, or weeks/months: no sessions
     days = times // _DAY_NS
     weekday = (days + _EPOCH_WEEKDAY) % 7
     saturdays = np.arange(days[0] + 1, days[-1])  # whole days strictly inside the span

@@ -277,12 +277,15 @@ def elapsed_cagr(
     a float (a large move over a few minutes).
     """
     times = np.asarray(opened_at_ns, dtype=np.int64)
-    seconds = float(Timeframe.parse(timeframe).seconds)
+    frame = Timeframe.parse(timeframe)
+    # A month has no fixed length: measure it in seconds (one bar of "1 s").
+    seconds = float(frame.seconds) if frame.fixed else 1.0
     bar_ns = int(seconds) * 1_000_000_000
-    first = int(times[0]) if from_open else int(times[0]) + bar_ns
+    closes = frame.add_ns(times[[0, -1]], 1)
+    first = int(times[0]) if from_open else int(closes[0])
     # Elapsed time in bars and the year in bars: on gap-free 24/7 bars these are the float
     # operations `cagr` always did (period count, 365 · 86 400 s / bar), so figures hold.
-    periods = (int(times[-1]) + bar_ns - first) / bar_ns
+    periods = (int(closes[1]) - first) / bar_ns
     if periods <= 0:
         return None
     if end <= 0.0:
@@ -347,10 +350,10 @@ def drawdown_duration(
 
 
 def _duration(start: int, end: int, opened_at_ns: I64, timeframe: str) -> tuple[int, int]:
-    bar_ns = Timeframe.parse(timeframe).seconds * 1_000_000_000
+    frame = Timeframe.parse(timeframe)
 
     def closed_at(point: int) -> int:
-        return int(opened_at_ns[0]) if point < 0 else int(opened_at_ns[point]) + bar_ns
+        return int(opened_at_ns[0]) if point < 0 else int(frame.add_ns(opened_at_ns[point]))
 
     return end - start, (closed_at(end) - closed_at(start)) // 1_000_000_000
 

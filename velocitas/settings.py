@@ -1,8 +1,8 @@
 """Settings shared by every process, read from the environment (and an optional `.env`).
 
 Field names match their environment variables: `DATABASE_URL`, `REDIS_URL`, `VELOCITAS_HOME`,
-`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`. With no URL set, `velocitas.embedded`
-starts real servers under `VELOCITAS_HOME` (outside production only).
+`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`, `MAX_WALK_FORWARD_FOLDS`. With no URL
+set, `velocitas.embedded` starts real servers under `VELOCITAS_HOME` (outside production only).
 Services extend `Settings` with their own fields (`GatewaySettings`, `WorkerSettings`, ...).
 """
 
@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     """The Celery queue jobs go to; unset: `velocitas.jobs.JOBS_QUEUE`."""
     bar_cache_mb: float = Field(default=512, ge=0)
     """Bars kept in memory per process between jobs (`velocitas.db.bar_cache`); 0 turns it off."""
+    max_walk_forward_folds: int = Field(default=500, ge=1)
+    """The most folds one walk-forward may cut its range into (CLI and REST alike)."""
 
     @property
     def home(self) -> Path:

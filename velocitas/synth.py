@@ -95,6 +95,11 @@ def synth_bars(
     `opened_at` (ISO-8601 UTC), `open`, `high`, `low`, `close`, `volume` (8 decimals)."""
     if not 1 <= bars <= _MAX_BARS:
         raise InvalidRequest(f"bars must be between 1 and {_MAX_BARS}", field="bars")
+    if timeframe in (Timeframe.W1, Timeframe.MO1):
+        # The generator steps a fixed grid within days; resample its daily bars instead.
+        raise InvalidRequest(
+            f"synthetic bars come in 1m … 1d, not {timeframe.value}", field="timeframe"
+        )
     first = _grid_start(start, timeframe)
     rng = np.random.default_rng(seed)
     dt = timeframe.seconds / _YEAR_SECONDS

@@ -1,5 +1,5 @@
-"""Times written as text, read one way everywhere: durations (`90s`, `15m`, `12h`, `3d`, `2w`)
-and ISO-8601 instants.
+"""Times written as text, read one way everywhere: durations (`90s`, `15m`, `12h`, `3d`, `2w`,
+`6mo`, `2y`) and ISO-8601 instants.
 
 Both raise `InvalidRequest` with `field` set to the caller's name for the value (the message
 says only what is wrong with it), so an HTTP route answers 422 and the CLI exits 2 without
@@ -9,34 +9,101 @@ translating anything.
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from velocitas.errors import InvalidRequest
 
-__all__ = ["parse_duration", "parse_instant"]
+__all__ = ["Duration", "add_months", "parse_duration", "parse_instant"]
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
+_MONTHS = {"mo": 1, "y": 12}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mo|[smhdwy])\s*$")
+_UPPER_M = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*M\s*$")
+_MONTH_DAYS = 365.25 / 12
 
 
-def parse_duration(text: str, *, field: str = "window") -> timedelta:
-    """A positive length: a number (`3`, `1.5`) and a unit, `s`, `m`, `h`, `d` or `w`, any case,
-    spaces allowed around and between (`"3d"` -> 3 days, `" 90 M "` -> 90 minutes).
+class Duration(timedelta):
+    """A duration as written. A timedelta of its (nominal) length, so fixed-length code uses
+    it as one; `months` is set for calendar units (`mo`, `y`: a month counts 365.25 / 12 days
+    as a timedelta), and `after`/`before` step by calendar months, clamping to month ends
+    (`6mo` after 31 January is 31 July; `1mo` after it, 29 February in a leap year)."""
+
+    months: int
+    text: str
+    words: str
+
+    def __new__(cls, text: str, words: str, length: timedelta, months: int = 0) -> Duration:
+        self = super().__new__(
+            cls, days=length.days, seconds=length.seconds, microseconds=length.microseconds
+        )
+        self.months, self.text, self.words = months, text, words
+        return self
+
+    def after(self, moment: datetime, times: int = 1) -> datetime:
+        """`moment` plus `times` of this duration (calendar months for `mo`/`y`)."""
+        if not self.months:
+            return moment + timedelta(microseconds=(self // timedelta(microseconds=1)) * times)
+        return add_months(moment, self.months * times)
+
+    def before(self, moment: datetime) -> datetime:
+        """`moment` minus this duration (calendar months for `mo`/`y`)."""
+        return self.after(moment, -1)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole calendar months, the day clamped to the month's last."""
+    year, month = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    day = min(moment.day, monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def parse_duration(text: str, *, field: str = "window") -> Duration:
+    """A positive length: a number (`3`, `1.5`) and a unit, `s`, `m` (minutes), `h`, `d`, `w`,
+    `mo` (months) or `y` (years; months and years whole), any case, spaces allowed around and
+    between (`"3d"` -> 3 days, `" 90 m "` -> 90 minutes, `"6MO"` -> 6 months). A capital `M`
+    alone is refused: it reads as minutes or months.
 
     Raises `InvalidRequest(field=field)` for anything else, for zero, and past `timedelta`'s
     range."""
+    upper = _UPPER_M.match(text)
+    if upper:
+        n = upper.group(1)
+        raise InvalidRequest(
+            f"{text.strip()} is ambiguous: write {n}m for {n} minutes or {n}mo for {n} months",
+            field=field,
+        )
     match = _DURATION.match(text.lower())
     if not match:
         raise InvalidRequest(
-            f"{text!r} is not a duration like 90s, 15m, 12h, 3d or 2w", field=field
+            f"{text!r} is not a duration like 90s, 15m, 12h, 3d, 2w, 6mo or 2y", field=field
         )
+    number, unit = match.group(1), match.group(2)
+    written = text.strip()
     try:
-        value = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        if unit in _MONTHS:
+            if not number.isdigit():
+                raise InvalidRequest(f"{written!r}: months and years come whole", field=field)
+            months = int(number) * _MONTHS[unit]
+            words = _words(int(number), "month" if unit == "mo" else "year")
+            value = Duration(written, words, timedelta(days=months * _MONTH_DAYS), months)
+        else:
+            length = timedelta(**{_UNITS[unit] + "s": float(number)})
+            value = Duration(written, _words(float(number), _UNITS[unit]), length)
     except OverflowError:
         raise InvalidRequest(f"{text!r} is too long a duration", field=field) from None
     if value <= timedelta(0):
         raise InvalidRequest(f"{text!r} is not a positive duration", field=field)
     return value
+
+
+def _words(number: float, unit: str) -> str:
+    shown = f"{number:g}"
+    return f"{shown} {unit}" if shown == "1" else f"{shown} {unit}s"
 
 
 def parse_instant(text: str, *, field: str, naive: tzinfo | None = UTC) -> datetime:

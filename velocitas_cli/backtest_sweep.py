@@ -122,8 +122,8 @@ _ExcludeDrawdown = typer.Option(
 )
 _Heatmap = typer.Option(None, "--heatmap", help="Write the heatmap HTML here.")
 _Top = typer.Option(20, "--top", help="Rows of the ranked table to print.")
-_InSample = typer.Option(..., "--in-sample", help="In-sample length: 90m, 12h, 30d, 2w.")
-_OutOfSample = typer.Option(..., "--out-of-sample", help="Out-of-sample length, e.g. 7d.")
+_InSample = typer.Option(..., "--in-sample", help="In-sample length: 90m, 12h, 30d, 2w, 6mo, 2y.")
+_OutOfSample = typer.Option(..., "--out-of-sample", help="Out-of-sample length, e.g. 7d or 1mo.")
 _Anchored = typer.Option(False, "--anchored", help="Grow the in-sample window from --start.")
 
 

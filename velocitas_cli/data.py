@@ -88,7 +88,7 @@ def import_file(
             summary = import_bars(
                 path,
                 symbol=symbol,
-                timeframe=timeframe,
+                timeframe=_timeframe(timeframe),
                 tz=tz,
                 time_column=time_column,
                 columns=mapping,
@@ -225,7 +225,7 @@ def _timeframe(text: str) -> Timeframe:
     try:
         return Timeframe.parse(text)
     except ValueError as exc:
-        raise InvalidRequest(str(exc), field="timeframe") from exc
+        raise InvalidRequest(f"--timeframe: {exc}", field="timeframe") from exc
 
 
 def _print_summary(summary: ImportSummary, json: bool) -> None:

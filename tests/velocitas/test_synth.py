@@ -60,7 +60,14 @@ def test_synth_bars_start_must_be_on_the_grid() -> None:
     assert caught.value.field == "start"
 
 
-@pytest.mark.parametrize("timeframe", list(Timeframe))
+def test_synth_bars_come_in_timeframes_within_a_day() -> None:
+    for timeframe in (Timeframe.W1, Timeframe.MO1):
+        with pytest.raises(InvalidRequest) as caught:
+            synth_bars(10, timeframe, seed=1)
+        assert caught.value.field == "timeframe"
+
+
+@pytest.mark.parametrize("timeframe", list(Timeframe)[: list(Timeframe).index(Timeframe.D1) + 1])
 def test_iso_text_matches_strftime(timeframe: Timeframe) -> None:
     seconds = 1_700_000_000 // timeframe.seconds * timeframe.seconds
     grid = seconds + np.arange(3000, dtype=np.int64) * timeframe.seconds

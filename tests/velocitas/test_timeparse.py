@@ -25,15 +25,53 @@ from velocitas.timeparse import parse_duration, parse_instant
         ("90s", timedelta(seconds=90)),
         ("1.5d", timedelta(hours=36)),
         ("3d", timedelta(days=3)),
-        ("\t15M\n", timedelta(minutes=15)),
+        ("\t15m\n", timedelta(minutes=15)),
     ],
 )
 def test_parse_duration_reads_both_old_grammars(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
+def test_parse_duration_reads_months_and_years_as_calendar_months() -> None:
+    assert (parse_duration("6mo").months, parse_duration("2y").months) == (6, 24)
+    assert parse_duration(" 6 MO ").months == 6
+    assert parse_duration("3d").months == 0
+    jan_31 = datetime(2005, 1, 31, tzinfo=UTC)
+    assert parse_duration("6mo").after(jan_31) == datetime(2005, 7, 31, tzinfo=UTC)
+    assert parse_duration("1mo").after(jan_31) == datetime(2005, 2, 28, tzinfo=UTC)
+    assert parse_duration("1mo").after(jan_31, 13) == datetime(2006, 2, 28, tzinfo=UTC)
+    assert parse_duration("2y").before(datetime(2024, 2, 29, tzinfo=UTC)) == datetime(
+        2022, 2, 28, tzinfo=UTC
+    )
+    # Where a fixed length is needed, a month counts 365.25 / 12 days.
+    assert parse_duration("1y") == timedelta(days=365.25)
+
+
+@pytest.mark.parametrize("text", ["6M", " 6 M ", "1.5M"])
+def test_parse_duration_refuses_capital_m_naming_minutes_and_months(text: str) -> None:
+    with pytest.raises(
+        InvalidRequest, match=r"ambiguous: write \S+m for .* minutes or \S+mo"
+    ) as no:
+        parse_duration(text, field="out_of_sample")
+    assert no.value.field == "out_of_sample"
+
+
 @pytest.mark.parametrize(
-    "text", ["", "d", "3", "0d", "0.0h", "-1d", "3 days", "12 parsecs", "1e3d", "9" * 15 + "w"]
+    "text",
+    [
+        "1.5mo",
+        "0y",
+        "",
+        "d",
+        "3",
+        "0d",
+        "0.0h",
+        "-1d",
+        "3 days",
+        "12 parsecs",
+        "1e3d",
+        "9" * 15 + "w",
+    ],
 )
 def test_parse_duration_refuses_anything_else_naming_the_field(text: str) -> None:
     with pytest.raises(InvalidRequest) as refused:

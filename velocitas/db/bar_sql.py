@@ -12,7 +12,7 @@ from datetime import datetime
 
 from psycopg import sql
 
-from velocitas.domain.bars import from_epoch_ns, to_epoch_ns
+from velocitas.domain.bars import from_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
 
@@ -71,10 +71,13 @@ def exact_select(
     )
 
 
-def bucket(target: Timeframe) -> sql.Composed:
-    """The `target` interval an `opened_at` falls in, on the UTC epoch grid."""
-    return sql.SQL("date_bin({}::interval, opened_at, TIMESTAMPTZ 'epoch')").format(
-        sql.Literal(f"{target.seconds} seconds")
+def bucket(target: Timeframe) -> sql.Composable:
+    """The `target` interval an `opened_at` falls in, on the timeframe's UTC grid."""
+    if not target.fixed:
+        return sql.SQL("date_trunc('month', opened_at, 'UTC')")
+    origin = target.floor(from_epoch_ns(0))
+    return sql.SQL("date_bin({}::interval, opened_at, {}::timestamptz)").format(
+        sql.Literal(f"{target.seconds} seconds"), sql.Literal(origin)
     )
 
 
@@ -112,16 +115,6 @@ def source_range(
     if source == target:
         return start, end
     return (
-        None if start is None else ceil_to(start, target.seconds),
-        None if end is None else ceil_to(end, target.seconds),
+        None if start is None else target.ceil(start),
+        None if end is None else target.ceil(end),
     )
-
-
-def floor_to(moment: datetime, seconds: int) -> datetime:
-    step = seconds * 1_000_000_000
-    return from_epoch_ns((to_epoch_ns(moment) // step) * step)
-
-
-def ceil_to(moment: datetime, seconds: int) -> datetime:
-    step = seconds * 1_000_000_000
-    return from_epoch_ns(-(-to_epoch_ns(moment) // step) * step)

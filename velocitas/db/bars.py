@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,6 @@ from velocitas.db.bar_sql import (
     bucket,
     check_range,
     exact_select,
-    floor_to,
     parse_timeframe,
     range_select,
     source_range,
@@ -182,7 +181,7 @@ def stored_span(
             return None
         # No source bar lies before the first one, so any lower bound one bar earlier finds
         # the derived bar that holds it.
-        earlier = first_source - timedelta(seconds=2 * target.seconds)
+        earlier = target.add(first_source, -2)
         (first,) = read_candles(conn, symbol, target, start=earlier, limit=1)
         (last,) = read_candles(conn, symbol, target, limit=1)
     return first.opened_at, last.opened_at
@@ -235,7 +234,9 @@ def resolve_source(conn: psycopg.Connection, symbol: str, target: Timeframe) -> 
     `target` itself when stored; otherwise the largest stored timeframe that divides it.
     """
     candidates = sorted(
-        (t for t in Timeframe if can_resample(t, target)), key=lambda t: t.seconds, reverse=True
+        (t for t in Timeframe if can_resample(t, target)),
+        key=lambda t: t.nominal_seconds,
+        reverse=True,
     )
     candidates.remove(target)
     candidates.insert(0, target)
@@ -283,15 +284,13 @@ def _read_columns(
     first, last = _first_and_last(conn, symbol, source, low, high)
     if first is None or last is None:
         return BarArrays.empty(symbol, source)
-    estimate = (last - first).total_seconds() / source.seconds + 1
+    estimate = source.bars_in(first, last) + 1
     if estimate < PARALLEL_MIN_BARS:
         parts = [_copy_columns(conn, symbol, source, low, high, int(estimate))]
     else:
         # Two halves over two connections sharing one snapshot: the server formats rows on
         # two cores while this process decodes. Split on the grid, halfway in time.
-        middle = floor_to(first + (last - first) / 2, source.seconds) + timedelta(
-            seconds=source.seconds
-        )
+        middle = source.add(source.floor(first + (last - first) / 2))
         snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()
         assert snapshot_id is not None
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -369,8 +368,8 @@ def _newest_window_start(
     _, last = _first_and_last(conn, symbol, source, None, high)
     if last is None:
         return None
-    newest = floor_to(last, target.seconds)
-    start = newest - timedelta(seconds=target.seconds * (limit - 1))
+    newest = target.floor(last)
+    start = target.add(newest, -(limit - 1))
     low, high = source_range(source, target, start, end)
     count = conn.execute(
         sql.SQL("SELECT count(DISTINCT {}) FROM ({}) AS r").format(

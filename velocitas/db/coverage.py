@@ -38,7 +38,7 @@ def stored_bar_coverage(
     if source is None:
         return Coverage.NONE
     in_range = _in_range(symbol, source, start, end)
-    if (end - start).total_seconds() // source.seconds + 1 <= limit:
+    if source.bars_in(start, end) <= limit:
         found = session.execute(select(Bar.opened_at).where(*in_range).limit(1)).first()
         return Coverage.NONE if found is None else Coverage.WITHIN
     rows = select(Bar.opened_at).where(*in_range).limit(limit + 1).subquery()

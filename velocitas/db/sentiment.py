@@ -16,8 +16,6 @@ from velocitas.db.engine import libpq_url
 from velocitas.domain.bars import BarArrays, from_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 
-_NS_PER_SECOND = 1_000_000_000
-
 __all__ = ["bar_sentiment", "load_sentiment"]
 
 
@@ -36,7 +34,7 @@ def load_sentiment(
     result = np.zeros(opened.shape[0], dtype=np.float64)
     if opened.size == 0:
         return result
-    closes = opened + Timeframe.parse(timeframe).seconds * _NS_PER_SECOND
+    closes = Timeframe.parse(timeframe).add_ns(opened, 1)
     url = libpq_url(database_url or embedded.database_url())
     with psycopg.connect(url) as conn:
         rows = conn.execute(

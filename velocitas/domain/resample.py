@@ -1,7 +1,8 @@
 """Resampling bars to a coarser timeframe, vectorised.
 
-A target bar covers one interval of the target grid, aligned to the Unix epoch in UTC (a `1d`
-bar opens at 00:00Z, a `4h` bar at 00:00, 04:00, … Z). Its open is the first source bar's open,
+A target bar covers one interval of the target grid in UTC (a `1d` bar opens at 00:00Z, a `4h`
+bar at 00:00, 04:00, … Z, a `1w` bar on Monday 00:00Z, a `1mo` bar on the 1st 00:00Z; see
+`velocitas.domain.timeframe`). Its open is the first source bar's open,
 high the maximum high, low the minimum low, close the last close and volume the sum. Intervals
 without any source bar produce no target bar (gaps stay gaps; nothing is filled). A trailing
 interval that is only partly covered yields a bar built from the bars present.
@@ -19,7 +20,14 @@ __all__ = ["can_resample", "resample"]
 
 
 def can_resample(source: Timeframe, target: Timeframe) -> bool:
-    """Whether whole `source` bars tile a `target` bar (same length counts)."""
+    """Whether whole `source` bars tile a `target` bar (same length counts). Weeks and months
+    are made of days, so any timeframe that divides a day tiles them."""
+    if source == target:
+        return True
+    if not source.fixed:
+        return False
+    if not target.fixed or target is Timeframe.W1:
+        return Timeframe.D1.seconds % source.seconds == 0
     return target.seconds >= source.seconds and target.seconds % source.seconds == 0
 
 
@@ -41,9 +49,7 @@ def resample(bars: BarArrays, to: Timeframe | str) -> BarArrays:
         )
     if len(bars) == 0:
         return BarArrays.empty(bars.symbol, target)
-    step = np.int64(target.seconds * 1_000_000_000)
-    # Floor division floors towards −inf, so pre-1970 bars land on the grid too.
-    bucket = (bars.opened_at // step) * step
+    bucket = target.floor_ns(bars.opened_at)
     starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
     lasts = np.concatenate((starts[1:] - 1, [len(bars) - 1]))
     return BarArrays(

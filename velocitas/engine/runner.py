@@ -261,12 +261,12 @@ def run_facts(
 ) -> dict[str, str]:
     """What the run actually used, for the report: the calendar, the lot, and the first bar's
     opening and the last bar's close (ISO-8601 UTC), which may lie inside the requested range."""
-    bar_ns = Timeframe.parse(spec.timeframe).seconds * 1_000_000_000
+    last_close = Timeframe.parse(spec.timeframe).add_ns(opened_at[-1:], 1)[0]
     return {
         "calendar": calendar.name,
         "lot_size": decimal_text(spec.sizing.lot_size),
         "first_bar_opened_at": instant_text(from_epoch_ns(int(opened_at[0]))),
-        "last_bar_closed_at": instant_text(from_epoch_ns(int(opened_at[-1]) + bar_ns)),
+        "last_bar_closed_at": instant_text(from_epoch_ns(int(last_close))),
     }
 
 

@@ -17,11 +17,13 @@ from velocitas.ingest.loader import database_errors, lock_series
 from velocitas.ingest.summary import span_of
 
 # One ordered pass over the primary key (an index-only scan, no sort): `lag` sees each bar's
-# predecessor, so a gap is a step longer than the timeframe. Missing slots need no such
-# pass at all: span / step + 1 - count.
+# predecessor, so a gap is a step longer than the timeframe (added in UTC, where a month is a
+# calendar month). Missing slots need no such pass at all: grid slots in the span - count.
 _SERIES = """
 SELECT symbol, timeframe, min(opened_at), max(opened_at), count(*),
-       count(*) FILTER (WHERE opened_at - previous > step),
+       count(*) FILTER (
+           WHERE (previous AT TIME ZONE 'UTC') + step < (opened_at AT TIME ZONE 'UTC')
+       ),
        count(*) FILTER (WHERE extract(isodow FROM opened_at AT TIME ZONE 'UTC') = 6)
 FROM (
     SELECT symbol, timeframe, opened_at,
@@ -130,18 +132,23 @@ def list_series(
     so daily stock data shows no weekend or holiday gaps. A series with Saturday bars is 24/7
     and is counted in SQL alone; the others' times are read once.
     """
-    steps = " ".join(f"WHEN '{t.value}' THEN interval '{t.seconds} s'" for t in Timeframe)
+    steps = " ".join(f"WHEN '{t.value}' THEN interval '{_step(t)}'" for t in Timeframe)
     series = []
     with database_errors("bar"), _connect(database_url) as conn:
         rows = conn.execute(_SERIES.format(steps=steps)).fetchall()
         for symbol, timeframe, first, last, bars, gaps, saturdays in rows:
-            step = Timeframe(timeframe).seconds
-            if calendar is not None or (saturdays == 0 and last - first >= timedelta(days=2)):
+            frame = Timeframe(timeframe)
+            weekends_closed = saturdays == 0 and last - first >= timedelta(days=2)
+            if frame.per_year is None and (calendar is not None or weekends_closed):
                 times = conn.execute(_TIMES, (symbol, timeframe)).fetchall()
                 micros = np.fromiter((t for (t,) in times), dtype=np.int64, count=len(times))
-                span = span_of(micros, step, timeframe=timeframe, calendar=calendar)
+                span = span_of(micros, frame, calendar_aware=True, calendar=calendar)
                 missing, gaps = span.missing_bars, span.gap_count
             else:
-                missing = int((last - first).total_seconds()) // step + 1 - bars
+                missing = frame.bars_in(first, last) + 1 - bars
             series.append(SeriesInfo(symbol, timeframe, first, last, bars, missing, gaps))
     return series
+
+
+def _step(timeframe: Timeframe) -> str:
+    return f"{timeframe.seconds} s" if timeframe.fixed else "1 month"

@@ -46,16 +46,15 @@ def check_grid(
     column: str,
     problems: ProblemLog,
 ) -> npt.NDArray[np.bool_]:
-    """Mask of rows whose time is a multiple of the timeframe from the epoch (UTC)."""
-    step = timeframe.seconds * 1_000_000
-    on_grid = has_time & (micros % step == 0)
+    """Mask of rows whose time is a bar opening of the timeframe (its UTC grid)."""
+    on_grid = has_time & timeframe.is_aligned_ns(micros * 1000)
     off = np.flatnonzero(has_time & ~on_grid)
     problems.add(
         off,
         column,
         lambda row: (
             f"{format_micros(int(micros[row]))} is not on the {timeframe.value} grid "
-            f"(bars open at multiples of {timeframe.seconds}s from 1970-01-01T00:00Z)"
+            f"({timeframe.grid_rule})"
         ),
     )
     return on_grid

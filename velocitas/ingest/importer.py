@@ -178,7 +178,7 @@ def _import_raw(
                 _check_values(conn, name, header, problems, skip_invalid)
         _report(progress, "merge", 1, 1)
 
-    span = span_of(micros[~problems.bad], timeframe.seconds, timeframe=timeframe.value)
+    span = span_of(micros[~problems.bad], timeframe, calendar_aware=True)
     return ImportSummary(
         source=name,
         symbol=symbol,

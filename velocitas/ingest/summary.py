@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from velocitas.calendars import missing_opens, resolve_calendar
+from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import RowProblem
 from velocitas.ingest.times import format_micros
 
@@ -66,29 +67,29 @@ class Span:
 
 def span_of(
     micros: npt.NDArray[np.int64],
-    step_seconds: int,
+    timeframe: Timeframe,
     *,
-    timeframe: str | None = None,
+    calendar_aware: bool = False,
     calendar: str | None = None,
 ) -> Span:
     """First and last time and the gaps of a set of on-grid times (any order, unique).
 
-    With `timeframe`, gaps are the bars the market calendar expects that are missing (the
-    calendar named, else inferred from the times' spacing): no weekend or holiday gaps on
-    stock or FX data. Without it, every empty grid slot is missing.
+    `calendar_aware` (or a `calendar` named): gaps are the bars the market calendar expects
+    that are missing (the calendar named, else inferred from the times' spacing), so stock or
+    FX data shows no weekend or holiday gaps. Otherwise, and always for weekly and monthly
+    bars (whose grid no calendar thins), every empty grid slot is missing.
     """
     if micros.size == 0:
         return Span(None, None, 0, 0, [])
-    if timeframe is not None:
-        return _calendar_span(np.sort(micros), timeframe, calendar)
-    step = step_seconds * 1_000_000
+    if (calendar_aware or calendar is not None) and timeframe.per_year is None:
+        return _calendar_span(np.sort(micros), timeframe.value, calendar)
     times = np.sort(micros)
-    missing = np.diff(times) // step - 1
+    missing = timeframe.steps_ns(times[:-1] * 1000, times[1:] * 1000) - 1
     at = np.flatnonzero(missing > 0)
     gaps = [
         GapRange(
-            first_missing=format_micros(int(times[i]) + step),
-            last_missing=format_micros(int(times[i + 1]) - step),
+            first_missing=format_micros(int(timeframe.add_ns(times[i] * 1000, 1)) // 1000),
+            last_missing=format_micros(int(timeframe.add_ns(times[i + 1] * 1000, -1)) // 1000),
             missing=int(missing[i]),
         )
         for i in at[:MAX_GAPS_LISTED]

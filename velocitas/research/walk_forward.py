@@ -4,7 +4,11 @@ Folds (`plan_folds`) cut [start, end) into in-sample (IS) windows each followed 
 out-of-sample (OOS) window of `out_of_sample` length; the next fold starts one OOS length
 later. Rolling folds keep the IS length; anchored folds keep the IS start at `start` (the IS
 grows). OOS windows tile the range after the first IS window without overlap and never
-overlap their own IS window; the last one may be shorter (clipped at `end`).
+overlap their own IS window; the last one may be shorter (clipped at `end`). Windows written
+in months or years (`velocitas.timeparse.Duration`) step by calendar months, clamped to month
+ends and counted from `start` (fold k's OOS opens IS + k OOS months after it: no drift).
+`check_windows` refuses windows shorter than `MIN_WINDOW_BARS` bars and more folds than the
+limit (`Settings.max_walk_forward_folds`), counting them without building them.
 
 Each fold runs `velocitas.research.sweeps.run_sweep` on its IS bars, then `run_signals` on its OOS
 bars with the best parameters. The strategy's signals are computed over IS + OOS bars and
@@ -29,6 +33,7 @@ import numpy as np
 
 from velocitas.calendars import resolve_calendar
 from velocitas.domain.bars import BarArrays
+from velocitas.domain.timeframe import Timeframe
 from velocitas.engine.runner import run_signals, select_bars, strategy_signals
 from velocitas.engine.spec import BacktestSpec, StrategyRef
 from velocitas.errors import InvalidRequest
@@ -36,12 +41,17 @@ from velocitas.metrics import compute_metrics
 from velocitas.research.grid import grid_combinations, random_combinations
 from velocitas.research.objectives import Direction
 from velocitas.research.sweeps import run_sweep
+from velocitas.settings import get_settings
+from velocitas.timeparse import Duration, add_months
 
 __all__ = [
+    "MIN_WINDOW_BARS",
     "Fold",
     "FoldChoice",
     "WalkForwardPlan",
     "WalkForwardResult",
+    "check_windows",
+    "count_folds",
     "optimise_fold",
     "plan_folds",
     "plan_walk_forward",
@@ -50,6 +60,9 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
+
+MIN_WINDOW_BARS = 3
+"""The fewest bars of the run's timeframe an in-sample or out-of-sample window may span."""
 
 
 @dataclass(frozen=True)
@@ -87,20 +100,96 @@ def plan_folds(
     if out_of_sample <= timedelta(0):
         raise InvalidRequest("the out-of-sample window must be positive", field="out_of_sample")
     folds = []
-    k = 0
-    while True:
-        oos_start = start + in_sample + k * out_of_sample
-        if oos_start >= end:
-            break
-        is_start = start if anchored else oos_start - in_sample
-        folds.append(Fold(k, is_start, oos_start, oos_start, min(oos_start + out_of_sample, end)))
-        k += 1
+    for k in range(count_folds(start, end, in_sample, out_of_sample)):
+        oos_start = _oos_start(start, in_sample, out_of_sample, k)
+        is_start = start if anchored else _before(oos_start, in_sample)
+        oos_end = min(_oos_start(start, in_sample, out_of_sample, k + 1), end)
+        folds.append(Fold(k, is_start, oos_start, oos_start, oos_end))
     if not folds:
         raise InvalidRequest(
             f"the range [{start}, {end}) is not longer than the in-sample window ({in_sample})",
             field="in_sample",
         )
     return folds
+
+
+def count_folds(
+    start: datetime, end: datetime, in_sample: timedelta, out_of_sample: timedelta
+) -> int:
+    """How many folds `plan_folds` cuts [start, end) into, without building them."""
+    first = _oos_start(start, in_sample, out_of_sample, 0)
+    if first >= end:
+        return 0
+    if not isinstance(out_of_sample, Duration) or not out_of_sample.months:
+        return -((first - end) // out_of_sample)  # ceil((end - first) / out_of_sample)
+    # Calendar months: estimate from the month difference, then step to the exact count.
+    months = (end.year - first.year) * 12 + end.month - first.month
+    k = max(months // out_of_sample.months, 0)
+    while _oos_start(start, in_sample, out_of_sample, k) < end:
+        k += 1
+    while k > 0 and _oos_start(start, in_sample, out_of_sample, k - 1) >= end:
+        k -= 1
+    return k
+
+
+def check_windows(
+    start: datetime,
+    end: datetime,
+    in_sample: timedelta,
+    out_of_sample: timedelta,
+    *,
+    timeframe: str,
+    max_folds: int | None = None,
+) -> int:
+    """The fold count, after refusing (`InvalidRequest` naming the window) a window shorter
+    than `MIN_WINDOW_BARS` bars of `timeframe` and more folds than `max_folds` (default:
+    `Settings.max_walk_forward_folds`)."""
+    frame = Timeframe.parse(timeframe)
+    shortest = MIN_WINDOW_BARS * frame.nominal_seconds
+    for field, window in (("in_sample", in_sample), ("out_of_sample", out_of_sample)):
+        if window.total_seconds() < shortest:
+            raise InvalidRequest(
+                f"{field} {_text(window)} is {_words(window)}, shorter than "
+                f"{MIN_WINDOW_BARS} bars of {frame.value}",
+                field=field,
+            )
+    limit = get_settings().max_walk_forward_folds if max_folds is None else max_folds
+    folds = count_folds(start, end, in_sample, out_of_sample)
+    if folds > limit:
+        raise InvalidRequest(
+            f"out_of_sample {_text(out_of_sample)} cuts [{start.isoformat()}, "
+            f"{end.isoformat()}) into {folds} folds; at most {limit} "
+            "(MAX_WALK_FORWARD_FOLDS): lengthen the windows or shorten the range",
+            field="out_of_sample",
+        )
+    return folds
+
+
+def _oos_start(start: datetime, in_sample: timedelta, out_of_sample: timedelta, k: int) -> datetime:
+    # Fold k's out-of-sample start: start + in_sample + k * out_of_sample, in calendar months
+    # from `start` when both are months (so a clamped month end does not shift later folds).
+    months = [w.months if isinstance(w, Duration) else 0 for w in (in_sample, out_of_sample)]
+    if all(months):
+        return add_months(start, months[0] + k * months[1])
+    return _after(_after(start, in_sample), out_of_sample, k)
+
+
+def _after(moment: datetime, length: timedelta, times: int = 1) -> datetime:
+    if isinstance(length, Duration):
+        return length.after(moment, times)
+    return moment + times * length
+
+
+def _before(moment: datetime, length: timedelta) -> datetime:
+    return length.before(moment) if isinstance(length, Duration) else moment - length
+
+
+def _text(window: timedelta) -> str:
+    return window.text if isinstance(window, Duration) else str(window)
+
+
+def _words(window: timedelta) -> str:
+    return window.words if isinstance(window, Duration) else str(window)
 
 
 @dataclass(frozen=True)
@@ -187,8 +276,10 @@ def plan_walk_forward(
     anchored: bool = False,
     random_count: int | None = None,
     seed: int = 0,
+    max_folds: int | None = None,
 ) -> WalkForwardPlan:
-    """The folds and the combinations of leg 0's strategy over `space` (name -> values)."""
+    """The folds and the combinations of leg 0's strategy over `space` (name -> values), after
+    `check_windows` (`max_folds` default: `Settings.max_walk_forward_folds`)."""
     if len(spec.legs) != 1:
         raise InvalidRequest("walk-forward runs one leg", field="legs")
     leg = spec.legs[0]
@@ -199,6 +290,10 @@ def plan_walk_forward(
         combos, skipped = random_combinations(name, space, random_count, seed, fixed=fixed)
     if not combos:
         raise InvalidRequest("the grid has no valid parameter combination", field="grid")
+    check_windows(
+        spec.start, spec.end, in_sample, out_of_sample, timeframe=spec.timeframe,
+        max_folds=max_folds,
+    )  # fmt: skip
     folds = plan_folds(spec.start, spec.end, in_sample, out_of_sample, anchored=anchored)
     return WalkForwardPlan(name, fixed, combos, skipped, folds)
 

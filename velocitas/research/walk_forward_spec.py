@@ -24,8 +24,8 @@ from velocitas.research.walk_forward import (
     FoldChoice,
     WalkForwardPlan,
     WalkForwardResult,
+    check_windows,
     optimise_fold,
-    plan_folds,
     plan_walk_forward,
     run_walk_forward,
     stitch_folds,
@@ -33,7 +33,6 @@ from velocitas.research.walk_forward import (
 from velocitas.timeparse import parse_duration
 
 __all__ = [
-    "MAX_FOLDS",
     "WalkForwardSpec",
     "execute",
     "fold_job_spec",
@@ -46,13 +45,11 @@ __all__ = [
     "validate",
 ]
 
-MAX_FOLDS = 500
-"""The most folds one walk-forward may cut its range into."""
-
 
 class WalkForwardSpec(ObjectiveFields, frozen=True, extra="forbid"):
     """A walk-forward request: the one-leg `base` backtest over the whole range, the `grid` of
-    its strategy's parameter values, the window lengths (`"30d"`, `"12h"`, …), `anchored`
+    its strategy's parameter values, the window lengths (`"30d"`, `"12h"`, `"6mo"`, …; see
+    `velocitas.timeparse.parse_duration`), `anchored`
     (grow the in-sample window from the start) and the sweep's objective fields, as a sweep
     takes them (`objective` one of the metrics a local sweep measures; `max_drawdown` a
     fraction; `random` draws that many grid points with `seed`)."""
@@ -68,7 +65,8 @@ class WalkForwardSpec(ObjectiveFields, frozen=True, extra="forbid"):
 
 
 def validate(spec: WalkForwardSpec) -> None:
-    """Refuse what would fail at once: several legs, an invalid grid, windows that fit no fold."""
+    """Refuse what would fail at once: several legs, an invalid grid, windows shorter than a
+    few bars, more folds than the limit or none (see `velocitas.research.walk_forward`)."""
     if len(spec.base.legs) != 1:
         raise InvalidRequest("a walk-forward runs one leg", field="base.legs")
     leg = spec.base.legs[0]
@@ -77,15 +75,17 @@ def validate(spec: WalkForwardSpec) -> None:
         raise InvalidRequest("no combination of the grid is valid", field="grid")
     if math.prod(len(v) for v in spec.grid.values()) > 1000 and spec.random is None:
         raise InvalidRequest("the grid has over 1000 combinations; use random", field="grid")
-    folds = plan_folds(
-        spec.base.start,
-        spec.base.end,
-        parse_duration(spec.in_sample, field="in_sample"),
-        parse_duration(spec.out_of_sample, field="out_of_sample"),
-        anchored=spec.anchored,
+    in_sample = parse_duration(spec.in_sample, field="in_sample")
+    out_of_sample = parse_duration(spec.out_of_sample, field="out_of_sample")
+    folds = check_windows(
+        spec.base.start, spec.base.end, in_sample, out_of_sample, timeframe=spec.base.timeframe
     )
-    if len(folds) > MAX_FOLDS:
-        raise InvalidRequest(f"{len(folds)} folds; at most {MAX_FOLDS}", field="out_of_sample")
+    if folds == 0:
+        raise InvalidRequest(
+            f"the range [{spec.base.start}, {spec.base.end}) is not longer than the in-sample "
+            f"window ({spec.in_sample})",
+            field="in_sample",
+        )
 
 
 def fold_of(spec: dict[str, Any]) -> tuple[WalkForwardSpec, int]:

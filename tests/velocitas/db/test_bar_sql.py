@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from velocitas.db.bar_sql import BAR_COLUMNS, ceil_to, exact_select, floor_to, range_select
+from velocitas.db.bar_sql import BAR_COLUMNS, exact_select, range_select
 from velocitas.domain.timeframe import Timeframe
 
 
@@ -31,15 +31,3 @@ def test_range_select_in_time_order_needs_no_sort(database_url: str) -> None:
     plan = _plan(database_url, range_select(BAR_COLUMNS, "BTCUSDT", Timeframe.M1, low, None))
     assert "pk_bar" in plan
     assert "Sort" not in plan
-
-
-def test_floor_and_ceil_to_the_epoch_grid() -> None:
-    moment = datetime(2024, 3, 1, 10, 7, 30, tzinfo=UTC)
-    assert floor_to(moment, 3600) == datetime(2024, 3, 1, 10, tzinfo=UTC)
-    assert ceil_to(moment, 3600) == datetime(2024, 3, 1, 11, tzinfo=UTC)
-    assert ceil_to(datetime(2024, 3, 1, 8, tzinfo=UTC), 14400) == datetime(
-        2024, 3, 1, 8, tzinfo=UTC
-    )
-    assert floor_to(datetime(1969, 12, 31, 23, 30, tzinfo=UTC), 3600) == datetime(
-        1969, 12, 31, 23, tzinfo=UTC
-    )

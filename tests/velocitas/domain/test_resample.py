@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -108,12 +108,23 @@ def test_resample_empty_bars_gives_empty_target() -> None:
     assert empty.timeframe == Timeframe.H1
 
 
+def _floor(ns: int, target: Timeframe) -> int:
+    # With datetime, independently of Timeframe's own grid arithmetic.
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
+    if target is Timeframe.MO1:
+        return to_epoch_ns(datetime(moment.year, moment.month, 1, tzinfo=UTC))
+    if target is Timeframe.W1:
+        day = moment.date() - timedelta(days=moment.weekday())
+        return to_epoch_ns(datetime(day.year, day.month, day.day, tzinfo=UTC))
+    step = target.seconds * 1_000_000_000
+    return ns // step * step
+
+
 def _groupby(bars: BarArrays, target: Timeframe) -> list[tuple[float, ...]]:
     """The obvious implementation: walk the bars, group by floored open time."""
-    step = target.seconds * 1_000_000_000
     groups: dict[int, list[int]] = defaultdict(list)
     for i, t in enumerate(bars.opened_at.tolist()):
-        groups[t // step * step].append(i)
+        groups[_floor(t, target)].append(i)
     out = []
     for bucket in sorted(groups):
         idx = groups[bucket]
