@@ -83,7 +83,7 @@ def test_backtest_whose_data_vanished_fails_readably_without_retrying(
             == "failed"
             and j
         ),
-        timeout=60,
+        timeout=120,  # a worker's cold start on a loaded 2-core machine took over 60 s once
     )
     assert "no 1h bars" in job["error"] or "no bars" in job["error"]
     assert "BTCUSDT" in job["error"]
