@@ -112,7 +112,7 @@ class _TimeRules:
 
 def _session_dates(timeframe: Timeframe) -> bool:
     """Whether a bare date names a bar of this timeframe (its session date): daily or longer."""
-    return timeframe.seconds >= 86_400
+    return timeframe.nominal_seconds >= 86_400
 
 
 def _series(symbol: str, timeframe: Timeframe | str) -> tuple[str, Timeframe]:
