@@ -20,7 +20,18 @@ app = typer.Typer()
 app.command("walk-forward")(walk_forward)
 app.command("unused")(lambda: None)  # two commands: typer keeps the command name
 
-DAILY = ["--symbol", "GOOG", "--timeframe", "1d", "--grid", "fast=5,10", "--grid", "slow=20,40"]
+DAILY = [
+    "--symbol",
+    "GOOG",
+    "--strategy",
+    "sma_cross",
+    "--timeframe",
+    "1d",
+    "--grid",
+    "fast=5,10",
+    "--grid",
+    "slow=20,40",
+]
 
 
 @pytest.fixture
