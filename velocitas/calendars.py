@@ -200,7 +200,7 @@ def known_calendar(name: str, *, field: str = "calendar") -> str:
 
 
 def infer_calendar(opened_at_ns: npt.ArrayLike, timeframe: str) -> MarketCalendar:
-    """The calendar a series' spacing suggests.
+    """The calendar a series' spacing suggests (`opened_at_ns` oldest first, as bars are kept).
 
     A series that spans a whole UTC Saturday yet holds no bar on it closes on weekends: daily
     bars then mean an exchange (XNYS; `fx` when Sunday bars open the week), intraday bars that
@@ -211,13 +211,17 @@ def infer_calendar(opened_at_ns: npt.ArrayLike, timeframe: str) -> MarketCalenda
     if len(times) < 2 or Timeframe.parse(timeframe).per_year is not None:
         return market_calendar("crypto")  # too short to tell, or weeks/months: no sessions
     days = times // _DAY_NS
-    weekday = (days + _EPOCH_WEEKDAY) % 7
     saturdays = np.arange(days[0] + 1, days[-1])  # whole days strictly inside the span
     saturdays = saturdays[(saturdays + _EPOCH_WEEKDAY) % 7 == 5]
-    if len(saturdays) == 0 or bool(np.isin(saturdays, days).any()):
+    # Bars come oldest first, so their days are sorted: a binary search per Saturday (a sort
+    # of a million-bar series, as `np.isin` does, would cost more than the backtest's metrics).
+    found = np.searchsorted(days, saturdays)
+    on_saturday = days[np.minimum(found, len(days) - 1)] == saturdays
+    if len(saturdays) == 0 or bool(on_saturday.any()):
         return market_calendar("crypto")
     bar_s = Timeframe.parse(timeframe).seconds
     if bar_s >= _DAY_S:
+        weekday = (days + _EPOCH_WEEKDAY) % 7
         return market_calendar("fx" if bool((weekday == 6).any()) else "XNYS")
     per_day = np.bincount(days - days[0])
     return market_calendar("fx" if per_day.max() * bar_s >= 20 * 3600 else "XNYS")
