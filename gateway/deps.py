@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shlex
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import psycopg
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.settings import GatewaySettings, get_gateway_settings
 from velocitas.db.accounts import User, authenticate
 from velocitas.db.engine import connect, get_engine, session_scope
+from velocitas.domain.roles import Role
 
 __all__ = [
     "ConnectionDep",
@@ -21,6 +23,8 @@ __all__ = [
     "SettingsDep",
     "get_connection",
     "get_session",
+    "require_data_writer",
+    "require_role",
     "require_user",
     "user_for_key",
 ]
@@ -68,3 +72,26 @@ def require_user(
 
 SessionDep = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(require_user)]
+
+
+def require_role(needed: Role, action: str) -> Callable[[User], User]:
+    """A dependency: the caller (401 without a valid key) if their role grants `needed`, else
+    403 saying which roles may do `action`. It runs before the route reads the body, so a
+    refused upload is never read."""
+    allowed = " or ".join(repr(role.value) for role in Role if role.grants(needed))
+
+    def caller_with_role(user: CurrentUser) -> User:
+        if not user.role.grants(needed):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"{action} needs the role {allowed}; user {user.name!r} has "
+                f"{user.role.value!r} (an operator grants it: "
+                f"`velocitas user role {shlex.quote(user.name)} {needed.value}`)",
+            )
+        return user
+
+    return caller_with_role
+
+
+require_data_writer = require_role(Role.DATA_WRITER, "writing the shared market data")
+"""The caller, if they may write the market data every user's backtests read."""

@@ -2,12 +2,12 @@
 servers needed.
 
 It starts `velocitas up` (embedded PostgreSQL and Redis under VELOCITAS_HOME, migrations,
-gateway, oracle, analyst, one worker), loads synthetic bars through `POST /bars` and sample news
-through `velocitas analyst ingest`, creates a user, listens on the WebSocket, submits an SMA-cross
-backtest over REST, prints the events as they arrive and then the report, asks the analyst for
-the sentiment through the gateway, and stops `up` with Ctrl-C (SIGINT). Every step prints a
-numbered headline and its time. Running it again is safe: the bars and news are already stored
-(nothing changes) and each run creates its own user.
+gateway, oracle, analyst, one worker), creates a data-writer user, loads synthetic bars through
+`POST /bars` and sample news through `velocitas analyst ingest`, listens on the WebSocket, submits
+an SMA-cross backtest over REST, prints the events as they arrive and then the report, asks the
+analyst for the sentiment through the gateway, and stops `up` with Ctrl-C (SIGINT). Every step
+prints a numbered headline and its time. Running it again is safe: the bars and news are already
+stored (nothing changes) and each run creates its own user.
 """
 
 from __future__ import annotations
@@ -242,9 +242,10 @@ def run_demo(bars: int, workers: int, port: int, home: Path, quiet: bool) -> dic
             with demo.step(f"Start `velocitas up --workers {workers}` and wait for /health"):
                 demo.start_up(workers, log)
                 demo.say(f"   gateway {demo.base}; service log {demo.log_path}")
-            with demo.step("Create a user and get an API key (every route needs one)"):
+            with demo.step("Create a data-writer user and get an API key (every route needs one)"):
                 name = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}-{os.getpid()}"
-                user = demo.cli("user", "create", name)
+                # The demo uploads bars, which only a data-writer may do (docs/data.md).
+                user = demo.cli("user", "create", name, "--role", "data-writer")
                 demo.headers = {"Authorization": f"Bearer {user['api_key']}"}
                 demo.say(f"   user {name}: key {user['api_key'][:12]}... (shown once)")
             _load_data(demo, bars, outcome)

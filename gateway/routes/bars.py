@@ -2,6 +2,7 @@
 
 The CSV is the raw request body (`Content-Type: text/csv`), not a multipart form: one
 `curl --data-binary @bars.csv` sends it, and the size limit is enforced while streaming.
+Only a `data-writer` (or `admin`) may write: the series are everyone's (docs/data.md).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from gateway.deps import SettingsDep, require_user
+from gateway.deps import SettingsDep, require_data_writer, require_user
 from gateway.schemas import (
     BarImportPublic,
     ErrorBody,
@@ -25,6 +26,8 @@ from velocitas.ingest import ImportSummary, import_bars
 from velocitas.request_body import read_capped
 
 # Market data is for authenticated users only, like every other route (401 without a key).
+# It is shared: every user's backtests read the same series, so writing one takes the
+# `data-writer` role (403 otherwise), checked before the body is read.
 router = APIRouter(
     tags=["bars"],
     dependencies=[Depends(require_user)],
@@ -43,8 +46,13 @@ _CSV_BODY: dict[str, Any] = {
     "/bars",
     status_code=status.HTTP_201_CREATED,
     response_model=BarImportPublic,
+    dependencies=[Depends(require_data_writer)],
     responses={
         200: {"model": BarImportPublic, "description": "Accepted; no new bars were inserted."},
+        403: {
+            "model": ErrorBody,
+            "description": "The caller's role may not write market data (needs `data-writer`).",
+        },
         413: {"model": ErrorBody, "description": "Body larger than MAX_UPLOAD_BYTES."},
         415: {"model": ErrorBody, "description": "Body is not a raw CSV."},
         422: {

@@ -17,6 +17,7 @@ from tests.worker.process import WorkerProcess
 from velocitas.db.accounts import create_user, forget_cached_keys
 from velocitas.db.engine import session_scope
 from velocitas.db.models import Bar
+from velocitas.domain.roles import Role
 from velocitas.settings import get_settings
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -51,23 +52,29 @@ def client(platform_env: str) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def make_account(platform_env: str) -> Callable[[str], Account]:
-    def make(name: str) -> Account:
+def make_account(platform_env: str) -> Callable[..., Account]:
+    def make(name: str, role: Role = Role.USER) -> Account:
         with session_scope() as session:
-            created = create_user(session, name)
+            created = create_user(session, name, role)
         return Account(created.user.id, created.user.name, created.api_key)
 
     return make
 
 
 @pytest.fixture
-def alice(make_account: Callable[[str], Account]) -> Account:
+def alice(make_account: Callable[..., Account]) -> Account:
     return make_account("alice")
 
 
 @pytest.fixture
-def bob(make_account: Callable[[str], Account]) -> Account:
+def bob(make_account: Callable[..., Account]) -> Account:
     return make_account("bob")
+
+
+@pytest.fixture
+def writer(make_account: Callable[..., Account]) -> Account:
+    """A user with the `data-writer` role: may upload the shared market data."""
+    return make_account("writer", Role.DATA_WRITER)
 
 
 def store_bars(symbol: str = "BTCUSDT", timeframe: str = "1h", n: int = 200) -> None:

@@ -13,6 +13,7 @@ from gateway.main import create_app
 from gateway.settings import GatewaySettings, get_gateway_settings
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
+from velocitas.domain.roles import Role
 
 CSV = (
     "time,open,high,low,close,volume\n"
@@ -24,7 +25,7 @@ PARAMS = {"symbol": "BTCUSD", "timeframe": "1m"}
 
 def _api_key() -> str:
     with session_scope() as session:
-        return create_user(session, f"user-{uuid.uuid4().hex[:8]}").api_key
+        return create_user(session, f"user-{uuid.uuid4().hex[:8]}", Role.DATA_WRITER).api_key
 
 
 @pytest.fixture

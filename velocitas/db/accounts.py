@@ -22,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from velocitas.db.models import ApiKey, UserAccount
-from velocitas.errors import Conflict, InvalidRequest
+from velocitas.domain.roles import Role
+from velocitas.errors import Conflict, InvalidRequest, NotFound
 
-__all__ = ["CreatedUser", "User", "authenticate", "create_user", "forget_cached_keys"]
+__all__ = ["CreatedUser", "User", "authenticate", "create_user", "forget_cached_keys", "set_role"]
 
 KEY_SCHEME = "vk"
 _PREFIX_BYTES = 6  # 8 url-safe characters: a lookup handle, collision-checked by the unique index
@@ -38,10 +39,11 @@ _hasher = PasswordHasher()
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """An authenticated caller."""
+    """An authenticated caller, with the role that says what else it may do."""
 
     id: uuid.UUID
     name: str
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +54,12 @@ class CreatedUser:
     api_key: str
 
 
-def create_user(session: Session, name: str) -> CreatedUser:
+def create_user(session: Session, name: str, role: Role = Role.USER) -> CreatedUser:
     """Create user `name` with one API key. Raises `Conflict` if the name is taken."""
     name = name.strip()
     if not name or len(name) > 64:
         raise InvalidRequest("a user name has 1 to 64 characters", field="name")
-    account = UserAccount(id=uuid.uuid4(), name=name)
+    account = UserAccount(id=uuid.uuid4(), name=name, role=role.value)
     prefix = secrets.token_urlsafe(_PREFIX_BYTES)
     key = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
     try:
@@ -68,7 +70,24 @@ def create_user(session: Session, name: str) -> CreatedUser:
             session.flush()
     except IntegrityError as exc:
         raise Conflict(f"a user named {name!r} already exists") from exc
-    return CreatedUser(User(account.id, account.name), key)
+    return CreatedUser(User(account.id, account.name, role), key)
+
+
+def set_role(session: Session, name: str, role: Role) -> User:
+    """Give user `name` the role `role`. Raises `NotFound` if there is no such user.
+
+    Processes that verified one of the user's keys keep its old role until that verification
+    leaves their cache, as a revoked key keeps working until then.
+    """
+    row = session.execute(
+        update(UserAccount)
+        .where(UserAccount.name == name.strip())
+        .values(role=role.value)
+        .returning(UserAccount.id, UserAccount.name)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no user named {name!r}")
+    return User(row.id, row.name, role)
 
 
 # Argon2 is slow and memory-hard on purpose (tens of milliseconds, many MiB per check), which is
@@ -99,13 +118,13 @@ def authenticate(session: Session, presented: str) -> User | None:
     if prefix is None:
         return None
     row = session.execute(
-        select(ApiKey.id, ApiKey.key_hash, UserAccount.id, UserAccount.name)
+        select(ApiKey.id, ApiKey.key_hash, UserAccount.id, UserAccount.name, UserAccount.role)
         .join(UserAccount, UserAccount.id == ApiKey.user_id)
         .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
     ).one_or_none()
     if row is None:
         return None
-    key_id, key_hash, user_id, user_name = row
+    key_id, key_hash, user_id, user_name, role = row
     try:
         _hasher.verify(key_hash, presented)
     except (VerificationError, InvalidHashError):
@@ -113,7 +132,7 @@ def authenticate(session: Session, presented: str) -> User | None:
     session.execute(
         update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC))
     )
-    user = User(user_id, user_name)
+    user = User(user_id, user_name, Role(role))
     with _cache_lock:
         if len(_cache) >= _CACHE_MAX_ENTRIES:
             _cache.clear()

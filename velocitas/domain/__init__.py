@@ -3,8 +3,8 @@
 Every layer speaks these: the engine builds `Fill`s and `Trade`s, storage keeps them, the API
 serves shapes derived from them, workers and the gateway announce `JobEvent`s. One concept,
 one module: `bars`, `timeframe`, `resample`, `orders`, `rejections`, `fills`, `trades`,
-`positions`,
-`events`, and `wire` (how money and instants are spelled in JSON).
+`positions`, `events`, `roles` (what an account may do) and `wire` (how money and instants are
+spelled in JSON).
 """
 
 from velocitas.domain.bars import BarArrays
@@ -13,6 +13,7 @@ from velocitas.domain.fills import Fill
 from velocitas.domain.orders import Order, OrderSide, OrderStatus, OrderType
 from velocitas.domain.positions import Position, PositionSide
 from velocitas.domain.rejections import Rejection
+from velocitas.domain.roles import Role
 from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.trades import Trade
 
@@ -32,6 +33,7 @@ __all__ = [
     "Position",
     "PositionSide",
     "Rejection",
+    "Role",
     "Timeframe",
     "Trade",
 ]

@@ -5,19 +5,27 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, Uuid, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from velocitas.db.models.base import Base
+from velocitas.domain.roles import Role
+
+ROLES = tuple(role.value for role in Role)
 
 
 class UserAccount(Base):
-    """A person or program that owns jobs."""
+    """A person or program that owns jobs. `role` says what else it may do (`Role`): a new
+    account is a plain `user`, which may not write the shared market data."""
 
     __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), server_default=Role.USER.value)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
