@@ -1,6 +1,6 @@
-"""`velocitas backtest sweep` and `velocitas backtest walk-forward` (attached to the backtest
-group in `velocitas_cli.main`): rank a strategy's parameter grid, or walk it forward, on stored
-bars."""
+"""`velocitas backtest sweep` and `velocitas backtest walk-forward`: rank a strategy's parameter
+grid, or walk it forward, on stored bars. `backtest_app` is the whole `velocitas backtest` group:
+`velocitas_cli.backtest`'s commands and these two."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from velocitas.research.objectives import OBJECTIVES
 from velocitas.research.sweeps import run_sweep
 from velocitas.research.walk_forward import run_walk_forward
 from velocitas.timeparse import parse_duration
+from velocitas_cli import backtest
 from velocitas_cli.backtest import HtmlOption, fail_naming_option, write_html
 from velocitas_cli.backtest_spec import (
     EndOption,
@@ -249,3 +250,8 @@ def walk_forward(
         [{k: _short(m[k]) for k in ("total_return", "sharpe", "max_drawdown", "trade_count")}
          | {"final_equity": display_number(result.final_equity)}],
     )  # fmt: skip
+
+
+backtest_app = backtest.app
+backtest_app.command("sweep")(sweep)
+backtest_app.command("walk-forward")(walk_forward)

@@ -1,27 +1,100 @@
-"""The `velocitas` console script: one sub-command group per area."""
+"""The `velocitas` console script: one sub-command group per area, imported only when used.
+
+Each area pulls in its own heavy dependencies (numba, SQLAlchemy, torch, sentence-transformers),
+so importing them all up front made `velocitas --help` take over a second. The top-level group
+knows each area by a name, the module that defines it and a one-line summary; it imports an
+area only to run it (or to show its own help). `tests/velocitas_cli/test_main.py` holds the
+summaries equal to the areas' own help and guards what `--help` imports.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import typer
+from typer import _click as click  # typer vendors its own click: its types are these
+from typer.core import TyperCommand, TyperGroup
 
-from velocitas_cli import analyst, backtest, backtest_sweep, data, db, lab, up, users
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A sub-command: `module:attribute` is a Typer app (a group) or a function (a command)."""
+
+    target: str
+    summary: str
+
+
+AREAS: dict[str, Area] = {
+    "db": Area("velocitas_cli.db:app", "Database schema: migrate, inspect."),
+    "data": Area(
+        "velocitas_cli.data:app",
+        "Market data: import bars, synthesise bars, list and delete series.",
+    ),
+    "backtest": Area(
+        "velocitas_cli.backtest_sweep:backtest_app",
+        "Backtests on stored bars: run one, list strategies.",
+    ),
+    "analyst": Area("velocitas_cli.analyst:app", "News analyst: ingest, search, sentiment."),
+    "lab": Area(
+        "velocitas_cli.lab:app",
+        "Reinforcement-learning lab: train PPO policies, manage the model registry.",
+    ),
+    "user": Area("velocitas_cli.users:app", "Users and their API keys."),
+    "up": Area(
+        "velocitas_cli.up:up",
+        "Start the gateway and N workers on the embedded (or configured) servers; "
+        "Ctrl-C stops all.",
+    ),
+}
+
+
+def load_area(name: str) -> click.Command:
+    """Import area `name` and build its click command, named `name`."""
+    module_name, _, attribute = AREAS[name].target.partition(":")
+    target: Any = getattr(importlib.import_module(module_name), attribute)
+    if isinstance(target, typer.Typer):
+        # A group even when it holds one command (`user create`), as `add_typer` made it.
+        command: click.Command = typer.main.get_group(target)
+    else:  # a plain function: one command
+        single = typer.Typer()
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyAreas(TyperGroup):
+    """The top-level group: lists the areas from `AREAS`, imports one only to run it."""
+
+    _listing = False  # set while our own help is drawn: summaries suffice, nothing is imported
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(AREAS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in AREAS:
+            return None
+        if self._listing:
+            return TyperCommand(cmd_name, help=AREAS[cmd_name].summary)
+        return load_area(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
+    cls=LazyAreas,
     help="Velocitas: algorithmic-trading research run as a service.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(data.app, name="data")
-app.add_typer(backtest.app, name="backtest")
-backtest.app.command("sweep")(backtest_sweep.sweep)
-backtest.app.command("walk-forward")(backtest_sweep.walk_forward)
-app.add_typer(analyst.app, name="analyst")
-app.add_typer(lab.app, name="lab")
-app.add_typer(users.app, name="user")
-app.command("up")(up.up)
 
 
 @app.callback()

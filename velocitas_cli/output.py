@@ -20,7 +20,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from velocitas.errors import InvalidRequest, NotFound, VelocitasError
-from velocitas.report.summary import display_number, format_time
 
 console = Console()
 # Errors are never wrapped: a wrapped path or row list would break copy-paste and grep.
@@ -63,6 +62,10 @@ def table(
 
 def cell(value: Any) -> str:
     """A value as a table shows it: times short, floats and long decimals rounded."""
+    # Imported here: the report package brings the engine (numba), which most commands that
+    # print a table (users, models, news) never need.
+    from velocitas.report.summary import display_number, format_time
+
     if value is None:
         return ""
     if isinstance(value, datetime):
