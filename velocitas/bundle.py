@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,10 +145,23 @@ def read_bundle_files(path: Path) -> dict[str, bytes]:
     missing = sorted(expected - {entry.name for entry in entries})
     if missing:
         raise BundleError(f"bundle {path} has no {', '.join(missing)}")
+    files = {name: _read_regular_file(path / name) for name in sorted(expected)}
+    if sum(len(data) for data in files.values()) > MAX_BUNDLE_BYTES:  # grew since listed
+        raise BundleError(f"bundle {path} weighs more than {MAX_BUNDLE_BYTES} bytes")
+    return files
+
+
+def _read_regular_file(file: Path) -> bytes:
+    # O_NOFOLLOW and fstat on the descriptor read: a file swapped for a symlink or a FIFO after
+    # the listing above is refused, not followed.
     try:
-        return {name: (path / name).read_bytes() for name in sorted(expected)}
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        raise BundleError(f"bundle {path}: cannot read it: {exc}") from exc
+        raise BundleError(f"bundle {file.parent}: cannot read {file.name}: {exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BundleError(f"bundle {file.parent}: {file.name} is not a regular file")
+        return handle.read(MAX_BUNDLE_BYTES + 1)
 
 
 @dataclass(frozen=True)

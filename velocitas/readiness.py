@@ -66,13 +66,9 @@ def check_readiness(settings: Settings, *, redis_used: bool = False) -> Readines
 def _database_checks(settings: Settings) -> dict[str, str]:
     try:
         url = libpq_url(embedded.database_url(settings))
-        if url in _at_head:
-            with _connect(url) as conn:
-                conn.execute("SELECT 1")
-            return {"database": OK, "schema": OK}
         with _connect(url) as conn:
             conn.execute("SELECT 1")
-            schema = _schema_check(conn)
+            schema = OK if url in _at_head else _schema_check(conn)
     except (psycopg.Error, OSError, ConfigurationError) as exc:
         log.warning("not ready: the database is unavailable: %s: %s", type(exc).__name__, exc)
         return {"database": "unavailable", "schema": "unknown (the database is unavailable)"}
