@@ -22,6 +22,8 @@ from typing import Any
 
 import psycopg
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from velocitas import embedded
 from velocitas.db.engine import libpq_url
@@ -112,6 +114,7 @@ def _redis_check(settings: Settings) -> str:
             embedded.redis_url(settings),
             socket_timeout=READY_TIMEOUT_S,
             socket_connect_timeout=READY_TIMEOUT_S,
+            retry=Retry(NoBackoff(), 0),  # a probe asks once: its caller polls again
         )
         try:
             client.ping()

@@ -8,6 +8,8 @@ import psycopg
 import pytest
 import redis
 import sqlalchemy.exc
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from velocitas.errors import (
     ConfigurationError,
@@ -116,7 +118,7 @@ def _database_error(host: str) -> Exception:
 
 def _redis_error(socket: str) -> Exception:
     try:
-        redis.Redis(unix_socket_path=socket).ping()
+        redis.Redis(unix_socket_path=socket, retry=Retry(NoBackoff(), 0)).ping()
     except redis.ConnectionError as exc:
         return exc
     raise AssertionError("a Redis answered where none should")
