@@ -16,8 +16,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analyst.embeddings import LazyEmbeddings
-from analyst.routes import news, sentiment
+from analyst.routes import health, news, sentiment
 from analyst.sentiment import SentimentAnalyst, default_analyst
+from velocitas.access_log import redact_server_logs
 from velocitas.web_errors import install_error_handlers
 
 
@@ -32,13 +33,10 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
     app = FastAPI(title="Velocitas analyst", version="0.1.0", lifespan=lifespan)
     app.state.analyst_factory = factory
     install_error_handlers(app, root="query")
+    redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
+    app.include_router(health.router)
     app.include_router(news.router)
     app.include_router(sentiment.router)
-
-    @app.get("/health", tags=["health"])
-    def read_health() -> dict[str, str]:
-        return {"status": "ok"}
-
     return app
 
 

@@ -17,6 +17,7 @@ from gateway.routes import (
     walk_forwards,
 )
 from velocitas import __version__
+from velocitas.access_log import redact_server_logs
 from velocitas.strategies.policy import register_policy_strategy
 from velocitas.web_errors import install_error_handlers
 
@@ -25,6 +26,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Velocitas gateway", version=__version__)
     register_policy_strategy()  # so specs naming a registered policy validate like any strategy
     install_error_handlers(app)
+    redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
     app.include_router(health.router)
     app.include_router(backtests.router)
     app.include_router(sweeps.router)

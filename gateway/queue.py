@@ -26,7 +26,9 @@ def enqueue(job_id: uuid.UUID, kind: JobKind) -> None:
     try:
         send_job(_producer(broker_url()), job_id, kind)
     except OperationalError as exc:
-        raise TransientError(f"the job queue is unavailable: {exc}") from exc
+        # The broker's error names its address (the embedded Redis's socket path): log only.
+        log.warning("could not send job %s to the queue: %s", job_id, exc)
+        raise TransientError("the job queue is unavailable, retry later") from exc
 
 
 def revoke(job_id: uuid.UUID) -> None:

@@ -14,6 +14,7 @@ from oracle.holder import ModelHolder, watch_registry
 from oracle.routes import health, models, predict
 from oracle.settings import OracleSettings, get_oracle_settings
 from velocitas import __version__
+from velocitas.access_log import redact_server_logs
 from velocitas.web_errors import install_error_handlers
 
 
@@ -42,6 +43,7 @@ def create_app(settings: OracleSettings | None = None) -> FastAPI:
     )
     app.state.holder = holder
     install_error_handlers(app)
+    redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)

@@ -31,7 +31,6 @@ def served_model(holder: ModelHolder) -> ServedModel:
     """The model that answers this request, taken once: the whole response comes from it."""
     model = holder.current
     if model is None:
-        raise TransientError(
-            f"no model is loaded: {holder.last_error or 'waiting for the registry'}"
-        )
+        # The reason (`last_error`, naming the bundle's path) is for operators, in /health.
+        raise TransientError("no model is loaded yet, retry later")
     return model

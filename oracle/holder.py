@@ -50,8 +50,12 @@ class ModelHolder:
         Blocking (database, files, JIT warm-up): call it from a worker thread."""
         try:
             record = self._wanted()
-        except (NotFound, SQLAlchemyError) as exc:
+        except NotFound as exc:
             self.last_error = str(exc)
+            return False
+        except SQLAlchemyError as exc:  # its text names the database's address: log it only
+            log.warning("cannot read the model registry: %s", exc)
+            self.last_error = "the model registry is unavailable (the database did not answer)"
             return False
         served = self.current
         if served is not None and (served.version, served.sha256) == (

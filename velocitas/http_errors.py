@@ -6,9 +6,12 @@ oracle) installs, so the same error reads the same whichever service answers.
     NotFound              404  {"detail": "..."}, or with `available`:
                                {"detail": {"message": "...", "available": [...]}}
     Conflict              409  {"detail": "..."}
-    TransientError        503  {"detail": "..."}
+    TransientError        503  {"detail": "..."}, with Retry-After
     ConfigurationError    503  {"detail": "..."}
     request validation    422  {"detail": [{"loc": [...], "msg": "...", "type": "..."}]}
+    database or Redis     503  {"detail": "the database is unavailable, retry later"}, with
+      unreachable              Retry-After (`unavailable`: connection-level errors of
+                               SQLAlchemy, psycopg and redis-py that reach a route untranslated)
 
 A 422 has the shape of FastAPI's own validation errors, so clients parse one format. Its `loc`
 starts with the part of the request at fault (`body`, `query`, `path`, `header`): an
@@ -16,6 +19,8 @@ starts with the part of the request at fault (`body`, `query`, `path`, `header`)
 `["body", "legs", 0, "strategy", "params", "fast"]`, one rooted already (`query.cursor`) keeps
 its root, and a bare one takes the service's default root. Validation problems never echo the
 input back: a NaN cannot be written as JSON, and a client never needs its own megabyte back.
+A 503 for an unreachable dependency names the dependency only: the exception's text (a DSN, the
+embedded Redis's socket path) is for the service's log, never for the client.
 
 FastAPI-free (velocitas depends on no web framework): each service's `errors.install` turns an
 `HttpAnswer` into its response.
@@ -25,8 +30,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import psycopg
+import redis.exceptions
+import sqlalchemy.exc
 
 from velocitas.errors import (
     ConfigurationError,
@@ -38,7 +47,17 @@ from velocitas.errors import (
     VelocitasError,
 )
 
-__all__ = ["HTTP_STATUS", "REQUEST_PARTS", "HttpAnswer", "answer", "invalid_input", "locate"]
+__all__ = [
+    "DEPENDENCY_DOWN",
+    "HTTP_STATUS",
+    "REQUEST_PARTS",
+    "RETRY_AFTER_S",
+    "HttpAnswer",
+    "answer",
+    "invalid_input",
+    "locate",
+    "unavailable",
+]
 
 HTTP_STATUS: dict[type[VelocitasError], int] = {
     InvalidRequest: 422,
@@ -52,6 +71,23 @@ HTTP_STATUS: dict[type[VelocitasError], int] = {
 
 REQUEST_PARTS = ("body", "query", "path", "header")
 
+RETRY_AFTER_S = 5
+"""Seconds a client should wait before retrying a 503 whose cause may pass by itself."""
+
+_DATABASE_DOWN = "the database is unavailable, retry later"
+_QUEUE_DOWN = "the queue is unavailable, retry later"
+DEPENDENCY_DOWN: dict[type[Exception], str] = {
+    sqlalchemy.exc.OperationalError: _DATABASE_DOWN,  # refused, reset, server shutting down
+    sqlalchemy.exc.InterfaceError: _DATABASE_DOWN,  # the connection closed under the driver
+    sqlalchemy.exc.TimeoutError: _DATABASE_DOWN,  # no pooled connection came free in time
+    psycopg.OperationalError: _DATABASE_DOWN,
+    psycopg.InterfaceError: _DATABASE_DOWN,
+    redis.exceptions.ConnectionError: _QUEUE_DOWN,
+    redis.exceptions.TimeoutError: _QUEUE_DOWN,
+}
+"""Connection-level errors of the storage clients, answered 503 with the public reason: a
+dependency that is down or overloaded may come back, so the client should retry later."""
+
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
@@ -59,6 +95,7 @@ class HttpAnswer:
 
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def answer(error: VelocitasError, *, root: str = "body") -> HttpAnswer:
@@ -70,7 +107,22 @@ def answer(error: VelocitasError, *, root: str = "body") -> HttpAnswer:
         return HttpAnswer(422, {"detail": [problem]})
     if isinstance(error, NotFound) and error.available is not None:
         return HttpAnswer(status, {"detail": {"message": str(error), "available": error.available}})
+    if isinstance(error, TransientError):
+        return HttpAnswer(status, {"detail": str(error)}, _retry_after())
     return HttpAnswer(status, {"detail": str(error)})
+
+
+def unavailable(error: BaseException) -> HttpAnswer | None:
+    """503 with `Retry-After` for a connection-level error of the database or Redis client
+    (`DEPENDENCY_DOWN`), naming the dependency only; None for any other error."""
+    reason = next((DEPENDENCY_DOWN[c] for c in type(error).__mro__ if c in DEPENDENCY_DOWN), None)
+    if reason is None:
+        return None
+    return HttpAnswer(503, {"detail": reason}, _retry_after())
+
+
+def _retry_after() -> dict[str, str]:
+    return {"Retry-After": str(RETRY_AFTER_S)}
 
 
 def invalid_input(errors: Iterable[Mapping[str, Any]]) -> HttpAnswer:

@@ -100,8 +100,9 @@ class Demo:
             command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        self.wait_for(f"{self.base}/health", 240, "the gateway")
-        self.wait_for(f"http://127.0.0.1:{self.port + 2}/health", 60, "the analyst")
+        # /ready, not /health: the gateway answers before its database and Redis may.
+        self.wait_for(f"{self.base}/ready", 240, "the gateway")
+        self.wait_for(f"http://127.0.0.1:{self.port + 2}/ready", 60, "the analyst")
 
     def wait_for(self, url: str, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -239,7 +240,7 @@ def run_demo(bars: int, workers: int, port: int, home: Path, quiet: bool) -> dic
     outcome: dict[str, Any] = {"home": str(home), "gateway": demo.base}
     with demo.log_path.open("ab") as log:
         try:
-            with demo.step(f"Start `velocitas up --workers {workers}` and wait for /health"):
+            with demo.step(f"Start `velocitas up --workers {workers}` and wait for /ready"):
                 demo.start_up(workers, log)
                 demo.say(f"   gateway {demo.base}; service log {demo.log_path}")
             with demo.step("Create a data-writer user and get an API key (every route needs one)"):

@@ -14,17 +14,23 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.deps import user_for_key
+from velocitas.access_log import names_a_secret
 from velocitas.db.accounts import User
 from velocitas.jobs import subscribe
 
 router = APIRouter(tags=["events"])
 
 _AUTH_TIMEOUT_S = 10.0
+# A URL naming a key-like parameter (`velocitas.access_log`) is closed unread, with this reason.
+_KEY_IN_URL = "API key in the URL refused: send it in the Authorization header or first message"
 
 
 @router.websocket("/ws")
 async def stream_events(websocket: WebSocket) -> None:
     await websocket.accept()
+    if names_a_secret(websocket.query_params):  # refused unread; the access log masks it
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=_KEY_IN_URL)
+        return
     user = await _authenticate(websocket)
     if user is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid API key")

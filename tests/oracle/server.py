@@ -19,5 +19,5 @@ def oracle_process(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     )  # fmt: skip
     with running(argv, python_env(env), stop_timeout=10) as process:
         url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/health", process, timeout=60)
+        wait_for_http(f"{url}/ready", process, timeout=60)
         yield url

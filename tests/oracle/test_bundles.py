@@ -12,9 +12,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from oracle.bundles import _bundle_sha256, load_served_model, read_bundle_files
+from oracle.bundles import load_served_model
 from tests.oracle.factories import new_bundle
-from velocitas.bundle import MANIFEST, WEIGHTS, BundleError, bundle_sha256, file_hashes
+from velocitas.bundle import (
+    MANIFEST,
+    WEIGHTS,
+    BundleError,
+    bundle_sha256,
+    file_hashes,
+    files_sha256,
+    read_bundle_files,
+)
 from velocitas.features import FeatureSpec
 
 
@@ -59,7 +67,7 @@ def test_load_served_model_verifies_and_loads_a_lab_bundle(tmp_path: Path) -> No
 def test_bundle_sha256_in_memory_equals_core_bundle(tmp_path: Path) -> None:
     record = new_bundle(tmp_path, "v1")
     files = read_bundle_files(Path(record.path))
-    assert _bundle_sha256(files) == bundle_sha256(Path(record.path)) == record.sha256
+    assert files_sha256(files) == bundle_sha256(Path(record.path)) == record.sha256
 
 
 @pytest.mark.parametrize("make_payload", [_pickle_bytes, _torch_bytes])
@@ -90,6 +98,16 @@ def test_load_served_model_refuses_an_extra_file(tmp_path: Path, name: str) -> N
     with pytest.raises(BundleError, match=f"unexpected file '{name}'"):
         load_served_model(record)
     assert not marker.exists()
+
+
+def test_load_served_model_refuses_a_symlink_in_the_bundle(tmp_path: Path) -> None:
+    record = new_bundle(tmp_path, "v1")
+    bundle = Path(record.path)
+    outside = tmp_path / "outside.json"
+    (bundle / "training.json").rename(outside)
+    (bundle / "training.json").symlink_to(outside)  # same bytes, same hashes: only the link
+    with pytest.raises(BundleError, match=r"training\.json is not a regular file"):
+        load_served_model(record)
 
 
 def test_load_served_model_refuses_a_hash_other_than_the_registry(tmp_path: Path) -> None:

@@ -115,10 +115,14 @@ def test_predict_refuses_a_chunked_body_above_the_limit_with_413(client: TestCli
 
 def test_predict_without_a_model_answers_503(database_url: str) -> None:
     with TestClient(create_app(OracleSettings())) as client:
-        assert client.post("/predict", json={"state": [0.0] * OBS_DIM}).status_code == 503
+        predicted = client.post("/predict", json={"state": [0.0] * OBS_DIM})
+        assert predicted.status_code == 503
+        assert int(predicted.headers["Retry-After"]) > 0
         health = client.get("/health")
-        assert health.status_code == 503
+        assert health.status_code == 200  # liveness: the process answers
+        assert health.json()["model_version"] is None
         assert "no model is in production" in health.json()["last_error"]
+        assert client.get("/ready").json()["checks"]["model"] != "ok"
 
 
 def test_health_reports_the_loaded_version(client: TestClient, production: ModelRecord) -> None:

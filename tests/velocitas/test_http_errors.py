@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import psycopg
 import pytest
+import redis
+import sqlalchemy.exc
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from velocitas.errors import (
     ConfigurationError,
@@ -15,7 +22,7 @@ from velocitas.errors import (
     TransientError,
     VelocitasError,
 )
-from velocitas.http_errors import answer, invalid_input, locate
+from velocitas.http_errors import RETRY_AFTER_S, answer, invalid_input, locate, unavailable
 
 
 @pytest.mark.parametrize(
@@ -88,3 +95,60 @@ def test_invalid_input_never_echoes_the_input() -> None:
     assert invalid_input(errors).body == {
         "detail": [{"loc": ["body", "state", 0], "msg": "finite", "type": "finite_number"}]
     }
+
+
+def test_answer_transient_error_tells_when_to_retry() -> None:
+    http = answer(TransientError("queue down"))
+    assert http.status == 503
+    assert http.headers == {"Retry-After": str(RETRY_AFTER_S)}
+
+
+def test_answer_configuration_error_has_no_retry_after() -> None:
+    assert answer(ConfigurationError("DATABASE_URL is not set")).headers == {}
+
+
+def _database_error(host: str) -> Exception:
+    """What the driver really raises for a database nobody serves at `host`."""
+    try:
+        psycopg.connect(f"postgresql://velocitas@/velocitas?host={host}", connect_timeout=2)
+    except psycopg.OperationalError as exc:
+        return exc
+    raise AssertionError("a database answered where none should")
+
+
+def _redis_error(socket: str) -> Exception:
+    try:
+        redis.Redis(unix_socket_path=socket, retry=Retry(NoBackoff(), 0)).ping()
+    except redis.ConnectionError as exc:
+        return exc
+    raise AssertionError("a Redis answered where none should")
+
+
+def test_unavailable_answers_503_naming_the_dependency_not_its_address(tmp_path: Path) -> None:
+    database = _database_error(str(tmp_path))
+    wrapped = sqlalchemy.exc.OperationalError("SELECT 1", {}, database)
+    queue = _redis_error(str(tmp_path / "redis.sock"))
+    assert str(tmp_path) in str(database)  # what must not leak
+    assert str(tmp_path) in str(queue)
+    for error, reason in [
+        (database, "the database is unavailable, retry later"),
+        (wrapped, "the database is unavailable, retry later"),
+        (queue, "the queue is unavailable, retry later"),
+    ]:
+        http = unavailable(error)
+        assert http is not None
+        assert (http.status, http.body) == (503, {"detail": reason})
+        assert http.headers == {"Retry-After": str(RETRY_AFTER_S)}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("x"),
+        sqlalchemy.exc.IntegrityError("INSERT", {}, ValueError("duplicate")),
+        psycopg.errors.UniqueViolation("duplicate"),
+        redis.ResponseError("WRONGTYPE"),
+    ],
+)
+def test_unavailable_leaves_other_errors_alone(error: Exception) -> None:
+    assert unavailable(error) is None

@@ -38,12 +38,12 @@ from velocitas.bundle import (
     NORMALIZATION,
     WEIGHTS,
     BundleError,
-    read_json,
-    verify_bundle,
+    LoadedBundle,
+    load_bundle,
 )
 from velocitas.features import FeatureSpec
 
-__all__ = ["PolicyModel", "build_policy", "policy_signals", "read_policy"]
+__all__ = ["PolicyModel", "build_policy", "policy_from_bundle", "policy_signals", "read_policy"]
 
 F32 = npt.NDArray[np.float32]
 I8 = npt.NDArray[np.int8]
@@ -209,17 +209,26 @@ def build_policy(
 
 
 def read_policy(path: Path | str, expected_sha256: str | None = None) -> PolicyModel:
-    """Verify the bundle at `path` and load its actor (safetensors, no pickle)."""
-    from safetensors.numpy import load_file  # the only module here that needs safetensors
+    """Load and verify the bundle at `path` (`velocitas.bundle.load_bundle`'s rule: its files
+    and nothing else, its hashes) and rebuild its actor (safetensors, no pickle)."""
+    return policy_from_bundle(load_bundle(path, expected_sha256))
 
-    path = Path(path)
-    sha = verify_bundle(path, expected_sha256)
+
+def policy_from_bundle(bundle: LoadedBundle) -> PolicyModel:
+    """The actor of a verified bundle, from the bytes it was verified on."""
+    from safetensors import SafetensorError  # the only place here that needs safetensors
+    from safetensors.numpy import load
+
+    try:
+        weights = load(bundle.files[WEIGHTS])
+    except (SafetensorError, ValueError) as exc:
+        raise BundleError(f"{WEIGHTS} cannot be decoded as safetensors: {exc}") from exc
     return build_policy(
-        load_file(str(path / WEIGHTS)),
-        read_json(path, NORMALIZATION),
-        read_json(path, CONFIG),
-        read_json(path, FEATURE_SPEC),
-        sha,
+        weights,
+        bundle.json(NORMALIZATION),
+        bundle.json(CONFIG),
+        bundle.json(FEATURE_SPEC),
+        bundle.sha256,
     )
 
 

@@ -48,6 +48,13 @@ def check(database_url: str | None = None) -> None:
     command.check(alembic_config(database_url))
 
 
+def head_revisions() -> tuple[str, ...]:
+    """The head revision(s) of the migrations shipped with this code (reads no database)."""
+    config = Config()
+    config.set_main_option("script_location", _script_location())
+    return tuple(ScriptDirectory.from_config(config).get_heads())
+
+
 def current_revision(database_url: str | None = None) -> str | None:
     url = alembic_config(database_url).attributes["database_url"]
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
