@@ -42,7 +42,7 @@ AREAS: dict[str, Area] = {
         "velocitas_cli.lab:app",
         "Reinforcement-learning lab: train PPO policies, manage the model registry.",
     ),
-    "user": Area("velocitas_cli.users:app", "Users and their API keys."),
+    "user": Area("velocitas_cli.users:app", "Users, their roles and their API keys."),
     "up": Area(
         "velocitas_cli.up:up",
         "Start the gateway and N workers on the embedded (or configured) servers; "
