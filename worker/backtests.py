@@ -53,10 +53,10 @@ def warm_up_engine(**_: object) -> None:
     )
     try:
         for writable in (False, True):
-            columns = [opened_at, close, close + 1, close - 1, close, np.ones(n)]
-            for column in columns:
+            prices = [close, close + 1, close - 1, close, np.ones(n)]
+            for column in (opened_at, *prices):
                 column.flags.writeable = writable
-            bars = BarArrays("WARMUP", "1h", *columns)
+            bars = BarArrays("WARMUP", "1h", opened_at, *prices)
             result = run_backtest(spec, {"WARMUP": bars})
         copy_equity_chunks(uuid.uuid4(), result.equity.opened_at, result.equity.equity, 16)
     except Exception:  # a worker that cannot warm up still takes jobs; each reports its error

@@ -7,7 +7,9 @@ dies and another takes over. Each round:
 
 1. a `running` job whose heartbeat is older than `WORKER_HEARTBEAT_STALE_S` (its worker died)
    goes back to `queued` and is sent again; one conditional UPDATE gives each such job to one
-   round only, and the result write keeps a late first delivery from recording twice;
+   round only, and the result write keeps a late first delivery from recording twice. Not
+   before the leader has been connected that long: after a database outage every heartbeat
+   is stale, and the live workers get a period to beat again;
 2. a `queued` job with no message, in the queue or held by a live worker, is sent again
    (`worker.redispatch`);
 3. a parent (sweep, walk-forward) whose children have all finished, the last one longer ago
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +54,12 @@ class Leadership:
     def __init__(self) -> None:
         self._connection: psycopg.Connection | None = None
         self._held = False
+        self.connected_at = time.monotonic()
+        """When this process's database connection was (re)made: `connected_for_s`."""
+
+    @property
+    def connected_for_s(self) -> float:
+        return time.monotonic() - self.connected_at
 
     def held(self) -> bool:
         """Whether this process leads: keeps the lock if it has it, else tries to take it."""
@@ -58,6 +67,7 @@ class Leadership:
             if self._connection is None:
                 self._connection = connect()
                 self._connection.autocommit = True
+                self.connected_at = time.monotonic()
             if self._held:
                 self._connection.execute("SELECT 1")  # alive, so still holding it
             else:
@@ -111,8 +121,12 @@ class Reconciler:
     def run_round(self) -> None:
         """One round of the leader's work (see the module's docstring)."""
         stale_after = timedelta(seconds=get_worker_settings().worker_heartbeat_stale_s)
-        with session_scope() as session:
-            stalled = job_store.requeue_stalled_jobs(session, stale_after=stale_after)
+        stalled = []
+        # Right after an outage every heartbeat is stale: the workers get one staleness period
+        # to beat again before a silent one is taken for a dead worker.
+        if self.leadership.connected_for_s >= stale_after.total_seconds():
+            with session_scope() as session:
+                stalled = job_store.requeue_stalled_jobs(session, stale_after=stale_after)
         for job_id, kind in stalled:
             send_job(self.celery, job_id, kind)  # a failed send: step 2 sends it later
         if stalled:
