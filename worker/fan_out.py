@@ -22,9 +22,9 @@ from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobKind, JobStatus
-from velocitas.errors import InvalidRequest
+from velocitas.errors import InvalidRequest, TransientError
 from velocitas.jobs import send_job
-from worker.lifecycle import JobContext, settle_parent, transient_errors
+from worker.lifecycle import JobContext, persist, retry_later, settle_parent, transient_errors
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,53 @@ CreateChildren = Callable[[Session, BacktestJob], list[BacktestJob]]
 
 def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_task: str) -> str:
     """Mark the parent running, create its children, commit, then send the unfinished ones."""
-    error = None
-    with transient_errors(), session_scope() as session:
-        parent = job_store.mark_running(session, uuid.UUID(job_id))
+    try:
+        return _fan_out(
+            uuid.UUID(job_id), create_children, lambda child: _send(task, child_task, child)
+        )
+    except TransientError as exc:
+        retry_later(task, exc)
+
+
+def _send(task: Task, child_task: str, child: BacktestJob) -> None:
+    send_job(task.app, child.id, JobKind(child.kind), task=child_task)
+
+
+def _fan_out(
+    job_id: uuid.UUID,
+    create_children: CreateChildren,
+    send: Callable[[BacktestJob], None],
+) -> str:
+    expanded = persist(lambda: _claim_and_expand(job_id, create_children), "fanning out", job_id)
+    if expanded is None:
+        return "skipped"
+    context, children, error = expanded
+    if error is not None:
+        context.publish("job.failed", progress=0.0, error=error)
+        return "failed"
+    pending = [c for c in children if not JobStatus(c.status).finished]
+    context.publish("job.running", progress=0.0)
+    # A send the broker refuses leaves its child queued: the reconciler sends it again.
+    with transient_errors():
+        for child in pending:
+            send(child)
+    if not pending:  # redelivered after every child had finished
+        settle_parent(context.id, redelivered=True)
+    log.info("%s %s: %d parts, %d sent", context.kind, job_id, len(children), len(pending))
+    return "fanned out"
+
+
+def _claim_and_expand(
+    job_id: uuid.UUID, create_children: CreateChildren
+) -> tuple[JobContext, list[BacktestJob], str | None] | None:
+    """In one transaction: mark the parent running and create its children (or fail it with
+    the reason it cannot be expanded). None when the parent has finished or is gone."""
+    with session_scope() as session:
+        parent = job_store.mark_running(session, job_id)
         if parent is None:
-            return "skipped"
+            return None
         context = JobContext(parent.id, parent.owner_id, parent.kind, {}, parent.attempts)
+        error, children = None, []
         try:
             with session.begin_nested():
                 children = create_children(session, parent)
@@ -48,17 +89,8 @@ def fan_out(task: Task, job_id: str, *, create_children: CreateChildren, child_t
         except (ValidationError, KeyError, IndexError, TypeError) as exc:
             # The gateway validates before queueing; this guards rows written otherwise.
             error = f"the {parent.kind} cannot be expanded: {type(exc).__name__}: {exc}"
+        if error is None and not children:
+            error = f"the {parent.kind} has no parts to run"
         if error is not None:
             job_store.mark_failed(session, parent.id, error)
-    if error is not None:
-        context.publish("job.failed", progress=0.0, error=error)
-        return "failed"
-    pending = [c for c in children if not JobStatus(c.status).finished]
-    context.publish("job.running", progress=0.0)
-    with transient_errors():
-        for child in pending:
-            send_job(task.app, child.id, JobKind(child.kind), task=child_task)
-    if not pending and children:  # redelivered after every child had finished
-        settle_parent(parent.id, redelivered=True)
-    log.info("%s %s: %d parts, %d sent", parent.kind, job_id, len(children), len(pending))
-    return "fanned out"
+        return context, children, error

@@ -1,68 +1,106 @@
-"""On worker start-up, send again the jobs a lost send left `queued` forever.
+"""Send again the queued jobs that have no message: none waiting in the queue, none held by a
+live worker.
 
-The gateway commits a job, then sends its id; if it dies in between, nothing will ever run the
-job. When a worker becomes ready it looks for jobs queued longer than
-`WORKER_REDISPATCH_AFTER_S` whose id is not waiting in the queue, and sends them again. Sending
-a job twice is safe (a delivery of a finished job is skipped, results are keyed by job id), so
-several workers starting at once need no coordination.
+A job's message can be lost: the gateway died between its commit and its send, Redis lost its
+data (killed between two appends to its log), a retry found the broker away. Such a job would
+stay `queued` forever. The reconciler (`worker.reconciler`) calls `Redispatcher.round` each
+period; a job is sent again once it has been seen without a message on two rounds in a row,
+since a message is in neither place for a moment while a worker takes it, and a job just
+created may not have been sent yet. Sending a job twice is safe anyway: a delivery of a
+finished job is skipped, results are keyed by job id and written once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import orjson
 from celery import Celery
-from celery.signals import worker_ready
 
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
+from velocitas.domain.events import JobKind
 from velocitas.jobs import jobs_queue, send_job
-from worker.app import app
 from worker.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 
+# kombu's Redis transport: a priority queue's lists, and the messages workers hold unacked
+# (a hash by delivery tag, with the delivery times in a sorted set).
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+_UNACKED = "unacked"
+_UNACKED_INDEX = "unacked_index"
 
-@worker_ready.connect
-def on_worker_ready(**_: Any) -> None:
-    try:
-        redispatch_stale_jobs(app)
-    except Exception:  # a worker that cannot look still serves the queue
-        log.exception("could not re-dispatch stale queued jobs")
+
+class Redispatcher:
+    """Sends orphaned queued jobs again; remembers the suspects of its last round."""
+
+    def __init__(self, celery: Celery) -> None:
+        self.celery = celery
+        self._suspects: set[uuid.UUID] = set()
+
+    def round(self) -> list[uuid.UUID]:
+        """Send the jobs found without a message now and on the previous round; their ids."""
+        orphans = dict(orphaned_jobs(self.celery))
+        confirmed = [job_id for job_id in orphans if job_id in self._suspects]
+        self._suspects = set(orphans) - set(confirmed)
+        for job_id in confirmed:
+            send_job(self.celery, job_id, orphans[job_id])
+        if confirmed:
+            log.warning("re-sent %d queued job(s) that had no message", len(confirmed))
+        return confirmed
 
 
-def redispatch_stale_jobs(celery: Celery) -> list[uuid.UUID]:
-    """Send every stale queued job that is not waiting in the queue; the ids sent."""
-    older_than = timedelta(seconds=get_worker_settings().worker_redispatch_after_s)
+def orphaned_jobs(celery: Celery) -> list[tuple[uuid.UUID, JobKind]]:
+    """Jobs queued for longer than `WORKER_REDISPATCH_AFTER_S` whose id is neither waiting in
+    the queue nor held by a worker that took it recently, oldest first."""
+    settings = get_worker_settings()
+    older_than = timedelta(seconds=settings.worker_redispatch_after_s)
     with session_scope() as session:
-        stale = job_store.stale_queued_jobs(session, older_than=older_than)
-    if not stale:
+        queued = job_store.stale_queued_jobs(session, older_than=older_than)
+    if not queued:
         return []
-    waiting = _ids_in_queue(celery)
-    sent = []
-    for job_id, kind in stale:
-        if str(job_id) in waiting:
-            continue
-        send_job(celery, job_id, kind)
-        sent.append(job_id)
-    if sent:
-        log.warning("re-dispatched %d job(s) left queued without a message", len(sent))
-    return sent
+    # A worker holds a queued job's message while it waits for the database (in place, then
+    # as a delayed retry); longer than that, its holder is dead (its message would come back
+    # only after the visibility timeout).
+    held_for = (
+        settings.worker_outage_retry_s
+        + settings.worker_retry_backoff_max_s
+        + 2 * settings.worker_reconcile_interval_s
+    )
+    live = _ids_with_a_message(celery, held_for_s=held_for)
+    return [(job_id, kind) for job_id, kind in queued if str(job_id) not in live]
 
 
-def _ids_in_queue(celery: Celery) -> set[str]:
-    """Task ids of the messages waiting in the jobs queue (kombu's Redis list)."""
+def _ids_with_a_message(celery: Celery, *, held_for_s: float) -> set[str]:
+    """Task ids waiting in the jobs queue, or held unacknowledged by a worker that took them
+    less than `held_for_s` ago (kombu's Redis structures)."""
+    queue = jobs_queue()
+    lists = [queue, *(f"{queue}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS)]
     with celery.connection_for_write() as connection:
         client = connection.default_channel.client
-        messages = client.lrange(jobs_queue(), 0, -1)
-    ids = set()
-    for raw in messages:
-        try:
-            ids.add(str(orjson.loads(raw)["headers"]["id"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            continue  # not a Celery message: nothing of ours
-    return ids
+        pipe = client.pipeline()
+        for name in lists:
+            pipe.lrange(name, 0, -1)
+        pipe.zrangebyscore(_UNACKED_INDEX, time.time() - held_for_s, "+inf")
+        *waiting, fresh_tags = pipe.execute()
+        held = client.hmget(_UNACKED, fresh_tags) if fresh_tags else []
+    ids = {_task_id(raw) for messages in waiting for raw in messages}
+    ids |= {_task_id(raw, unacked=True) for raw in held if raw is not None}
+    ids.discard(None)
+    return {i for i in ids if i is not None}
+
+
+def _task_id(raw: bytes, *, unacked: bool = False) -> str | None:
+    try:
+        message: Any = orjson.loads(raw)
+        if unacked:  # stored as [message, exchange, routing key]
+            message = message[0]
+        return str(message["headers"]["id"])
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return None  # not a Celery message: nothing of ours

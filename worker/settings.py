@@ -19,13 +19,27 @@ class WorkerSettings(Settings):
     hard limit, or a job still legitimately running would be delivered twice."""
     worker_restore_interval_s: int = 10
     """How often a worker looks for jobs whose worker died (visibility timeout passed)."""
-    worker_redispatch_after_s: int = 300
-    """A job still queued this long after its creation and absent from the queue is sent
-    again when a worker starts (its send was lost)."""
+    worker_redispatch_after_s: int = 10
+    """A job still queued this long after its creation, with no message in the queue and none
+    held by a worker, is sent again by the reconciler (its send or its message was lost)."""
     worker_max_attempts: int = 5
     """Deliveries of one job (transient-error retries and redeliveries after a lost worker,
     together) before it is marked failed instead of tried again."""
     worker_retry_backoff_max_s: int = 60
+    """Cap of the delay before a job whose dependency failed is delivered again."""
+    worker_outage_retry_s: int = 120
+    """How long a job's database call (claiming it, recording its result or its failure,
+    settling its parent) is retried in place, with capped exponential backoff, before the
+    delivery is handed back to the queue for later."""
+    worker_heartbeat_interval_s: float = 5.0
+    """How often a running job's worker stamps `heartbeat_at` on the job."""
+    worker_heartbeat_stale_s: float = 30.0
+    """A running job whose heartbeat is older than this is taken for lost: the reconciler
+    queues it again. Several intervals, so a busy worker (a numba kernel holding the GIL for
+    seconds) is not taken for a dead one."""
+    worker_reconcile_interval_s: float = 10.0
+    """How often the reconciler (one worker at a time: the leader) looks for lost jobs; 0
+    turns it off."""
 
     @model_validator(mode="after")
     def _visibility_above_time_limit(self) -> WorkerSettings:
@@ -33,6 +47,10 @@ class WorkerSettings(Settings):
             raise ValueError("WORKER_SOFT_TIME_LIMIT_S must be below WORKER_TIME_LIMIT_S")
         if self.worker_visibility_timeout_s <= self.worker_time_limit_s:
             raise ValueError("WORKER_VISIBILITY_TIMEOUT_S must exceed WORKER_TIME_LIMIT_S")
+        if self.worker_heartbeat_stale_s <= 2 * self.worker_heartbeat_interval_s:
+            raise ValueError(
+                "WORKER_HEARTBEAT_STALE_S must exceed twice WORKER_HEARTBEAT_INTERVAL_S"
+            )
         return self
 
 

@@ -18,7 +18,7 @@ from worker.app import app
 from worker.fan_out import fan_out
 
 
-@app.task(name=TASK_RUN_SWEEP, bind=True)
+@app.task(name=TASK_RUN_SWEEP, bind=True, max_retries=None)
 def run_sweep_job(self: Task, job_id: str) -> str:
     return fan_out(self, job_id, create_children=create_children, child_task=TASK_RUN_BACKTEST)
 

@@ -27,7 +27,7 @@ from worker.lifecycle import JobContext, JobOutcome, run_job
 _LOADED = 0.2
 
 
-@app.task(name=TASK_RUN_WALK_FORWARD, bind=True)
+@app.task(name=TASK_RUN_WALK_FORWARD, bind=True, max_retries=None)
 def run_walk_forward_job(self: Task, job_id: str) -> str:
     return fan_out(
         self,
@@ -55,7 +55,7 @@ def create_fold_jobs(session: Session, parent: BacktestJob) -> list[BacktestJob]
     )
 
 
-@app.task(name=TASK_RUN_FOLD, bind=True)
+@app.task(name=TASK_RUN_FOLD, bind=True, max_retries=None)
 def run_fold_job(self: Task, job_id: str) -> str:
     return run_job(self, job_id, execute_fold)
 

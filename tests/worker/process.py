@@ -29,6 +29,9 @@ TEST_LIMITS = {
     "WORKER_RESTORE_INTERVAL_S": "1",
     "WORKER_MAX_ATTEMPTS": "3",
     "WORKER_RETRY_BACKOFF_MAX_S": "1",
+    # The reconciler re-sends a lost job to its kind's real task, not to a test-only one: it
+    # looks for lost jobs in these tests, but leaves running ones to the queue's redelivery.
+    "WORKER_HEARTBEAT_STALE_S": "120",
 }
 FAST_REDELIVERY = {
     # A lost worker's job is handed to another within seconds (for short test jobs only).
@@ -39,10 +42,17 @@ FAST_REDELIVERY = {
 
 
 class WorkerProcess:
-    """`celery -A worker.app worker` on the test's database, Redis and queue, with the
-    test-only tasks of `tests.worker.sleepy_tasks` loaded."""
+    """`celery -A worker.app worker` on the test's database, Redis and queue, with a test-only
+    module loaded (`include`: by default the tasks of `tests.worker.sleepy_tasks`)."""
 
-    def __init__(self, database_url: str, redis_url: str, queue: str, log_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        redis_url: str,
+        queue: str,
+        log_dir: Path,
+        include: str = "tests.worker.sleepy_tasks",
+    ) -> None:
         self.env = python_env(
             {
                 **TEST_LIMITS,
@@ -53,6 +63,7 @@ class WorkerProcess:
         )
         self.queue = queue
         self.log_dir = log_dir
+        self.include = include
         self.processes: list[subprocess.Popen[bytes]] = []
         self.names: list[str] = []
 
@@ -62,7 +73,7 @@ class WorkerProcess:
             [
                 sys.executable, "-m", "celery", "-A", "worker.app", "worker",
                 "-Q", self.queue, "-c", "1", "-P", "prefork", "-n", name,
-                "-I", "tests.worker.sleepy_tasks", "--loglevel", "INFO",
+                "-I", self.include, "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle",
             ],
             self.env,

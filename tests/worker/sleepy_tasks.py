@@ -29,12 +29,12 @@ TASK_SLEEPY_SWEEP = "tests.sleepy.sweep"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-@app.task(name=TASK_SLEEPY, bind=True)
+@app.task(name=TASK_SLEEPY, bind=True, max_retries=None)
 def run_sleepy(self: Task, job_id: str) -> str:
     return run_job(self, job_id, sleep_in_steps)
 
 
-@app.task(name=TASK_SLEEPY_SWEEP, bind=True)
+@app.task(name=TASK_SLEEPY_SWEEP, bind=True, max_retries=None)
 def run_sleepy_sweep(self: Task, job_id: str) -> str:
     return fan_out(self, job_id, create_children=create_children, child_task=TASK_SLEEPY)
 

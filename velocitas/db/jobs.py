@@ -1,8 +1,9 @@
 """Persistence of jobs and their results. Every read a user can trigger filters by owner.
 
 The gateway calls `create_job`, `get_job_for_owner`, `list_jobs`, `cancel_job`, `list_trades`,
-`list_equity`; the worker calls `mark_running`, `record_progress`, `record_result`,
-`mark_failed`, which take a job id alone because the worker acts for whoever owns the job.
+`list_equity`; the worker calls `mark_running`, `beat`, `record_progress`, `record_result`,
+`mark_failed`, which take a job id alone because the worker acts for whoever owns the job, and
+its reconciler `stale_queued_jobs`, `requeue_stalled_jobs`, `unsettled_parents`.
 Worker-side writes are conditional on the job not being finished, so a redelivered or late task
 can never overwrite a cancellation or a result that another delivery already recorded.
 """
@@ -19,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, delete, func, select, text, update
+from sqlalchemy import Column, delete, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from velocitas.db.equity_copy import client_encodable, copy_equity_chunks
 from velocitas.db.models import BacktestJob, BacktestTrade, EquityChunk
@@ -36,6 +37,7 @@ __all__ = [
     "TRADE_COLUMNS",
     "Cursor",
     "EquityPoint",
+    "beat",
     "cancel_job",
     "claim_settling",
     "create_job",
@@ -48,7 +50,9 @@ __all__ = [
     "mark_running",
     "record_progress",
     "record_result",
+    "requeue_stalled_jobs",
     "stale_queued_jobs",
+    "unsettled_parents",
 ]
 
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -198,6 +202,65 @@ def stale_queued_jobs(
     return [(job_id, JobKind(kind)) for job_id, kind in rows]
 
 
+def requeue_stalled_jobs(
+    session: Session, *, stale_after: timedelta, limit: int = 1000
+) -> list[tuple[uuid.UUID, JobKind]]:
+    """Put back to `queued` every running job whose worker's heartbeat is older than
+    `stale_after` (its worker died), and return them to be sent again.
+
+    One conditional UPDATE: of two reconcilers racing, only one gets each job back (the other
+    finds it queued already), so a lost job is re-sent once. Parents waiting for their
+    children are left out: no worker beats for them (`unsettled_parents` looks after those).
+    The next delivery's `mark_running` counts the attempt."""
+    child = aliased(BacktestJob)
+    stalled = (
+        select(BacktestJob.id)
+        .where(
+            BacktestJob.status == JobStatus.RUNNING.value,
+            func.coalesce(BacktestJob.heartbeat_at, BacktestJob.started_at)
+            < func.now() - stale_after,
+            ~exists().where(child.parent_id == BacktestJob.id),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(BacktestJob)
+        .where(BacktestJob.id.in_(stalled), BacktestJob.status == JobStatus.RUNNING.value)
+        .values(status=JobStatus.QUEUED.value)
+        .returning(BacktestJob.id, BacktestJob.kind)
+    )
+    return [(job_id, JobKind(kind)) for job_id, kind in rows]
+
+
+def unsettled_parents(
+    session: Session, *, idle_for: timedelta, limit: int = 100
+) -> list[uuid.UUID]:
+    """Running parents (sweeps, walk-forwards) whose children have all finished, the last one
+    more than `idle_for` ago, and which are still not settled: the child that should have
+    settled them lost its worker, or its database, in between."""
+    child = aliased(BacktestJob)
+    unfinished_child = exists().where(
+        child.parent_id == BacktestJob.id, child.status.in_(_UNFINISHED)
+    )
+    last_finished = (
+        select(func.max(child.finished_at))
+        .where(child.parent_id == BacktestJob.id)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(BacktestJob.id)
+        .where(
+            BacktestJob.status == JobStatus.RUNNING.value,
+            exists().where(child.parent_id == BacktestJob.id),
+            ~unfinished_child,
+            last_finished < func.now() - idle_for,
+        )
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
 @dataclass(frozen=True, slots=True)
 class Settling:
     """An unfinished parent job, locked, with its children: what a finishing child settles."""
@@ -272,10 +335,23 @@ def mark_running(session: Session, job_id: uuid.UUID) -> BacktestJob | None:
             status=JobStatus.RUNNING.value,
             attempts=BacktestJob.attempts + 1,
             started_at=func.coalesce(BacktestJob.started_at, datetime.now(UTC)),
+            heartbeat_at=func.now(),
         )
         .returning(BacktestJob)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def beat(session: Session, job_id: uuid.UUID) -> bool:
+    """Stamp the running job's heartbeat (the database's clock, shared by every worker and
+    the reconciler); False when the job is no longer running."""
+    beaten = session.execute(
+        update(BacktestJob)
+        .where(BacktestJob.id == job_id, BacktestJob.status == JobStatus.RUNNING.value)
+        .values(heartbeat_at=func.now())
+        .returning(BacktestJob.id)
+    ).scalar_one_or_none()
+    return beaten is not None
 
 
 def record_progress(session: Session, job_id: uuid.UUID, progress: float) -> JobStatus:

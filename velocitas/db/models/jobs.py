@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,6 +54,13 @@ class BacktestJob(Base):
         UniqueConstraint("owner_id", "idempotency_key", name="uq_backtest_job_owner_idempotency"),
         # Serves "my jobs, newest first" (scanned backwards) with keyset pagination.
         Index("ix_backtest_job_owner_created", "owner_id", "created_at", "id"),
+        # The workers' reconciler scans the unfinished jobs only (migration 0009).
+        Index(
+            "ix_backtest_job_unfinished",
+            "status",
+            "created_at",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -64,6 +72,9 @@ class BacktestJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Stamped by the worker running the job, every few seconds; a stale one means the
+    worker is gone (`worker.reconciler`)."""
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     result_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
