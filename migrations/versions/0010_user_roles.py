@@ -1,7 +1,7 @@
 """user_account.role: who may write the shared market data
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01
 
 Every existing account becomes a plain `user`: after this upgrade nobody may upload bars over
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
