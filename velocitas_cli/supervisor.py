@@ -3,10 +3,12 @@
 `RestartPolicy` and `RestartHistory` are the policy, pure (times are passed in), so they are
 tested without processes. `Supervisor` applies it to anything `Supervised`: a child process or
 an embedded server. A unit that dies is started again after a delay that starts at
-`first_delay_s` and doubles up to `max_delay_s`; one that had stayed up `stable_after_s` starts
-the doubling again. More than `loop_restarts` restarts of one unit within `loop_window_s` is a
-crash loop: restarting cannot help (a port taken, a broken configuration), so the supervisor
-gives up and says why.
+`first_delay_s` and doubles (up to `max_delay_s`) while the unit keeps dying before it has
+stayed up `stable_after_s`; a run that long starts the doubling again. A unit that needed
+`loop_restarts` restarts in a row, none of which stayed up that long, is in a crash loop:
+restarting cannot help (a port taken, a broken configuration), so the supervisor gives up and
+says why. Runs are counted, not seconds, so a service that is slow to start (a loaded machine)
+is judged the same way as a fast one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,7 +29,6 @@ class RestartPolicy:
     max_delay_s: float = 30.0
     stable_after_s: float = 60.0
     loop_restarts: int = 5
-    loop_window_s: float = 60.0
 
 
 @dataclass
@@ -36,23 +36,24 @@ class RestartHistory:
     """One unit's restarts under `policy`: how long to wait before the next, or a crash loop."""
 
     policy: RestartPolicy
-    restarts: int = 0
-    _next_delay_s: float | None = None
-    _recent: deque[float] = field(default_factory=deque)  # when each recent restart was decided
+    restarts: int = 0  # all of them, for the log
+    _unstable: int = 0  # restarts in a row after runs shorter than `stable_after_s`
+    _next_delay_s: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._next_delay_s = self.policy.first_delay_s
 
     def after_exit(self, started_at: float, exited_at: float) -> float | None:
         """Seconds to wait before restarting a unit that ran from `started_at` to `exited_at`
         (monotonic seconds); None when that restart would be one too many: a crash loop."""
         policy = self.policy
-        while self._recent and exited_at - self._recent[0] > policy.loop_window_s:
-            self._recent.popleft()
-        if len(self._recent) >= policy.loop_restarts:
+        if exited_at - started_at >= policy.stable_after_s:
+            self._unstable, self._next_delay_s = 0, policy.first_delay_s
+        if self._unstable >= policy.loop_restarts:
             return None
-        if self._next_delay_s is None or exited_at - started_at >= policy.stable_after_s:
-            self._next_delay_s = policy.first_delay_s
         delay = self._next_delay_s
         self._next_delay_s = min(delay * 2, policy.max_delay_s)
-        self._recent.append(exited_at)
+        self._unstable += 1
         self.restarts += 1
         return delay
 
@@ -136,8 +137,9 @@ class Supervisor:
         if delay is None:
             policy = self._policy
             return (
-                f"{name} is down ({status}) after {policy.loop_restarts} restarts within "
-                f"{policy.loop_window_s:g} s: a crash loop, restarting it cannot help"
+                f"{name} is down ({status}) after {policy.loop_restarts} restarts in a row, none "
+                f"of which stayed up {policy.stable_after_s:g} s: a crash loop, restarting it "
+                "cannot help"
             )
         self._report(f"{name} is down ({status}): restart {watch.history.restarts} in {delay:g} s")
         watch.restart_at = now + delay

@@ -122,21 +122,24 @@ def up(
         raise
     console.print(
         f"[bold]gateway[/] on http://{url_host(host)}:{port}, "
-        f"[bold]oracle[/] on {oracle_url}, [bold]analyst[/] on {analyst_url}  "
-        f"({workers} worker(s)); Ctrl-C stops"
+        f"[bold]oracle[/] on {oracle_url}, [bold]analyst[/] on {analyst_url} "
+        f"({workers} worker(s)); Ctrl-C stops",
+        soft_wrap=True,
     )
     servers: list[Supervised] = [ServerWatch(s) for s in embedded.servers_in_use()]
     supervisor = Supervisor([*children, *servers], report=_report)
     crash_loop = supervisor.run(stop)
     if crash_loop is not None:
-        console.print(f"[bold red]velocitas up: {escape(crash_loop)}: stopping everything[/]")
+        console.print(
+            f"[bold red]velocitas up: {escape(crash_loop)}: stopping everything[/]", soft_wrap=True
+        )
     _stop_all(children)
     console.print("[bold]velocitas up[/]: all services stopped")
     raise typer.Exit(0 if crash_loop is None else 1)
 
 
 def _report(message: str) -> None:
-    console.print(f"[bold yellow]velocitas up: {escape(message)}[/]")
+    console.print(f"[bold yellow]velocitas up: {escape(message)}[/]", soft_wrap=True)
 
 
 @dataclass

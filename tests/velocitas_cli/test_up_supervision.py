@@ -72,7 +72,7 @@ class Up:
             status = httpx.get(location, headers=headers, timeout=10).json()["status"]
             return status if status in _FINISHED else None
 
-        status = wait_until(finished, timeout=120, message="the job finished", interval=0.2)
+        status = wait_until(finished, timeout=240, message="the job finished", interval=0.2)
         assert status == "succeeded", self.log.read_text()[-5000:]
 
 
