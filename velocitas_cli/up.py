@@ -1,12 +1,16 @@
-"""`velocitas up`: the whole platform on one machine, in the foreground.
+"""`velocitas up`: the whole platform on one machine, in the foreground, kept running.
 
 The parent process boots the embedded PostgreSQL and Redis (or uses DATABASE_URL/REDIS_URL),
 runs the migrations, then starts the gateway, the oracle (on port + 1, its URL given to the
 gateway as ORACLE_URL), the analyst (on port + 2, as ANALYST_URL) and N Celery worker processes
-with those URLs in their environment, so every child shares one set of servers. Each child's
-output is printed with its service name in front. Ctrl-C or SIGTERM stops the children first
+with those URLs in their environment, so every child shares one set of servers. The oracle and
+the analyst are internal (the gateway fronts them): they listen on loopback unless
+`--internal-host` says otherwise. Each child's output is printed with its service name in front.
+
+`up` supervises (velocitas_cli.supervisor): a child that dies, and an embedded server that dies,
+is started again with backoff, the others untouched. Ctrl-C or SIGTERM stops the children
 (SIGTERM, then SIGKILL after a grace period) and then the embedded servers, which stop when the
-parent exits.
+parent exits; so does a crash loop, with exit code 1.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -27,6 +32,7 @@ from velocitas import embedded
 from velocitas.db import migrate
 from velocitas.jobs import jobs_queue
 from velocitas_cli.output import console
+from velocitas_cli.supervisor import Supervised, Supervisor, describe_exit
 
 _STOP_GRACE_S = 20.0
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red")
@@ -37,21 +43,20 @@ class Service:
     name: str
     command: list[str]
     colour: str
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
 
-def services(workers: int, host: str, port: int) -> list[Service]:
-    """What `up` runs: the gateway, the oracle (on port + 1), the analyst (on port + 2), then
-    one Celery worker process per `workers`."""
+def services(workers: int, host: str, port: int, internal_host: str = "127.0.0.1") -> list[Service]:
+    """What `up` runs: the gateway on `host`, the oracle (on port + 1) and the analyst (on
+    port + 2) on `internal_host`, then one Celery worker process per `workers`."""
     python = sys.executable
     gateway = [python, "-m", "uvicorn", "gateway.main:app", "--host", host, "--port", str(port)]
     oracle = [
         python, "-m", "uvicorn", "oracle.app:create_app", "--factory",
-        "--host", host, "--port", str(port + 1),
+        "--host", internal_host, "--port", str(port + 1),
     ]  # fmt: skip
     analyst = [
         python, "-m", "uvicorn", "analyst.app:create_app", "--factory",
-        "--host", host, "--port", str(port + 2),
+        "--host", internal_host, "--port", str(port + 2),
     ]  # fmt: skip
     result = [
         Service("gateway", gateway, _COLOURS[0]),
@@ -68,20 +73,36 @@ def services(workers: int, host: str, port: int) -> list[Service]:
     return result
 
 
+def url_host(interface: str) -> str:
+    """The host a client on this machine uses to reach a server listening on `interface`."""
+    if interface in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if interface == "::":
+        return "[::1]"
+    return f"[{interface}]" if ":" in interface else interface
+
+
 def up(
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Celery worker processes."),
     port: int = typer.Option(8000, "--port", "-p", help="Gateway port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Gateway interface."),
+    internal_host: str = typer.Option(
+        "127.0.0.1",
+        "--internal-host",
+        help="Interface of the oracle and the analyst, which the gateway fronts (loopback: "
+        "unreachable from other machines).",
+    ),
 ) -> None:
-    """Start the gateway and N workers on the embedded (or configured) servers; Ctrl-C stops all."""
+    """Start the gateway, oracle, analyst and N workers on the embedded (or configured) servers;
+    restart whatever dies; Ctrl-C stops all."""
     console.print(
         "[bold]velocitas up[/]: starting PostgreSQL and Redis (embedded unless configured)"
     )
     database_url = embedded.database_url()
     redis_url = embedded.redis_url()
     migrate.upgrade("head", database_url=database_url)
-    oracle_url = f"http://{host}:{port + 1}"
-    analyst_url = f"http://{host}:{port + 2}"
+    oracle_url = f"http://{url_host(internal_host)}:{port + 1}"
+    analyst_url = f"http://{url_host(internal_host)}:{port + 2}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -92,39 +113,89 @@ def up(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    running = services(workers, host, port)
-    for service in running:
-        _start(service, env)
+    children = [ChildProcess(s, env) for s in services(workers, host, port, internal_host)]
+    try:
+        for child in children:
+            child.start()
+    except BaseException:
+        _stop_all(children)
+        raise
     console.print(
-        f"[bold]gateway[/] on http://{host}:{port}, [bold]oracle[/] on {oracle_url}, "
-        f"[bold]analyst[/] on {analyst_url}  "
-        f"({workers} worker(s)); Ctrl-C stops"
+        f"[bold]gateway[/] on http://{url_host(host)}:{port}, "
+        f"[bold]oracle[/] on {oracle_url}, [bold]analyst[/] on {analyst_url} "
+        f"({workers} worker(s)); Ctrl-C stops",
+        soft_wrap=True,
     )
-    exit_code = 0
-    while not stop.wait(0.2):
-        lost = [s for s in running if s.process is not None and s.process.poll() is not None]
-        if lost:
-            console.print(f"[bold red]{lost[0].name} exited on its own: stopping everything[/]")
-            exit_code = 1
-            break
-    _stop_all(running)
+    servers: list[Supervised] = [ServerWatch(s) for s in embedded.servers_in_use()]
+    supervisor = Supervisor([*children, *servers], report=_report)
+    crash_loop = supervisor.run(stop)
+    if crash_loop is not None:
+        console.print(
+            f"[bold red]velocitas up: {escape(crash_loop)}: stopping everything[/]", soft_wrap=True
+        )
+    _stop_all(children)
     console.print("[bold]velocitas up[/]: all services stopped")
-    raise typer.Exit(exit_code)
+    raise typer.Exit(0 if crash_loop is None else 1)
 
 
-def _start(service: Service, env: dict[str, str]) -> None:
-    service.process = subprocess.Popen(
-        service.command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-    )
-    assert service.process.stdout is not None
-    threading.Thread(
-        target=_relay, args=(service, service.process.stdout), daemon=True, name=service.name
-    ).start()
+def _report(message: str) -> None:
+    console.print(f"[bold yellow]velocitas up: {escape(message)}[/]", soft_wrap=True)
+
+
+@dataclass
+class ChildProcess:
+    """One service run as a child process, in a session of its own (so Ctrl-C reaches only
+    `up`, which stops the children in order, and what the child forks is stopped with it)."""
+
+    service: Service
+    env: dict[str, str] = field(repr=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.service.command,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        threading.Thread(
+            target=_relay, args=(self.service, self.process.stdout), daemon=True, name=self.name
+        ).start()
+
+    def exit_status(self) -> str | None:
+        if self.process is None:
+            return "never started"
+        code = self.process.poll()
+        if code is None:
+            return None
+        # What it forked outlives it (Celery's pool process): gone before the restart.
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        return describe_exit(code)
+
+
+@dataclass
+class ServerWatch:
+    """An embedded server seen as a supervised unit: "starting" it restarts it in place."""
+
+    server: embedded.EmbeddedServer
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    def start(self) -> None:
+        self.server.restart()
+
+    def exit_status(self) -> str | None:
+        return None if self.server.is_running() else "no longer running"
 
 
 def _relay(service: Service, stream: IO[bytes]) -> None:
@@ -134,17 +205,17 @@ def _relay(service: Service, stream: IO[bytes]) -> None:
         console.print(prefix + escape(line), highlight=False, soft_wrap=True)
 
 
-def _stop_all(running: list[Service]) -> None:
-    for service in running:
-        if service.process is not None and service.process.poll() is None:
-            os.killpg(service.process.pid, signal.SIGTERM)
+def _stop_all(children: list[ChildProcess]) -> None:
+    started = [(c.name, c.process) for c in children if c.process is not None]
+    for _, process in started:
+        if process.poll() is None:
+            with suppress(ProcessLookupError):  # it may have died just now
+                os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + _STOP_GRACE_S
-    for service in running:
-        if service.process is None:
-            continue
+    for name, process in started:
         try:
-            service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            console.print(f"[red]{service.name} did not stop in time: killed[/]")
-            os.killpg(service.process.pid, signal.SIGKILL)
-            service.process.wait()
+            console.print(f"[red]{name} did not stop in time: killed[/]")
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,8 +1,11 @@
-"""`velocitas up` runs the oracle beside the gateway, on the gateway's port + 1."""
+"""`velocitas up` runs the oracle (port + 1) and the analyst (port + 2) beside the gateway, on
+loopback unless told otherwise."""
 
 from __future__ import annotations
 
-from velocitas_cli.up import services
+import pytest
+
+from velocitas_cli.up import services, url_host
 
 
 def test_up_services_include_the_oracle_on_the_next_port() -> None:
@@ -20,3 +23,28 @@ def test_up_services_include_the_analyst_two_ports_up() -> None:
     analyst = running["analyst"]
     assert "analyst.app:create_app" in analyst
     assert analyst[analyst.index("--port") + 1] == "8002"
+
+
+def _host(command: list[str]) -> str:
+    return command[command.index("--host") + 1]
+
+
+def test_up_binds_the_internal_services_to_loopback_whatever_the_gateway_host() -> None:
+    running = {service.name: service.command for service in services(1, "0.0.0.0", 8000)}
+    assert _host(running["gateway"]) == "0.0.0.0"
+    assert _host(running["oracle"]) == "127.0.0.1"
+    assert _host(running["analyst"]) == "127.0.0.1"
+
+
+def test_up_binds_the_internal_services_where_asked() -> None:
+    running = {s.name: s.command for s in services(1, "0.0.0.0", 8000, internal_host="10.0.0.5")}
+    assert _host(running["oracle"]) == "10.0.0.5"
+    assert _host(running["analyst"]) == "10.0.0.5"
+
+
+@pytest.mark.parametrize(
+    ("interface", "host"),
+    [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("::", "[::1]"), ("::1", "[::1]")],
+)
+def test_url_host_is_where_a_local_client_reaches_the_interface(interface: str, host: str) -> None:
+    assert url_host(interface) == host
