@@ -75,3 +75,14 @@ def test_ws_never_forwards_another_users_events(
         publish(own)
         # Redis delivers in publish order: had alice's event been forwarded, it came first.
         assert ws.receive_json()["job_id"] == str(own.job_id)
+
+
+def test_ws_after_ten_failed_keys_closes_1013_without_checking(client: TestClient) -> None:
+    codes = []
+    for attempt in range(11):
+        with client.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "auth", "key": f"vk_AAAAAAAA_wrong{attempt}"})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+        codes.append(closed.value.code)
+    assert codes == [1008] * 10 + [1013]
