@@ -40,6 +40,8 @@ def test_authenticate_accepts_own_key_and_rejects_tampered_key(alice: Account) -
         )
         assert authenticate(session, "vk_nonsense") is None
         assert authenticate(session, "") is None
+        for odd in ("vk_AAAAAAAA_\x00", "vk_AAAAAAAA_\ud800", "vk_AAAAAAAA_" + "A" * 10**6):
+            assert authenticate(session, odd) is None  # before any hashing or database query
 
 
 def test_authenticate_records_last_use(alice: Account) -> None:

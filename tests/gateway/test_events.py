@@ -44,8 +44,13 @@ def test_ws_first_message_auth_streams_own_events(client: TestClient, alice: Acc
 
 @pytest.mark.parametrize(
     "first_message",
-    [{"type": "auth", "key": "vk_AAAAAAAA_wrong"}, {"type": "hello"}, {"key": None}],
-    ids=["bad-key", "not-auth", "no-key"],
+    [
+        {"type": "auth", "key": "vk_AAAAAAAA_wrong"},
+        {"type": "auth", "key": "vk_AAAAAAAA_\ud800\u0000"},
+        {"type": "hello"},
+        {"key": None},
+    ],
+    ids=["bad-key", "surrogate-and-nul", "not-auth", "no-key"],
 )
 def test_ws_bad_auth_closes_1008(
     client: TestClient, alice: Account, first_message: dict[str, object]

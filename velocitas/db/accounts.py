@@ -164,7 +164,7 @@ def argon2_checks() -> int:
 def cached_user(presented: str) -> User | None:
     """The user of `presented` if this process verified it in the last `_CACHE_SECONDS`: no
     database, no argon2, cheap enough for the event loop."""
-    if len(presented) > _MAX_KEY_LENGTH:
+    if _prefix_of(presented) is None:
         return None
     digest = _digest(presented)
     with _lock:
@@ -174,7 +174,7 @@ def cached_user(presented: str) -> User | None:
 
 def known_key(presented: str) -> bool:
     """Whether this process verified `presented` before (its revocation is still checked)."""
-    if len(presented) > _MAX_KEY_LENGTH:
+    if _prefix_of(presented) is None:
         return False
     digest = _digest(presented)
     with _lock:
