@@ -49,6 +49,7 @@ def get_session() -> Iterator[Session]:
 
 async def require_user(
     request: Request,
+    # Declared so the OpenAPI schema shows the bearer scheme; the guard has read it already.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     """The caller named by `Authorization: Bearer <key>`, as `KeyGuard` (which refuses a bad key
