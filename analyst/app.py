@@ -1,9 +1,10 @@
 """The analyst service: a composition root wiring routes, error handlers and the model.
 
-Run: `uvicorn analyst.app:create_app --factory`. The embedding model loads once, in a
-background thread started with the app (so `/health` answers at once and the first request
-does not pay the load), or is passed in by tests; a request that comes before it has loaded
-waits for it.
+Run: `uvicorn analyst.app:create_app --factory`. Every route but `/health` takes the
+gateway's API keys (`Authorization: Bearer <key>`); a request body is capped at
+`ANALYST_MAX_BODY_BYTES`. The embedding model loads once, in a background thread started with
+the app (so `/health` answers at once and the first request does not pay the load), or is
+passed in by tests; a request that comes before it has loaded waits for it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from fastapi import FastAPI
 from analyst.embeddings import LazyEmbeddings
 from analyst.routes import health, news, sentiment
 from analyst.sentiment import SentimentAnalyst, default_analyst
+from analyst.settings import get_analyst_settings
 from velocitas.access_log import redact_server_logs
+from velocitas.http_limits import BodyLimit
+from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.web_errors import install_error_handlers
 
 
 def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
     factory = _once(lambda: analyst or default_analyst())
+    settings = analyst.settings if analyst else get_analyst_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,6 +40,12 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
     install_error_handlers(app, root="query")
     redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
     app.include_router(health.router)
+    # The same API keys as the gateway's (the gateway forwards its caller's), checked before
+    # the body is read.
+    app.add_middleware(
+        BodyLimit, limit=settings.analyst_max_body_bytes, setting="ANALYST_MAX_BODY_BYTES"
+    )
+    app.add_middleware(KeyGuard, checker=KeyChecker(settings))
     app.include_router(news.router)
     app.include_router(sentiment.router)
     return app

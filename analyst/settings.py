@@ -9,6 +9,7 @@
 - `SENTIMENT_HALF_LIFE_HOURS`: the recency weight halves every this many hours.
 - `SENTIMENT_MAX_DOCS`: articles combined at most per score.
 - `HNSW_EF_SEARCH`: `hnsw.ef_search` for unfiltered searches (recall against speed).
+- `ANALYST_MAX_BODY_BYTES`: largest request body accepted (`POST /news`), 4 MiB; larger: 413.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from velocitas.settings import Settings
 from velocitas.timeparse import parse_duration
@@ -35,6 +36,7 @@ class AnalystSettings(Settings):
     sentiment_half_life_hours: float = 24.0
     sentiment_max_docs: int = 50
     hnsw_ef_search: int = 100
+    analyst_max_body_bytes: int = Field(default=4 << 20, ge=1024)
 
     @field_validator("sentiment_window")
     @classmethod

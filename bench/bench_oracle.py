@@ -49,7 +49,8 @@ from velocitas import embedded
 from velocitas.agent.contract import ObservationNormalization
 from velocitas.agent.policy import read_policy
 from velocitas.db import migrate
-from velocitas.db.engine import libpq_url
+from velocitas.db.accounts import create_user
+from velocitas.db.engine import libpq_url, session_scope
 from velocitas.db.models_registry import ModelRecord, promote_model, register_model
 from velocitas.features import FeatureSpec
 from velocitas.settings import Settings
@@ -212,10 +213,10 @@ def bench_in_process(model: PPO, normalization: dict[str, Any], record: ModelRec
         print(f"  batch of 256, {name:<20} {p50:9.1f} us  ({256 / p50 * 1e6:,.0f} states/s)")
 
 
-def _request_bytes(payload: dict[str, Any], port: int) -> bytes:
+def _request_bytes(payload: dict[str, Any], port: int, key: str) -> bytes:
     body = orjson.dumps(payload)
     head = (
-        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -281,7 +282,9 @@ def bench_http(url: str, workers: int, connections: int, seconds: float, batch: 
     process = _serve(url, port, workers)
     try:
         states = np.random.default_rng(2).normal(0.0, 2.0, (batch, OBS_DIM))
-        single = _request_bytes({"state": states[0].tolist()}, port)
+        with session_scope(Settings(database_url=url)) as session:  # the oracle takes API keys
+            key = create_user(session, f"bench-{workers}").api_key
+        single = _request_bytes({"state": states[0].tolist()}, port, key)
         _load(port, single, connections, 1.0)  # warm-up: every worker, every connection path
         _, latencies = _load(port, single, 1, seconds)
         ms = np.array(latencies) * 1e3
@@ -296,7 +299,7 @@ def bench_http(url: str, workers: int, connections: int, seconds: float, batch: 
             f"HTTP, {workers} worker(s): {connections} connections: {rate:,.0f} req/s, "
             f"p50 {np.percentile(ms, 50):.3f} ms, p99 {np.percentile(ms, 99):.3f} ms"
         )
-        many = _request_bytes({"states": states.tolist()}, port)
+        many = _request_bytes({"states": states.tolist()}, port, key)
         rate, latencies = _load(port, many, max(2, workers), seconds)
         ms = np.array(latencies) * 1e3
         print(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import Request, Response
 
-from gateway.settings import GatewaySettings
-from gateway.upstream import relay
+from gateway.upstream import Upstream
 
 
-async def forward_get(settings: GatewaySettings, path: str, params: dict[str, str]) -> Response:
-    """GET `{ANALYST_URL}{path}` with the caller's query parameters and relay the answer."""
-    url = f"{settings.analyst_url.rstrip('/')}{path}"
-    return await relay("analyst", "GET", url, timeout=settings.analyst_timeout_s, params=params)
+async def forward_get(
+    analyst: Upstream, request: Request, path: str, params: dict[str, str]
+) -> Response:
+    """GET `{ANALYST_URL}{path}` with the caller's query parameters and key (the analyst checks
+    keys too), and relay the answer."""
+    headers = {"authorization": request.headers["authorization"]}
+    return await analyst.relay("GET", path, params=params, headers=headers)

@@ -7,14 +7,15 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import psycopg
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.settings import GatewaySettings, get_gateway_settings
-from velocitas.db.accounts import User, authenticate
-from velocitas.db.engine import connect, get_engine, session_scope
+from velocitas.db.accounts import User
+from velocitas.db.engine import connect, get_engine
 from velocitas.domain.roles import Role
+from velocitas.key_guard import scope_user
 
 __all__ = [
     "ConnectionDep",
@@ -26,7 +27,6 @@ __all__ = [
     "require_data_writer",
     "require_role",
     "require_user",
-    "user_for_key",
 ]
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_gateway_settings)]
@@ -51,16 +51,15 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def user_for_key(key: str) -> User | None:
-    with session_scope() as session:
-        return authenticate(session, key)
-
-
-def require_user(
+async def require_user(
+    request: Request,
+    # Declared so the OpenAPI schema shows the bearer scheme; the guard has read it already.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The caller named by `Authorization: Bearer <key>`; 401 otherwise."""
-    user = user_for_key(credentials.credentials) if credentials else None
+    """The caller named by `Authorization: Bearer <key>`, as `KeyGuard` (which refuses a bad key
+    before the body is read) authenticated it; 401 where no guard did. `async`, so taking the
+    user costs no thread-pool hop."""
+    user = scope_user(request.scope)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from gateway.routes import (
@@ -16,17 +19,54 @@ from gateway.routes import (
     sweeps,
     walk_forwards,
 )
+from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.upstream import Upstream
 from velocitas import __version__
 from velocitas.access_log import redact_server_logs
+from velocitas.http_limits import BodyLimit
+from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.strategies.policy import register_policy_strategy
 from velocitas.web_errors import install_error_handlers
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="Velocitas gateway", version=__version__)
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The gateway app; `settings` (tests) replace the environment's for every route."""
+    chosen = settings or get_gateway_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = chosen.upstream_max_connections
+        app.state.oracle = Upstream(
+            "oracle", chosen.oracle_url, timeout=chosen.oracle_timeout_s, max_connections=pool
+        )
+        app.state.analyst = Upstream(
+            "analyst", chosen.analyst_url, timeout=chosen.analyst_timeout_s, max_connections=pool
+        )
+        try:
+            yield
+        finally:
+            await app.state.oracle.aclose()
+            await app.state.analyst.aclose()
+
+    app = FastAPI(title="Velocitas gateway", version=__version__, lifespan=lifespan)
+    if settings is not None:
+        app.dependency_overrides[get_gateway_settings] = lambda: settings
     register_policy_strategy()  # so specs naming a registered policy validate like any strategy
     install_error_handlers(app)
     redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
+    # Added last, runs first: the key is checked before the body's size, and both before the
+    # application reads a byte of the body.
+    app.add_middleware(
+        BodyLimit,
+        limit=chosen.max_body_bytes,
+        setting="MAX_BODY_BYTES",
+        routes={
+            ("POST", "/bars"): (chosen.max_upload_bytes, "MAX_UPLOAD_BYTES"),
+            ("POST", "/predict"): (chosen.oracle_max_body_bytes, "ORACLE_MAX_BODY_BYTES"),
+        },
+    )
+    app.state.key_checker = KeyChecker()
+    app.add_middleware(KeyGuard, checker=app.state.key_checker)
     app.include_router(health.router)
     app.include_router(backtests.router)
     app.include_router(sweeps.router)

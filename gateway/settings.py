@@ -1,8 +1,9 @@
 """The gateway's settings: the shared `Settings` plus what only the HTTP service needs.
 
-Environment: everything `velocitas.settings.Settings` reads, and `MAX_UPLOAD_BYTES` (largest
-accepted request body for file uploads, default 64 MiB), `ORACLE_URL` and `ANALYST_URL` (the
-services the gateway calls over HTTP) with their timeouts.
+Environment: everything `velocitas.settings.Settings` reads, and `MAX_BODY_BYTES` (largest
+accepted JSON request body, default 1 MiB), `MAX_UPLOAD_BYTES` (largest accepted request body
+for file uploads, default 64 MiB), `ORACLE_URL` and `ANALYST_URL` (the services the gateway
+calls over HTTP) with their timeouts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from velocitas.settings import Settings
 
 
 class GatewaySettings(Settings):
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest accepted request body in bytes on every route but the uploads; larger: 413."""
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     """Largest accepted upload body in bytes (`POST /bars`); larger ones get 413."""
 
@@ -30,6 +33,9 @@ class GatewaySettings(Settings):
     analyst_timeout_s: float = Field(default=30.0, gt=0, le=120)
     """Connect/read timeout of one call to the analyst (a call during its start-up waits for
     the embedding model to load)."""
+
+    upstream_max_connections: int = Field(default=100, ge=1, le=10_000)
+    """Connections the gateway keeps open to each of the oracle and the analyst (pooled)."""
 
 
 @lru_cache

@@ -1,5 +1,6 @@
 """The oracle's composition root: settings, the model holder and its registry watcher, routes.
 
+Every route but `/health` takes the gateway's API keys (`Authorization: Bearer <key>`).
 Run it with `uvicorn oracle.app:create_app --factory` (see docs/oracle.md)."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from oracle.routes import health, models, predict
 from oracle.settings import OracleSettings, get_oracle_settings
 from velocitas import __version__
 from velocitas.access_log import redact_server_logs
+from velocitas.http_limits import BodyLimit
+from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.web_errors import install_error_handlers
 
 
@@ -44,6 +47,12 @@ def create_app(settings: OracleSettings | None = None) -> FastAPI:
     app.state.holder = holder
     install_error_handlers(app)
     redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
+    # The same API keys as the gateway's (the gateway forwards its caller's), checked before
+    # the body is read; the body's cap is the oracle's own.
+    app.add_middleware(
+        BodyLimit, limit=settings.oracle_max_body_bytes, setting="ORACLE_MAX_BODY_BYTES"
+    )
+    app.add_middleware(KeyGuard, checker=KeyChecker(settings))
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)

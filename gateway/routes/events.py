@@ -3,20 +3,21 @@
 Authenticate with the `Authorization: Bearer <key>` header, or (browsers cannot set headers on
 a WebSocket) with a first message `{"type": "auth", "key": "<key>"}` within 10 seconds. Never
 in the URL: URLs end up in access logs. A bad key closes the socket with code 1008 (policy
-violation). Once subscribed the server sends `{"type": "ready"}`; every later message is a
-job event (`velocitas.domain.JobEvent`).
+violation); a client that failed too often (10 failed keys, then one more every 5 s, as over
+REST) is closed with 1013 (try again later), without its key being checked. Once subscribed
+the server sends `{"type": "ready"}`; every later message is a job event
+(`velocitas.domain.JobEvent`).
 """
 
 from __future__ import annotations
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
-from fastapi.concurrency import run_in_threadpool
 
-from gateway.deps import user_for_key
 from velocitas.access_log import names_a_secret
 from velocitas.db.accounts import User
 from velocitas.jobs import subscribe
+from velocitas.key_guard import KeyChecker, Refusal, bearer_key, client
 
 router = APIRouter(tags=["events"])
 
@@ -32,8 +33,9 @@ async def stream_events(websocket: WebSocket) -> None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=_KEY_IN_URL)
         return
     user = await _authenticate(websocket)
-    if user is None:
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid API key")
+    if isinstance(user, Refusal):
+        code = status.WS_1013_TRY_AGAIN_LATER if user.status == 429 else None
+        await websocket.close(code=code or status.WS_1008_POLICY_VIOLATION, reason=user.detail)
         return
     async with subscribe(user.id) as events:
         await websocket.send_json({"type": "ready"})
@@ -52,16 +54,15 @@ async def stream_events(websocket: WebSocket) -> None:
             tasks.cancel_scope.cancel()
 
 
-async def _authenticate(websocket: WebSocket) -> User | None:
-    header = websocket.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if not (scheme.lower() == "bearer" and key):
+async def _authenticate(websocket: WebSocket) -> User | Refusal:
+    key = bearer_key(websocket.headers.get("authorization"))
+    if not key:
         try:
             with anyio.fail_after(_AUTH_TIMEOUT_S):
                 message = await websocket.receive_json()
         except (TimeoutError, WebSocketDisconnect, ValueError):
-            return None
-        if not isinstance(message, dict) or message.get("type") != "auth":
-            return None
-        key = str(message.get("key", ""))
-    return await run_in_threadpool(user_for_key, key.strip()) if key else None
+            message = None
+        if isinstance(message, dict) and message.get("type") == "auth":
+            key = str(message.get("key", "")).strip()
+    checker: KeyChecker = websocket.app.state.key_checker
+    return await checker.check(key, client(websocket.scope))

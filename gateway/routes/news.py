@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from gateway.analyst_client import forward_get
-from gateway.deps import CurrentUser, SettingsDep
+from gateway.deps import CurrentUser
 from gateway.schemas import ErrorBody
+from gateway.upstream import AnalystDep
 
 router = APIRouter(prefix="/news", tags=["news"])
 
@@ -30,8 +31,9 @@ MAX_K = 1000  # the analyst's own limit
     },
 )
 async def search_news(
+    request: Request,
     user: CurrentUser,
-    settings: SettingsDep,
+    analyst: AnalystDep,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
     at: Annotated[AwareDatetime, Query(description="As of this instant; nothing later.")],
     symbol: Annotated[str | None, Query(max_length=32)] = None,
@@ -42,4 +44,4 @@ async def search_news(
     params = {"q": q, "at": at.isoformat(), "k": str(k), "window": window or ""}
     if symbol is not None:
         params["symbol"] = symbol
-    return await forward_get(settings, "/news/search", params)
+    return await forward_get(analyst, request, "/news/search", params)

@@ -1,9 +1,10 @@
 """`POST /predict` for authenticated users, answered by the oracle service over HTTP.
 
-The gateway never loads a model: it forwards the JSON body to `{ORACLE_URL}/predict` (request
-forms in docs/oracle.md) and relays the oracle's answer and status: 200 with the action and the
-model version, 413/422 naming the problem, 503 while no model is loaded. An oracle that cannot
-be reached answers 503, one that is too slow 504 (`ORACLE_TIMEOUT_S`).
+The gateway never loads a model: it forwards the JSON body and the caller's key to
+`{ORACLE_URL}/predict` (request forms in docs/oracle.md) and relays the oracle's answer and
+status: 200 with the action and the model version, 413/422 naming the problem, 503 while no
+model is loaded. An oracle that cannot be reached answers 503, one that is too slow 504
+(`ORACLE_TIMEOUT_S`). The body's cap (`ORACLE_MAX_BODY_BYTES`) is `BodyLimit`'s, in `main`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from gateway.deps import CurrentUser, SettingsDep
+from gateway.deps import CurrentUser
 from gateway.schemas import ErrorBody
-from gateway.upstream import relay
-from velocitas.request_body import read_capped
+from gateway.upstream import OracleDep
 
 router = APIRouter(tags=["predict"])
 
@@ -50,19 +50,10 @@ _BODY_SCHEMA: dict[str, Any] = {
         504: {"model": ErrorBody},
     },
 )
-async def create_prediction(request: Request, user: CurrentUser, settings: SettingsDep) -> Response:
+async def create_prediction(request: Request, user: CurrentUser, oracle: OracleDep) -> Response:
     """The served policy's action for a state, a batch of states, or a symbol at an instant."""
-    body = await read_capped(
-        request.stream(),
-        limit=settings.oracle_max_body_bytes,
-        declared_length=request.headers.get("content-length"),
-        setting="ORACLE_MAX_BODY_BYTES",
-    )
-    return await relay(
-        "oracle",
-        "POST",
-        f"{settings.oracle_url.rstrip('/')}/predict",
-        timeout=settings.oracle_timeout_s,
-        content=body,
-        headers={"content-type": "application/json"},
-    )
+    headers = {
+        "content-type": "application/json",
+        "authorization": request.headers["authorization"],
+    }
+    return await oracle.relay("POST", "/predict", content=await request.body(), headers=headers)

@@ -9,6 +9,8 @@ from analyst.scorers import FinanceVaderScorer
 from analyst.sentiment import SentimentAnalyst
 from analyst.settings import AnalystSettings
 from analyst.symbols import SymbolTagger
+from tests.support.keys import new_key_headers
+from velocitas.db.accounts import forget_cached_keys
 
 ARTICLES = [
     {
@@ -37,11 +39,44 @@ def client(
         tagger=tagger,
         settings=AnalystSettings(database_url=database_url),
     )
-    return TestClient(create_app(analyst))
+    forget_cached_keys()
+    return TestClient(create_app(analyst), headers=new_key_headers())
 
 
 def test_health_answers_ok(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("post", "/news", {"json": {"articles": ARTICLES}}),
+        ("get", "/news/search", {"params": {"q": "Apple", "at": "2024-01-04T00:00:00Z"}}),
+        ("get", "/sentiment", {"params": {"symbol": "AAPL", "at": "2024-01-04T00:00:00Z"}}),
+    ],
+)
+def test_routes_without_a_valid_key_answer_401_and_store_nothing(
+    client: TestClient, method: str, path: str, kwargs: dict
+) -> None:
+    for key in ("", "Bearer vk_AAAAAAAA_not-a-real-key-at-all"):
+        response = getattr(client, method)(path, headers={"Authorization": key}, **kwargs)
+        assert response.status_code == 401, response.text
+    found = client.get("/news/search", params={"q": "Apple", "at": "2025-01-01T00:00:00Z"})
+    assert found.json()["hits"] == []
+
+
+def test_a_body_past_the_cap_is_refused_413(
+    database_url: str, embeddings: LocalSentenceEmbeddings, tagger: SymbolTagger
+) -> None:
+    settings = AnalystSettings(database_url=database_url, analyst_max_body_bytes=2048)
+    analyst = SentimentAnalyst(
+        embeddings=embeddings, scorer=FinanceVaderScorer(), tagger=tagger, settings=settings
+    )
+    client = TestClient(create_app(analyst), headers=new_key_headers())
+    many = {"articles": [ARTICLES[0] | {"url": f"https://n.test/{i}"} for i in range(40)]}
+    response = client.post("/news", json=many)
+    assert response.status_code == 413
+    assert "ANALYST_MAX_BODY_BYTES" in response.json()["detail"]
 
 
 def test_post_news_then_search_point_in_time(client: TestClient) -> None:

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.main import create_app
+from gateway.settings import GatewaySettings
 from tests.gateway.conftest import Account
 from tests.support.ports import free_port
 from tests.support.processes import python_env, running, uvicorn, wait_for_http
@@ -17,10 +18,11 @@ from tests.support.processes import python_env, running, uvicorn, wait_for_http
 AT = "2024-01-10T00:00:00Z"
 
 
-def _point_at(client: TestClient, analyst_url: str) -> None:
-    client.app.dependency_overrides[get_gateway_settings] = lambda: GatewaySettings(  # type: ignore[attr-defined]
-        analyst_url=analyst_url
-    )
+@contextmanager
+def _gateway_to(analyst_url: str) -> Iterator[TestClient]:
+    """The gateway app proxying to `analyst_url` (its pooled client is made at start-up)."""
+    with TestClient(create_app(GatewaySettings(analyst_url=analyst_url))) as gateway:
+        yield gateway
 
 
 @contextmanager
@@ -35,15 +37,18 @@ def _analyst_process(database_url: str) -> Iterator[str]:
 
 @pytest.mark.slow  # starts a real analyst process, which loads the embedding model
 def test_analyst_routes_through_the_gateway_answer_as_the_analyst(
-    client: TestClient, alice: Account, database_url: str
+    alice: Account, database_url: str
 ) -> None:
-    with _analyst_process(database_url) as analyst_url:
-        _point_at(client, analyst_url)
+    with _analyst_process(database_url) as analyst_url, _gateway_to(analyst_url) as client:
         query = {"symbol": "SYN", "at": AT}
-        direct = httpx.get(f"{analyst_url}/sentiment", params=query, timeout=60).json()
+        direct = httpx.get(
+            f"{analyst_url}/sentiment", params=query, headers=alice.headers, timeout=60
+        )
+        assert direct.status_code == 200, direct.text
+        # The gateway forwards the caller's key: the analyst checks the same keys.
         proxied = client.get("/sentiment", params=query, headers=alice.headers)
         assert proxied.status_code == 200, proxied.text
-        assert proxied.json() == direct
+        assert proxied.json() == direct.json()
         assert proxied.json()["n_docs"] == 0
 
         search = {"q": "SYN rallies", "at": AT, "symbol": "SYN", "k": "3"}
@@ -52,13 +57,15 @@ def test_analyst_routes_through_the_gateway_answer_as_the_analyst(
         assert found.json()["hits"] == []
         assert found.json()["symbol"] == "SYN"
 
+        unkeyed = httpx.post(f"{analyst_url}/news", json={"articles": []}, timeout=60)
+        assert unkeyed.status_code == 401
+
 
 @pytest.mark.parametrize(
     ("path", "params"),
     [("/sentiment", {"symbol": "SYN", "at": AT}), ("/news/search", {"q": "crash", "at": AT})],
 )
 def test_analyst_routes_need_a_key(client: TestClient, path: str, params: dict[str, str]) -> None:
-    _point_at(client, f"http://127.0.0.1:{free_port()}")
     response = client.get(path, params=params)
     assert response.status_code == 401
 
@@ -68,10 +75,10 @@ def test_analyst_routes_need_a_key(client: TestClient, path: str, params: dict[s
     [("/sentiment", {"symbol": "SYN", "at": AT}), ("/news/search", {"q": "crash", "at": AT})],
 )
 def test_analyst_routes_answer_503_when_the_analyst_is_down(
-    client: TestClient, alice: Account, path: str, params: dict[str, str]
+    alice: Account, path: str, params: dict[str, str]
 ) -> None:
-    _point_at(client, f"http://127.0.0.1:{free_port()}")
-    response = client.get(path, params=params, headers=alice.headers)
+    with _gateway_to(f"http://127.0.0.1:{free_port()}") as client:
+        response = client.get(path, params=params, headers=alice.headers)
     assert response.status_code == 503
     assert "unreachable" in response.json()["detail"]
 
@@ -79,7 +86,6 @@ def test_analyst_routes_answer_503_when_the_analyst_is_down(
 def test_sentiment_through_the_gateway_refuses_a_naive_instant(
     client: TestClient, alice: Account
 ) -> None:
-    _point_at(client, f"http://127.0.0.1:{free_port()}")
     response = client.get(
         "/sentiment", params={"symbol": "SYN", "at": "2024-01-10T00:00:00"}, headers=alice.headers
     )

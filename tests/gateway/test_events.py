@@ -44,8 +44,13 @@ def test_ws_first_message_auth_streams_own_events(client: TestClient, alice: Acc
 
 @pytest.mark.parametrize(
     "first_message",
-    [{"type": "auth", "key": "vk_AAAAAAAA_wrong"}, {"type": "hello"}, {"key": None}],
-    ids=["bad-key", "not-auth", "no-key"],
+    [
+        {"type": "auth", "key": "vk_AAAAAAAA_wrong"},
+        {"type": "auth", "key": "vk_AAAAAAAA_\ud800\u0000"},
+        {"type": "hello"},
+        {"key": None},
+    ],
+    ids=["bad-key", "surrogate-and-nul", "not-auth", "no-key"],
 )
 def test_ws_bad_auth_closes_1008(
     client: TestClient, alice: Account, first_message: dict[str, object]
@@ -75,3 +80,14 @@ def test_ws_never_forwards_another_users_events(
         publish(own)
         # Redis delivers in publish order: had alice's event been forwarded, it came first.
         assert ws.receive_json()["job_id"] == str(own.job_id)
+
+
+def test_ws_after_ten_failed_keys_closes_1013_without_checking(client: TestClient) -> None:
+    codes = []
+    for attempt in range(11):
+        with client.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "auth", "key": f"vk_AAAAAAAA_wrong{attempt}"})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+        codes.append(closed.value.code)
+    assert codes == [1008] * 10 + [1013]

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from oracle.app import create_app
 from oracle.settings import OracleSettings
 from tests.oracle.factories import registered_bundle
+from tests.support.keys import new_key_headers
+from velocitas.db.accounts import forget_cached_keys
 from velocitas.db.models_registry import ModelRecord, promote_model
 
 
@@ -22,7 +24,14 @@ def production(database_url: str, tmp_path: Path) -> ModelRecord:
 
 
 @pytest.fixture
-def client(production: ModelRecord) -> Iterator[TestClient]:
+def key_headers(database_url: str) -> dict[str, str]:
+    """A user's key: every oracle route but /health takes the gateway's API keys."""
+    forget_cached_keys()
+    return new_key_headers()
+
+
+@pytest.fixture
+def client(production: ModelRecord, key_headers: dict[str, str]) -> Iterator[TestClient]:
     settings = OracleSettings(oracle_max_batch=8, oracle_max_body_bytes=4096)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=key_headers) as test_client:
         yield test_client

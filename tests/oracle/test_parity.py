@@ -14,6 +14,7 @@ from oracle.app import create_app
 from oracle.settings import OracleSettings
 from tests.lab.factories import make_bars
 from tests.oracle.factories import registered_bundle, store_bars
+from tests.support.keys import new_key_headers
 from velocitas.agent.contract import target_side
 from velocitas.agent.policy import policy_signals, read_policy
 from velocitas.db.models_registry import promote_model
@@ -53,7 +54,7 @@ def test_oracle_observation_and_action_equal_the_lab_env(database_url: str, tmp_
         assert chosen == signals[bar]
 
     start = datetime.fromtimestamp(int(bars.opened_at[0]) // 1_000_000_000, UTC)
-    with TestClient(create_app(OracleSettings())) as client:
+    with TestClient(create_app(OracleSettings()), headers=new_key_headers()) as client:
         for k, (bar, lab_observation, lab_action) in enumerate(produced[::9]):
             body = {
                 "symbol": "TEST",
@@ -76,7 +77,7 @@ def test_predict_symbol_form_refuses_too_few_bars(database_url: str, tmp_path: P
     store_bars(database_url, bars)
     registered_bundle(tmp_path, "v1")
     promote_model("v1")
-    with TestClient(create_app(OracleSettings())) as client:
+    with TestClient(create_app(OracleSettings()), headers=new_key_headers()) as client:
         at = _closed_at(int(bars.opened_at[-1])).isoformat()
         response = client.post("/predict", json={"symbol": "TEST", "at": at})
     assert response.status_code == 422

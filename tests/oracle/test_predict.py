@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from oracle.app import create_app
 from oracle.settings import OracleSettings
+from tests.support.keys import new_key_headers
 from velocitas.agent.policy import read_policy
 from velocitas.db.models_registry import ModelRecord
 from velocitas.features import FeatureSpec
@@ -114,7 +115,7 @@ def test_predict_refuses_a_chunked_body_above_the_limit_with_413(client: TestCli
 
 
 def test_predict_without_a_model_answers_503(database_url: str) -> None:
-    with TestClient(create_app(OracleSettings())) as client:
+    with TestClient(create_app(OracleSettings()), headers=new_key_headers()) as client:
         predicted = client.post("/predict", json={"state": [0.0] * OBS_DIM})
         assert predicted.status_code == 503
         assert int(predicted.headers["Retry-After"]) > 0
@@ -148,7 +149,9 @@ def test_predict_serves_the_pinned_version(production: ModelRecord, tmp_path: Pa
     from tests.oracle.factories import registered_bundle
 
     registered_bundle(tmp_path, "v2", seed=2)
-    with TestClient(create_app(OracleSettings(oracle_model_version="v2"))) as client:
+    with TestClient(
+        create_app(OracleSettings(oracle_model_version="v2")), headers=new_key_headers()
+    ) as client:
         body = client.post("/predict", json={"state": [0.0] * OBS_DIM}).json()
         assert body["model_version"] == "v2"
 
@@ -161,7 +164,7 @@ def test_predict_box_policy_answers_the_action_vector(database_url: str, tmp_pat
     promote_model("box")
     states = _states(4, seed=8)
     expected = read_policy(record.path).action_output(np.array(states))
-    with TestClient(create_app(OracleSettings())) as client:
+    with TestClient(create_app(OracleSettings()), headers=new_key_headers()) as client:
         one = client.post("/predict", json={"state": states[0]}).json()
         many = client.post("/predict", json={"states": states}).json()
     assert one["confidence"] == 1.0
@@ -182,3 +185,25 @@ def test_openapi_documents_the_predict_body(client: TestClient) -> None:
     operation = client.get("/openapi.json").json()["paths"]["/predict"]["post"]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert {"state", "states", "symbol", "at", "position", "start"} <= set(schema["properties"])
+
+
+def test_oracle_routes_need_an_api_key(client: TestClient) -> None:
+    anonymous = {"Authorization": ""}
+    for method, path in (("POST", "/predict"), ("GET", "/models")):
+        response = client.request(method, path, json={"state": [0.0] * OBS_DIM}, headers=anonymous)
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get("/health", headers=anonymous).status_code == 200
+
+
+def test_oracle_refuses_a_large_body_without_a_key_before_its_size(client: TestClient) -> None:
+    big = {"states": _states(8) * 3}  # over the 4096-byte cap: the key is checked first
+    assert client.post("/predict", json=big, headers={"Authorization": ""}).status_code == 401
+
+
+def test_oracle_accepts_the_key_a_gateway_forwards(
+    key_headers: dict[str, str], client: TestClient
+) -> None:
+    fresh = TestClient(client.app)  # no default headers: the key comes with the request alone
+    response = fresh.post("/predict", json={"state": [0.0] * OBS_DIM}, headers=key_headers)
+    assert response.status_code == 200, response.text

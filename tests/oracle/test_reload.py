@@ -69,7 +69,7 @@ def test_holder_refuses_a_corrupt_bundle_and_keeps_serving(
 
 @pytest.mark.slow
 def test_oracle_switches_versions_under_load_without_a_failed_request(
-    production: ModelRecord, database_url: str, tmp_path: Path
+    production: ModelRecord, database_url: str, tmp_path: Path, key_headers: dict[str, str]
 ) -> None:
     registered_bundle(tmp_path, "v2", seed=2)
     corrupt = registered_bundle(tmp_path, "v3", seed=3)
@@ -81,7 +81,7 @@ def test_oracle_switches_versions_under_load_without_a_failed_request(
         stop = threading.Event()
 
         def hammer() -> None:
-            with httpx.Client(base_url=url, timeout=5.0) as client:
+            with httpx.Client(base_url=url, headers=key_headers, timeout=5.0) as client:
                 state = {"state": [0.1] * OBS_DIM}
                 while not stop.is_set():
                     try:

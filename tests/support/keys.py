@@ -1,0 +1,17 @@
+"""API keys for tests of the services that check them (gateway, oracle, analyst)."""
+
+from __future__ import annotations
+
+import uuid
+
+from velocitas.db.accounts import create_user
+from velocitas.db.engine import session_scope
+
+__all__ = ["new_key_headers"]
+
+
+def new_key_headers(name: str | None = None) -> dict[str, str]:
+    """`Authorization` headers with the key of a new user in `DATABASE_URL`'s database."""
+    with session_scope() as session:
+        created = create_user(session, name or f"user-{uuid.uuid4().hex[:8]}")
+    return {"Authorization": f"Bearer {created.api_key}"}
