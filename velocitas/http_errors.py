@@ -74,14 +74,14 @@ REQUEST_PARTS = ("body", "query", "path", "header")
 RETRY_AFTER_S = 5
 """Seconds a client should wait before retrying a 503 whose cause may pass by itself."""
 
-_DATABASE_DOWN = "the database is unavailable, retry later"
+DATABASE_DOWN = "the database is unavailable, retry later"
 _QUEUE_DOWN = "the queue is unavailable, retry later"
 DEPENDENCY_DOWN: dict[type[Exception], str] = {
-    sqlalchemy.exc.OperationalError: _DATABASE_DOWN,  # refused, reset, server shutting down
-    sqlalchemy.exc.InterfaceError: _DATABASE_DOWN,  # the connection closed under the driver
-    sqlalchemy.exc.TimeoutError: _DATABASE_DOWN,  # no pooled connection came free in time
-    psycopg.OperationalError: _DATABASE_DOWN,
-    psycopg.InterfaceError: _DATABASE_DOWN,
+    sqlalchemy.exc.OperationalError: DATABASE_DOWN,  # refused, reset, server shutting down
+    sqlalchemy.exc.InterfaceError: DATABASE_DOWN,  # the connection closed under the driver
+    sqlalchemy.exc.TimeoutError: DATABASE_DOWN,  # no pooled connection came free in time
+    psycopg.OperationalError: DATABASE_DOWN,
+    psycopg.InterfaceError: DATABASE_DOWN,
     redis.exceptions.ConnectionError: _QUEUE_DOWN,
     redis.exceptions.TimeoutError: _QUEUE_DOWN,
 }

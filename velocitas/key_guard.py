@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from velocitas.db.accounts import KeyThrottled, User, authenticate, cached_user, known_key
 from velocitas.db.engine import session_scope
+from velocitas.http_errors import DATABASE_DOWN, RETRY_AFTER_S
 from velocitas.http_limits import ASGIApp, FailureLimiter, Receive, Scope, Send, header, send_json
 from velocitas.settings import Settings
 
@@ -97,7 +98,7 @@ class KeyChecker:
             return Refusal(429, "too many failed authentications for this key", _whole(exc))
         except DBAPIError:
             _log.warning("API key check failed: database error", exc_info=True)
-            return Refusal(503, "the database is unavailable; retry shortly", 2)
+            return Refusal(503, DATABASE_DOWN, RETRY_AFTER_S)
         if user is None:
             self.limiter.record_failure(client)
             return INVALID_KEY

@@ -13,6 +13,7 @@ from analyst.scorers import FinanceVaderScorer
 from analyst.sentiment import SentimentAnalyst
 from analyst.settings import AnalystSettings
 from analyst.symbols import SymbolTagger
+from tests.support.keys import UNCHECKABLE_KEY
 from tests.support.ports import free_port
 
 
@@ -47,7 +48,9 @@ def test_database_unreachable_answers_503_with_retry_after_and_no_address(
         ready = client.get("/ready")
         health = client.get("/health")
         sentiment = client.get(
-            "/sentiment", params={"symbol": "AAPL", "at": "2024-01-02T12:00:00Z"}
+            "/sentiment",
+            params={"symbol": "AAPL", "at": "2024-01-02T12:00:00Z"},
+            headers=UNCHECKABLE_KEY,  # well-formed: checking it needs the database, which is down
         )
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"] == "unavailable"

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from oracle.app import create_app
 from oracle.settings import OracleSettings
+from tests.support.keys import UNCHECKABLE_KEY
 from tests.support.ports import free_port
 from velocitas.db.models_registry import ModelRecord
 
@@ -31,7 +32,8 @@ def test_database_unreachable_answers_503_with_retry_after_and_no_address(
     with TestClient(create_app(settings)) as client:
         ready = client.get("/ready")
         health = client.get("/health")
-        models = client.get("/models")
+        # A well-formed key: checking it needs the database, which is what is down.
+        models = client.get("/models", headers=UNCHECKABLE_KEY)
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"] == "unavailable"
     assert health.status_code == 200

@@ -7,7 +7,10 @@ import uuid
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
 
-__all__ = ["new_key_headers"]
+__all__ = ["UNCHECKABLE_KEY", "new_key_headers"]
+
+UNCHECKABLE_KEY = {"Authorization": "Bearer vk_abcdefgh_" + "x" * 43}
+"""A well-formed key that no database holds: a service must ask its database to refuse it."""
 
 
 def new_key_headers(name: str | None = None) -> dict[str, str]:
