@@ -2,12 +2,15 @@
 
 Authenticate with the `Authorization: Bearer <key>` header, or (browsers cannot set headers on
 a WebSocket) with a first message `{"type": "auth", "key": "<key>"}` within 10 seconds. Never
-in the URL: URLs end up in access logs. A bad key closes the socket with code 1008 (policy
-violation). Once subscribed the server sends `{"type": "ready"}`; every later message is a
-job event (`velocitas.domain.JobEvent`).
+in the URL: URLs end up in access logs. A bad key (wrong, malformed, not printable ASCII)
+closes the socket with code 1008 (policy violation) and the reason "invalid API key". Once
+subscribed the server sends `{"type": "ready"}`; every later message is a job event
+(`velocitas.domain.JobEvent`).
 """
 
 from __future__ import annotations
+
+import re
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
@@ -20,6 +23,7 @@ from velocitas.jobs import subscribe
 router = APIRouter(tags=["events"])
 
 _AUTH_TIMEOUT_S = 10.0
+_KEY = re.compile(r"[!-~]{1,512}")
 
 
 @router.websocket("/ws")
@@ -53,9 +57,22 @@ async def _authenticate(websocket: WebSocket) -> User | None:
         try:
             with anyio.fail_after(_AUTH_TIMEOUT_S):
                 message = await websocket.receive_json()
-        except (TimeoutError, WebSocketDisconnect, ValueError):
+        except (
+            TimeoutError,
+            WebSocketDisconnect,
+            ValueError,
+            KeyError,
+        ):  # KeyError: a binary frame
             return None
         if not isinstance(message, dict) or message.get("type") != "auth":
             return None
-        key = str(message.get("key", ""))
-    return await run_in_threadpool(user_for_key, key.strip()) if key else None
+        given = message.get("key")
+        if not isinstance(given, str):
+            return None
+        key = given
+    key = key.strip()
+    # A key is printable ASCII; anything else (a NUL, a lone surrogate) can match no key and
+    # must not reach the database, which cannot even store it.
+    if not _KEY.fullmatch(key):
+        return None
+    return await run_in_threadpool(user_for_key, key)
