@@ -102,9 +102,10 @@ def invalid_input(errors: Iterable[Mapping[str, Any]]) -> HttpAnswer:
 def bounded(text: str, limit: int = MAX_ECHO) -> str:
     """`text` cut to `limit` characters (marked with how many more there were), lone
     surrogates written as their escapes (`\\ud800`) so the answer encodes as UTF-8."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) > limit:
         text = f"{text[:limit]}… ({len(text) - limit} more characters)"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _bounded_part(part: Any) -> Any:

@@ -36,7 +36,7 @@ __all__ = [
 
 EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-LONGEST = timedelta(days=500 * 366)
+LONGEST = timedelta(days=500 * 365.25)
 """Bounds of every instant and duration the platform reads; see the module docstring."""
 
 

@@ -68,6 +68,17 @@ def test_predict_accepts_integers_as_numbers(client: TestClient) -> None:
         ({"states": [[0.0] * OBS_DIM, [0.0] * 3]}, "states.1", "has 3 numbers"),
         ({"symbol": "TEST"}, "body", "go together"),
         ({"state": [0.0] * OBS_DIM, "extra": 1}, "extra", "Extra inputs"),
+        ({"state": [1e308] + [0.0] * (OBS_DIM - 1)}, "state.0", "less than or equal"),
+        # issue 12: a NUL reached the database (500); instants overflowed when shifted (500)
+        ({"symbol": "TEST\x00", "at": "2024-01-01T00:00:00Z"}, "symbol", "pattern"),
+        ({"symbol": "TEST\ud800", "at": "2024-01-01T00:00:00Z"}, "symbol", ""),
+        ({"symbol": "TEST", "at": "0001-01-01T00:00:00Z"}, "at", "outside the instants"),
+        ({"symbol": "TEST", "at": "9999-12-31T23:59:59-23:00"}, "at", "outside the instants"),
+        (
+            {"symbol": "TEST", "at": "2024-01-01T00:00:00Z", "start": "0001-01-01T00:00:00Z"},
+            "start",
+            "outside the instants",
+        ),
     ],
 )
 def test_predict_refuses_malformed_requests_naming_the_field(

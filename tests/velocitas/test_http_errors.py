@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from velocitas.errors import (
@@ -15,7 +17,7 @@ from velocitas.errors import (
     TransientError,
     VelocitasError,
 )
-from velocitas.http_errors import answer, invalid_input, locate
+from velocitas.http_errors import MAX_ECHO, answer, invalid_input, locate
 
 
 @pytest.mark.parametrize(
@@ -88,3 +90,20 @@ def test_invalid_input_never_echoes_the_input() -> None:
     assert invalid_input(errors).body == {
         "detail": [{"loc": ["body", "state", 0], "msg": "finite", "type": "finite_number"}]
     }
+
+
+def test_answers_bound_what_they_quote_and_can_always_be_encoded() -> None:
+    http = answer(InvalidRequest(f"unknown strategy {'x' * 10_000}\ud800", field="name"))
+    message = http.body["detail"][0]["msg"]
+    assert len(message) < MAX_ECHO + 40
+    assert message.endswith("… (9523 more characters)")
+    invalid = invalid_input([{"loc": ("body", "\udc80" * 500), "msg": "\ud800", "type": "x"}])
+    problem = invalid.body["detail"][0]
+    assert problem["msg"] == "\\ud800"
+    assert len(problem["loc"][1]) < 150
+    json.dumps(http.body, ensure_ascii=False).encode()
+    json.dumps(invalid.body, ensure_ascii=False).encode()
+
+
+def test_locate_reads_only_ascii_digits_as_indexes() -> None:
+    assert locate("params.²") == ["body", "params", "²"]

@@ -5,8 +5,9 @@ JSON). A one-leg run may be written with the shorthand `symbol` + `strategy`; a 
 into `legs`. The semantics of each field are stated in `docs/backtesting-assumptions.md`.
 
 Every number is bounded to what the engine (float64 kernels, a 60-digit Decimal ledger) and the
-NUMERIC columns represent, so a spec accepted with 202 cannot break inside the job: amounts
-have at most `DECIMALS` decimal places, cash and quantities at most `MAX_AMOUNT`, weights at
+NUMERIC columns represent, so a spec accepted with 202 cannot break inside the job: money and
+lots have at most `DECIMALS` decimal places, rates, fractions, weights and sizes at most
+`FRACTION_DECIMALS`, cash and quantities at most `MAX_AMOUNT`, weights at
 most `MAX_WEIGHT`, lots at most `MAX_LOT`, counts at most `MAX_COUNT`; instants lie in
 `velocitas.timeparse`'s range (see docs/backtesting.md, "Limits").
 """
@@ -20,12 +21,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from velocitas.calendars import market_calendar
-from velocitas.domain.symbols import SYMBOL_PATTERN
 from velocitas.domain.timeframe import Timeframe
 from velocitas.timeparse import in_range
 
 __all__ = [
     "DECIMALS",
+    "FRACTION_DECIMALS",
     "MAX_AMOUNT",
     "MAX_COUNT",
     "MAX_LOT",
@@ -42,7 +43,9 @@ __all__ = [
 
 
 DECIMALS = 8
-"""Decimal places of every amount, rate and fraction (crypto's satoshi)."""
+"""Decimal places of money and lots: cash, fixed fees, lot sizes (crypto's satoshi)."""
+FRACTION_DECIMALS = 12
+"""Decimal places of rates, fractions, weights and sizes."""
 MAX_AMOUNT = Decimal("1e15")
 """The largest cash amount or quantity: 15 integer digits + 8 decimals stay exact in the ledger
 and leave float64 (the kernels) its 15 significant digits for prices times quantities."""
@@ -66,16 +69,20 @@ class StrategyRef(_Frozen):
 class LegSpec(_Frozen):
     """One (symbol, strategy) pair. `weight` scales the leg's order size (see SizingSpec)."""
 
-    symbol: str = Field(pattern=SYMBOL_PATTERN, description="as stored, e.g. BTCUSDT")
+    # No control characters (a NUL cannot even be stored); otherwise any label, so a notebook's
+    # DataFrame may be called anything. Stored series follow `SYMBOL_PATTERN`.
+    symbol: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="e.g. BTCUSDT")
     strategy: StrategyRef
-    weight: Decimal = Field(default=Decimal(1), gt=0, le=MAX_WEIGHT, decimal_places=DECIMALS)
+    weight: Decimal = Field(
+        default=Decimal(1), gt=0, le=MAX_WEIGHT, decimal_places=FRACTION_DECIMALS
+    )
 
 
 class FeeSpec(_Frozen):
     """Fee per order: `rate` × notional + `fixed` (account currency)."""
 
     rate: Decimal = Field(
-        default=Decimal("0.001"), ge=0, lt=Decimal("0.1"), decimal_places=DECIMALS
+        default=Decimal("0.001"), ge=0, lt=Decimal("0.1"), decimal_places=FRACTION_DECIMALS
     )
     fixed: Decimal = Field(default=Decimal(0), ge=0, le=MAX_AMOUNT, decimal_places=DECIMALS)
 
@@ -93,7 +100,9 @@ class SizingSpec(_Frozen):
     """
 
     mode: Literal["fixed_quantity", "fixed_cash", "fraction_of_equity"] = "fraction_of_equity"
-    value: Decimal = Field(default=Decimal(1), gt=0, le=MAX_AMOUNT, decimal_places=DECIMALS)
+    value: Decimal = Field(
+        default=Decimal(1), gt=0, le=MAX_AMOUNT, decimal_places=FRACTION_DECIMALS
+    )
     lot_size: Decimal = Field(
         default=Decimal("0.00000001"), gt=0, le=MAX_LOT, decimal_places=DECIMALS
     )
@@ -109,7 +118,7 @@ class StopLevelSpec(_Frozen):
     """A stop distance: `percent` (value is a fraction, 0.02 = 2%) or `atr` (value × ATR)."""
 
     kind: Literal["percent", "atr"]
-    value: Decimal = Field(gt=0, le=MAX_WEIGHT, decimal_places=DECIMALS)
+    value: Decimal = Field(gt=0, le=MAX_WEIGHT, decimal_places=FRACTION_DECIMALS)
     atr_period: int = Field(default=14, ge=1, le=10_000)
 
     @model_validator(mode="after")
@@ -139,9 +148,13 @@ class RiskSpec(_Frozen):
     - `cooldown_losses` consecutive losing trades block new entries for `cooldown_bars` bars.
     """
 
-    max_position: Decimal | None = Field(default=None, gt=0, le=MAX_WEIGHT, decimal_places=DECIMALS)
-    max_daily_loss: Decimal | None = Field(default=None, gt=0, lt=1, decimal_places=DECIMALS)
-    max_drawdown: Decimal | None = Field(default=None, gt=0, lt=1, decimal_places=DECIMALS)
+    max_position: Decimal | None = Field(
+        default=None, gt=0, le=MAX_WEIGHT, decimal_places=FRACTION_DECIMALS
+    )
+    max_daily_loss: Decimal | None = Field(
+        default=None, gt=0, lt=1, decimal_places=FRACTION_DECIMALS
+    )
+    max_drawdown: Decimal | None = Field(default=None, gt=0, lt=1, decimal_places=FRACTION_DECIMALS)
     cooldown_losses: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     cooldown_bars: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
@@ -164,7 +177,7 @@ class BacktestSpec(_Frozen):
     )
     fees: FeeSpec = Field(default_factory=FeeSpec)
     slippage_bps: Decimal = Field(
-        default=Decimal(0), ge=0, lt=Decimal(10_000), decimal_places=DECIMALS
+        default=Decimal(0), ge=0, lt=Decimal(10_000), decimal_places=FRACTION_DECIMALS
     )
     fill: Literal["next_open", "same_close"] = "next_open"
     sizing: SizingSpec = Field(default_factory=SizingSpec)
@@ -174,7 +187,9 @@ class BacktestSpec(_Frozen):
     calendar: str | None = None
     """The market calendar (`crypto`, `fx` or an exchange code such as `XNYS`): periods per year,
     CAGR's years, the default lot. None: inferred from the spacing of the bars the run uses."""
-    risk_free_rate: Decimal = Field(default=Decimal(0), gt=-1, lt=1, decimal_places=DECIMALS)
+    risk_free_rate: Decimal = Field(
+        default=Decimal(0), gt=-1, lt=1, decimal_places=FRACTION_DECIMALS
+    )
     """Annual risk-free rate (0.04 = 4 %) subtracted from returns in Sharpe and Sortino."""
 
     @model_validator(mode="before")
