@@ -13,10 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
 
-from tests.gateway.conftest import T0, Account, store_bars
+from tests.gateway.conftest import Account, register_model_row, store_bars
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
-from velocitas.db.models.lab import Model
 from velocitas.http_errors import MAX_ECHO
 
 SPEC: dict[str, Any] = {
@@ -177,21 +176,9 @@ def test_bad_strings_instants_and_models_are_422_naming_the_field(post: Any, rou
     assert _jobs() == 0
 
 
-def _register_model(version: str, timeframe: str) -> None:
-    """A registry row (its bundle is never read at submit)."""
-    with session_scope() as session:
-        session.add(
-            Model(
-                version=version, symbol="BTCUSDT", timeframe=timeframe, path="/nowhere",
-                sha256="0" * 64, feature_spec_hash="0" * 64, data_snapshot_hash="0" * 64,
-                train_start=T0, train_end=T0, validate_start=T0, validate_end=T0, metrics={},
-            )
-        )  # fmt: skip
-
-
 def test_models_are_checked_at_submit_in_a_sweeps_grid_and_by_timeframe(post: Any) -> None:
-    _register_model("v1", "1h")
-    _register_model("daily", "1d")
+    register_model_row("v1", "1h")
+    register_model_row("daily", "1d")
     policy = {"name": "policy", "params": {"model": "v1"}}
     base = _spec_with(("strategy",), policy)
     in_grid = post("/sweeps", _encoded({"base": base, "grid": {"model": ["v1", "nope"]}}))
