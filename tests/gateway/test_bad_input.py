@@ -176,7 +176,7 @@ def test_bad_strings_instants_and_models_are_422_naming_the_field(post: Any, rou
     assert _jobs() == 0
 
 
-def test_models_are_checked_at_submit_in_a_sweeps_grid_and_by_timeframe(post: Any) -> None:
+def test_models_are_checked_at_submit_in_grids_and_by_timeframe(post: Any) -> None:
     register_model_row("v1", "1h")
     register_model_row("daily", "1d")
     policy = {"name": "policy", "params": {"model": "v1"}}
@@ -184,6 +184,9 @@ def test_models_are_checked_at_submit_in_a_sweeps_grid_and_by_timeframe(post: An
     in_grid = post("/sweeps", _encoded({"base": base, "grid": {"model": ["v1", "nope"]}}))
     assert _refused(in_grid, "body", "grid") == []
     assert "nope" in in_grid.json()["detail"][0]["msg"]
+    folds = {"grid": {"model": ["v1", "nope"]}, "in_sample": "3d", "out_of_sample": "1d"}
+    in_folds = post("/walk-forwards", _encoded({"base": base, **folds}))
+    assert _refused(in_folds, "body", "grid", "model") == []
     other_bars = _spec_with(("strategy",), {"name": "policy", "params": {"model": "daily"}})
     response = post("/backtests", _encoded(other_bars))
     assert _refused(response, "legs", 0, "strategy", "params", "model") == []
