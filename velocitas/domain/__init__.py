@@ -4,7 +4,8 @@ Every layer speaks these: the engine builds `Fill`s and `Trade`s, storage keeps 
 serves shapes derived from them, workers and the gateway announce `JobEvent`s. One concept,
 one module: `bars`, `timeframe`, `resample`, `orders`, `rejections`, `fills`, `trades`,
 `positions`,
-`events`, and `wire` (how money and instants are spelled in JSON).
+`events`, `symbols` (how a symbol is spelled), and `wire` (how money and instants are spelled
+in JSON).
 """
 
 from velocitas.domain.bars import BarArrays
