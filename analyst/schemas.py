@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from velocitas.timeparse import Instant
+
 
 class NewsCreate(BaseModel):
     """One article. `published_at` must carry a time zone; `symbols` empty: tagged from aliases."""
@@ -12,7 +14,7 @@ class NewsCreate(BaseModel):
     body: str = ""
     url: str | None = Field(default=None, max_length=2000)
     source: str = Field(min_length=1, max_length=200)
-    published_at: AwareDatetime
+    published_at: Instant
     symbols: list[str] = Field(default_factory=list, max_length=50)
 
 
@@ -32,7 +34,7 @@ class HitPublic(BaseModel):
     headline: str
     body: str
     source: str
-    published_at: AwareDatetime
+    published_at: Instant
     symbols: list[str]
     similarity: float
     relevance: float

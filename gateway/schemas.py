@@ -147,7 +147,7 @@ class WalkForwardCreate(ObjectiveFields):
     anchored: bool = False
     objective: ObjectiveName = "sharpe"
     random: int | None = Field(default=None, ge=1, le=1000)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
 
 class GapPublic(BaseModel):

@@ -12,7 +12,9 @@
   (default: `ORACLE_HISTORY_BARS` bars before `at`) is where the bar series begins, which
   matters to the last digits of the recursive indicators (RSI, MACD).
 
-Numbers must be JSON numbers (strings and booleans are refused) and finite.
+Numbers must be JSON numbers (strings and booleans are refused), finite and at most
+`MAX_STATE` in size (the kernels square and exponentiate them in float64); instants lie in
+`velocitas.timeparse`'s range; a symbol is spelled as stored (`SYMBOL_PATTERN`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from velocitas.domain.symbols import SYMBOL_PATTERN
+from velocitas.timeparse import Instant
 
 __all__ = [
     "BatchPredictionPublic",
@@ -31,7 +36,11 @@ __all__ = [
     "RowPrediction",
 ]
 
-FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+MAX_STATE = 1e12
+
+FiniteNumber = Annotated[
+    float, Field(strict=True, allow_inf_nan=False, ge=-MAX_STATE, le=MAX_STATE)
+]
 
 
 class PredictRequest(BaseModel):
@@ -41,9 +50,9 @@ class PredictRequest(BaseModel):
 
     state: list[FiniteNumber] | None = None
     states: list[list[FiniteNumber]] | None = None
-    symbol: str | None = Field(default=None, min_length=1, max_length=32)
-    at: AwareDatetime | None = None
-    start: AwareDatetime | None = None
+    symbol: str | None = Field(default=None, pattern=SYMBOL_PATTERN)
+    at: Instant | None = None
+    start: Instant | None = None
     position: Literal[-1, 0, 1] = 0
 
     @model_validator(mode="after")

@@ -22,6 +22,10 @@ input back: a NaN cannot be written as JSON, and a client never needs its own me
 A 503 for an unreachable dependency names the dependency only: the exception's text (a DSN, the
 embedded Redis's socket path) is for the service's log, never for the client.
 
+What a message quotes of the input is bounded too: every message (and `loc` key) is cut to
+`MAX_ECHO` characters, marked with "… (N more characters)", and a lone surrogate in it is
+written as its escape, so every answer can be encoded as UTF-8 JSON.
+
 FastAPI-free (velocitas depends on no web framework): each service's `errors.install` turns an
 `HttpAnswer` into its response.
 """
@@ -50,10 +54,12 @@ from velocitas.errors import (
 __all__ = [
     "DEPENDENCY_DOWN",
     "HTTP_STATUS",
+    "MAX_ECHO",
     "REQUEST_PARTS",
     "RETRY_AFTER_S",
     "HttpAnswer",
     "answer",
+    "bounded",
     "invalid_input",
     "locate",
     "unavailable",
@@ -88,6 +94,9 @@ DEPENDENCY_DOWN: dict[type[Exception], str] = {
 """Connection-level errors of the storage clients, answered 503 with the public reason: a
 dependency that is down or overloaded may come back, so the client should retry later."""
 
+MAX_ECHO = 500
+"""The most characters of one message (or `loc` key) an answer carries."""
+
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
@@ -102,14 +111,15 @@ def answer(error: VelocitasError, *, root: str = "body") -> HttpAnswer:
     """The answer to `error`; `root` locates an `InvalidRequest` whose field names no part of
     the request. An error of no listed class answers 500, as an unexpected one would."""
     status = next((HTTP_STATUS[c] for c in type(error).__mro__ if c in HTTP_STATUS), 500)
+    message = bounded(str(error))
     if status == 422 and isinstance(error, InvalidRequest):
-        problem = {"loc": locate(error.field, root), "msg": str(error), "type": "value_error"}
+        problem = {"loc": locate(error.field, root), "msg": message, "type": "value_error"}
         return HttpAnswer(422, {"detail": [problem]})
     if isinstance(error, NotFound) and error.available is not None:
-        return HttpAnswer(status, {"detail": {"message": str(error), "available": error.available}})
+        return HttpAnswer(status, {"detail": {"message": message, "available": error.available}})
     if isinstance(error, TransientError):
-        return HttpAnswer(status, {"detail": str(error)}, _retry_after())
-    return HttpAnswer(status, {"detail": str(error)})
+        return HttpAnswer(status, {"detail": message}, _retry_after())
+    return HttpAnswer(status, {"detail": message})
 
 
 def unavailable(error: BaseException) -> HttpAnswer | None:
@@ -128,15 +138,33 @@ def _retry_after() -> dict[str, str]:
 def invalid_input(errors: Iterable[Mapping[str, Any]]) -> HttpAnswer:
     """The 422 for validation errors (pydantic's or FastAPI's `errors()`): where, what, which
     check; never the input itself."""
-    problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    problems = [
+        {"loc": [_bounded_part(p) for p in e["loc"]], "msg": bounded(e["msg"]), "type": e["type"]}
+        for e in errors
+    ]
     return HttpAnswer(422, {"detail": problems})
+
+
+def bounded(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` cut to `limit` characters (marked with how many more there were), lone
+    surrogates written as their escapes (`\\ud800`) so the answer encodes as UTF-8."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
+    return text
+
+
+def _bounded_part(part: Any) -> Any:
+    return bounded(part, 100) if isinstance(part, str) else part
 
 
 def locate(field: str | None, root: str = "body") -> list[str | int]:
     """`legs[0].strategy.params.fast` -> ["body", "legs", 0, "strategy", "params", "fast"];
     a field already rooted (`query.cursor`) keeps its root; none at all is `[root]`."""
     parts: list[str | int] = [
-        int(part) if part.isdigit() else part for part in re.split(r"[.\[\]]+", field or "") if part
+        int(part) if part.isascii() and part.isdigit() else bounded(part, 100)
+        for part in re.split(r"[.\[\]]+", field or "")
+        if part
     ]
     if not parts or parts[0] not in REQUEST_PARTS:
         parts.insert(0, root)

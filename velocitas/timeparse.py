@@ -4,6 +4,11 @@
 Both raise `InvalidRequest` with `field` set to the caller's name for the value (the message
 says only what is wrong with it), so an HTTP route answers 422 and the CLI exits 2 without
 translating anything.
+
+Instants lie in [`EARLIEST`, `LATEST`) and durations are at most `LONGEST`: any instant moved
+by any one duration stays inside `datetime`'s years 1..9999, so no route ever overflows while
+shifting one (`0001-01-01T00:00:00Z` minus a look-back window did, and answered 500).
+`in_range` is the check for pydantic fields (it raises `ValueError`, which they answer as 422).
 """
 
 from __future__ import annotations
@@ -11,10 +16,29 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
 
 from velocitas.errors import InvalidRequest
 
-__all__ = ["Duration", "add_months", "parse_duration", "parse_instant"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "LONGEST",
+    "Duration",
+    "Instant",
+    "add_months",
+    "in_range",
+    "parse_duration",
+    "parse_instant",
+]
+
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+LONGEST = timedelta(days=500 * 365.25)
+"""Bounds of every instant and duration the platform reads; see the module docstring."""
+
 
 _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
 _MONTHS = {"mo": 1, "y": 12}
@@ -96,6 +120,8 @@ def parse_duration(text: str, *, field: str = "window") -> Duration:
             value = Duration(written, _words(float(number), _UNITS[unit]), length)
     except OverflowError:
         raise InvalidRequest(f"{text!r} is too long a duration", field=field) from None
+    if value > LONGEST:
+        raise InvalidRequest(f"{text!r} is too long a duration (at most 500 years)", field=field)
     if value <= timedelta(0):
         raise InvalidRequest(f"{text!r} is not a positive duration", field=field)
     return value
@@ -111,15 +137,34 @@ def parse_instant(text: str, *, field: str, naive: tzinfo | None = UTC) -> datet
     around allowed. A time without an offset is read in `naive` (UTC unless told), or refused
     when `naive` is None. The offset written is kept (convert with `astimezone` if needed).
 
-    Raises `InvalidRequest(field=field)` for anything else."""
+    Raises `InvalidRequest(field=field)` for anything else, and outside [`EARLIEST`, `LATEST`)."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidRequest(f"{text!r} is not an ISO-8601 time", field=field) from None
-    if moment.tzinfo is not None:
-        return moment
-    if naive is None:
-        raise InvalidRequest(
-            f"{text!r} has no time zone (add Z or an offset like +01:00)", field=field
+    if moment.tzinfo is None:
+        if naive is None:
+            raise InvalidRequest(
+                f"{text!r} has no time zone (add Z or an offset like +01:00)", field=field
+            )
+        moment = moment.replace(tzinfo=naive)
+    try:
+        return in_range(moment)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), field=field) from None
+
+
+def in_range(moment: datetime) -> datetime:
+    """`moment` (time-zone aware) if it lies in [`EARLIEST`, `LATEST`), else `ValueError`
+    saying so: the check pydantic fields of instants run (`AfterValidator(in_range)`)."""
+    # Comparing aware datetimes never converts them, so this cannot overflow itself.
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the instants accepted "
+            f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}, UTC)"
         )
-    return moment.replace(tzinfo=naive)
+    return moment
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(in_range)]
+"""A pydantic field (body or query) of an instant with a time zone, in [`EARLIEST`, `LATEST`)."""

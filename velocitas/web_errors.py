@@ -1,5 +1,6 @@
 """The platform's errors answered by a FastAPI app: the one installer the gateway, the analyst
-and the oracle call, so the same error reads the same whichever service answers.
+and the oracle call, so the same error reads the same whichever service answers, and the same
+bad input is refused the same way whichever service receives it.
 
 The mapping itself (status per error class, body shape) is `velocitas.http_errors`, which
 imports no framework; this is the only module of `velocitas` that imports FastAPI (an
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.requests import HTTPConnection
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from velocitas.errors import VelocitasError
 from velocitas.http_errors import (
@@ -26,6 +29,7 @@ from velocitas.http_errors import (
     invalid_input,
     unavailable,
 )
+from velocitas.request_body import check_json_values, check_text
 
 __all__ = ["install_error_handlers"]
 
@@ -33,9 +37,15 @@ log = logging.getLogger(__name__)
 
 
 def install_error_handlers(app: FastAPI, *, root: str = "body") -> None:
-    """Answer every mapped platform error and every request validation error of `app`.
-    `root` locates an `InvalidRequest` whose field names no part of the request (the analyst's
-    requests are queries, so it passes "query")."""
+    """Answer every mapped platform error and every request validation error of `app`, and
+    refuse on every route, before the route's own validation, the values no route can take
+    (`velocitas.request_body.check_json_values`, NUL in query parameters). `root` locates an
+    `InvalidRequest` whose field names no part of the request (the analyst's requests are
+    queries, so it passes "query").
+
+    Call it before including any router: the screening applies to the routes added after it."""
+    if any(isinstance(route, APIRoute) for route in app.routes):
+        raise RuntimeError("install_error_handlers must run before any router is included")
 
     async def platform_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, VelocitasError)
@@ -62,6 +72,31 @@ def install_error_handlers(app: FastAPI, *, root: str = "body") -> None:
     for down in DEPENDENCY_DOWN:
         app.add_exception_handler(down, dependency_down)
     app.add_exception_handler(RequestValidationError, request_invalid)
+    app.router.dependencies.append(Depends(_screen_input))
+
+
+async def _screen_input(connection: HTTPConnection) -> None:
+    """Runs before every route's other dependencies and before its body is validated. A
+    WebSocket (which reads no query and no body here) is left to its route."""
+    if not isinstance(connection, Request):
+        return
+    for name, value in connection.query_params.multi_items():
+        check_text(value, field=f"query.{name}")
+    route = connection.scope.get("route")
+    # Only a body FastAPI parsed as JSON already (`request.json()` is then cached): a route
+    # that reads its own body (streamed, capped) is left to do so.
+    if (
+        isinstance(route, APIRoute)
+        and route.body_field is not None
+        and _is_json(connection)
+        and await connection.body()
+    ):
+        check_json_values(await connection.json())
+
+
+def _is_json(request: Request) -> bool:
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
 
 
 def _respond(http: HttpAnswer) -> JSONResponse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from analyst.deps import AnalystDep
 from analyst.ingest import ingest_records
@@ -13,7 +12,7 @@ from analyst.records import FieldError, NewsRecord, parse_record
 from analyst.retrieval import MAX_K, search
 from analyst.schemas import HitPublic, IngestPublic, NewsBatch, SearchPublic
 from velocitas.errors import InvalidRequest
-from velocitas.timeparse import parse_duration
+from velocitas.timeparse import Instant, parse_duration
 
 router = APIRouter(prefix="/news", tags=["news"])
 
@@ -44,7 +43,7 @@ def create_news(batch: NewsBatch, analyst: AnalystDep) -> IngestPublic:
 def search_news(
     analyst: AnalystDep,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
-    at: Annotated[AwareDatetime, Query(description="As of this instant; nothing later.")],
+    at: Annotated[Instant, Query(description="As of this instant; nothing later.")],
     symbol: Annotated[str | None, Query(max_length=32)] = None,
     window: Annotated[str | None, Query(description="Look-back, e.g. 3d; empty: all.")] = "3d",
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,

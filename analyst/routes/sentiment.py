@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from analyst.deps import AnalystDep
 from analyst.schemas import SentimentPublic
+from velocitas.timeparse import Instant
 
 router = APIRouter(tags=["sentiment"])
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["sentiment"])
 def read_sentiment(
     analyst: AnalystDep,
     symbol: Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")],
-    at: Annotated[AwareDatetime, Query(description="As of this instant; nothing later.")],
+    at: Annotated[Instant, Query(description="As of this instant; nothing later.")],
 ) -> SentimentPublic:
     result = analyst.score(symbol, at)
     return SentimentPublic(

@@ -10,6 +10,7 @@ from fastapi import Query
 from gateway.deps import CurrentUser, SessionDep
 from gateway.job_routes import JobDocs, add_equity_route, job_router
 from gateway.jobs import NOT_YOURS, UNAUTHENTICATED, owned_job
+from gateway.policies import require_registered_models
 from gateway.schemas import TradePage, TradePublic
 from velocitas.db import jobs as job_store
 from velocitas.db.coverage import require_stored_bars
@@ -23,13 +24,15 @@ MAX_BARS_PER_LEG = 20_000_000
 
 def validate_backtest(session: SessionDep, spec: BacktestSpec) -> BacktestSpec:
     """Refuse here, before queueing, everything that would make the job fail at once: an
-    unknown strategy, parameters outside their bounds, a range with no stored bars."""
+    unknown strategy, parameters outside their bounds, an unknown model, a range with no
+    stored bars."""
     for index, leg in enumerate(spec.legs):
         registry.build(leg.strategy.name, leg.strategy.params, field=f"legs[{index}].strategy")
         require_stored_bars(
             session, leg.symbol, spec.timeframe, spec.start, spec.end,
             field=f"legs[{index}].symbol", limit=MAX_BARS_PER_LEG,
         )  # fmt: skip
+    require_registered_models(session, spec)
     return spec
 
 

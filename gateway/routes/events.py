@@ -2,11 +2,11 @@
 
 Authenticate with the `Authorization: Bearer <key>` header, or (browsers cannot set headers on
 a WebSocket) with a first message `{"type": "auth", "key": "<key>"}` within 10 seconds. Never
-in the URL: URLs end up in access logs. A bad key closes the socket with code 1008 (policy
-violation); a client that failed too often (10 failed keys, then one more every 5 s, as over
-REST) is closed with 1013 (try again later), without its key being checked. Once subscribed
-the server sends `{"type": "ready"}`; every later message is a job event
-(`velocitas.domain.JobEvent`).
+in the URL: URLs end up in access logs. A bad key (wrong, malformed, not printable ASCII)
+closes the socket with code 1008 (policy violation); a client that failed too often (10 failed
+keys, then one more every 5 s, as over REST) is closed with 1013 (try again later), without its
+key being checked. Once subscribed the server sends `{"type": "ready"}`; every later message
+is a job event (`velocitas.domain.JobEvent`).
 """
 
 from __future__ import annotations
@@ -60,9 +60,12 @@ async def _authenticate(websocket: WebSocket) -> User | Refusal:
         try:
             with anyio.fail_after(_AUTH_TIMEOUT_S):
                 message = await websocket.receive_json()
-        except (TimeoutError, WebSocketDisconnect, ValueError):
+        except (TimeoutError, WebSocketDisconnect, ValueError, KeyError):  # KeyError: binary
             message = None
         if isinstance(message, dict) and message.get("type") == "auth":
-            key = str(message.get("key", "")).strip()
+            given = message.get("key")
+            # Not a string (a number, null) is no key; the checker refuses a key that is not
+            # printable ASCII (a NUL, a lone surrogate) before it reaches the database.
+            key = given.strip() if isinstance(given, str) else ""
     checker: KeyChecker = websocket.app.state.key_checker
     return await checker.check(key, client(websocket.scope))

@@ -13,9 +13,9 @@ from gateway.deps import ConnectionDep, require_user
 from gateway.schemas import CandlePublic, HistoryNotFound, HistoryPublic, ValidationProblem
 from velocitas.db import bars
 from velocitas.domain.bars import ExactBar
+from velocitas.domain.symbols import SYMBOL_PATTERN
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest, NotFound
-from velocitas.ingest.importer import SYMBOL_PATTERN
 
 # Market data is for authenticated users only, like every other route (401 without a key).
 router = APIRouter(

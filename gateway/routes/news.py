@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
 
 from gateway.analyst_client import forward_get
 from gateway.deps import CurrentUser
 from gateway.schemas import ErrorBody
 from gateway.upstream import AnalystDep
+from velocitas.timeparse import Instant
 
 router = APIRouter(prefix="/news", tags=["news"])
 
@@ -35,7 +35,7 @@ async def search_news(
     user: CurrentUser,
     analyst: AnalystDep,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
-    at: Annotated[AwareDatetime, Query(description="As of this instant; nothing later.")],
+    at: Annotated[Instant, Query(description="As of this instant; nothing later.")],
     symbol: Annotated[str | None, Query(max_length=32)] = None,
     window: Annotated[str | None, Query(max_length=32, description="Look-back, e.g. 3d.")] = "3d",
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
 
 from gateway.analyst_client import forward_get
 from gateway.deps import CurrentUser
 from gateway.schemas import ErrorBody
 from gateway.upstream import AnalystDep
+from velocitas.timeparse import Instant
 
 router = APIRouter(tags=["sentiment"])
 
@@ -29,7 +29,7 @@ async def read_sentiment(
     user: CurrentUser,
     analyst: AnalystDep,
     symbol: Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")],
-    at: Annotated[AwareDatetime, Query(description="As of this instant; nothing later.")],
+    at: Annotated[Instant, Query(description="As of this instant; nothing later.")],
 ) -> Response:
     """The news sentiment of `symbol` as of `at` (0 with `n_docs` 0 when there is no news)."""
     return await forward_get(

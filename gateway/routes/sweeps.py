@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from gateway.deps import SessionDep
 from gateway.job_routes import JobDocs, add_children_route, job_router
+from gateway.policies import require_registered_models
 from gateway.routes.backtests import validate_backtest
 from gateway.schemas import SweepCreate
 from velocitas.domain.events import JobKind
@@ -29,8 +30,10 @@ def validate_sweep(session: SessionDep, request: SweepCreate) -> SweepSpec:
         raise InvalidRequest(f"the base has {len(request.base.legs)} leg(s)", field="leg")
     for index, (params, child) in enumerate(expand(spec)):
         try:
-            leg = BacktestSpec.model_validate(child).legs[request.leg]
+            run = BacktestSpec.model_validate(child)
+            leg = run.legs[request.leg]
             registry.build(leg.strategy.name, leg.strategy.params)
+            require_registered_models(session, run)
         except ValidationError as exc:
             raise InvalidRequest(
                 f"run {index} ({params}): {exc.errors()[0]['msg']}", field="grid"

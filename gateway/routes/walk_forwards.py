@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from gateway.deps import SessionDep
 from gateway.job_routes import JobDocs, add_children_route, add_equity_route, job_router
+from gateway.policies import require_registered_models
 from gateway.routes.backtests import validate_backtest
 from gateway.schemas import WalkForwardCreate
 from velocitas.domain.events import JobKind
+from velocitas.errors import InvalidRequest
 from velocitas.research.walk_forward_spec import WalkForwardSpec, validate
 
 
@@ -15,7 +17,23 @@ def validate_walk_forward(session: SessionDep, request: WalkForwardCreate) -> Wa
     spec = WalkForwardSpec.model_validate(request.model_dump())
     validate_backtest(session, request.base)
     validate(spec)
+    _require_grid_models(session, request)
     return spec
+
+
+def _require_grid_models(session: SessionDep, request: WalkForwardCreate) -> None:
+    """A policy's `model` varied by the grid: every version named must be registered too."""
+    leg = request.base.legs[0]
+    for version in request.grid.get("model", []):
+        params = {**leg.strategy.params, "model": version}
+        strategy = leg.strategy.model_copy(update={"params": params})
+        base = request.base.model_copy(
+            update={"legs": [leg.model_copy(update={"strategy": strategy})]}
+        )
+        try:
+            require_registered_models(session, base)
+        except InvalidRequest as exc:
+            raise InvalidRequest(str(exc), field="grid.model") from exc
 
 
 router = job_router(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,6 +14,7 @@ from analyst.symbols import SymbolTagger
 from tests.support.keys import new_key_headers
 from velocitas.db.accounts import forget_cached_keys
 
+_JSON = {"headers": {"content-type": "application/json"}}
 ARTICLES = [
     {
         "headline": "Apple shares crash after iPhone recall",
@@ -125,6 +128,41 @@ def test_get_sentiment_scores_and_counts(client: TestClient) -> None:
             "/news",
             {"json": {"articles": [ARTICLES[0] | {"symbols": ["NOT A SYMBOL"]}]}},
             "symbols",
+        ),
+        # issue 12: each of these answered 500 (NUL into PostgreSQL, overflowing instants)
+        ("get", "/sentiment", {"params": {"symbol": "AAPL", "at": "0001-01-01T00:00:00Z"}}, "at"),
+        ("get", "/news/search", {"params": {"q": "x", "at": "0001-01-01T00:00:00Z"}}, "at"),
+        ("get", "/news/search", {"params": {"q": "x\x00", "at": "2024-01-02T12:00:00Z"}}, "q"),
+        (
+            "get",
+            "/news/search",
+            {"params": {"q": "x", "at": "2024-01-02T12:00:00Z", "window": "999999y"}},
+            "window",
+        ),
+        (
+            "post",
+            "/news",
+            {"json": {"articles": [ARTICLES[0] | {"headline": "a\x00b"}]}},
+            "headline",
+        ),
+        (
+            "post",
+            "/news",
+            {"content": json.dumps({"articles": [ARTICLES[0] | {"body": "\ud800"}]}), **_JSON},
+            "body",
+        ),
+        (
+            "post",
+            "/news",
+            {"json": {"articles": [ARTICLES[0] | {"published_at": "0001-01-01T00:00:00Z"}]}},
+            "published_at",
+        ),
+        (
+            "post",
+            "/news",
+            {"content": b'{"articles": [{"headline": "h", "source": "s", "published_at": NaN}]}'}
+            | _JSON,
+            "published_at",
         ),
     ],
 )

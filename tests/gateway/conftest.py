@@ -17,6 +17,7 @@ from tests.worker.process import WorkerProcess
 from velocitas.db.accounts import create_user, forget_cached_keys
 from velocitas.db.engine import session_scope
 from velocitas.db.models import Bar
+from velocitas.db.models.lab import Model
 from velocitas.domain.roles import Role
 from velocitas.settings import get_settings
 
@@ -94,6 +95,18 @@ def store_bars(symbol: str = "BTCUSDT", timeframe: str = "1h", n: int = 200) -> 
                     volume=Decimal(10 + i % 5),
                 )
             )
+
+
+def register_model_row(version: str, timeframe: str = "1h") -> None:
+    """A model registry row; submitting only checks it exists (its bundle is read by the job)."""
+    with session_scope() as session:
+        session.add(
+            Model(
+                version=version, symbol="BTCUSDT", timeframe=timeframe, path="/nowhere",
+                sha256="0" * 64, feature_spec_hash="0" * 64, data_snapshot_hash="0" * 64,
+                train_start=T0, train_end=T0, validate_start=T0, validate_end=T0, metrics={},
+            )
+        )  # fmt: skip
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.gateway.conftest import T0, Account, store_bars
+from tests.gateway.conftest import T0, Account, register_model_row, store_bars
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.domain.events import JobKind
@@ -78,6 +78,7 @@ def test_create_backtest_answers_202_with_location(client: TestClient, alice: Ac
 
 def test_create_backtest_accepts_a_policy_strategy(client: TestClient, alice: Account) -> None:
     store_bars()
+    register_model_row("SYN-1m-v1", "1h")  # an unregistered one is refused (test_bad_input.py)
     spec = {**SPEC, "strategy": {"name": "policy", "params": {"model": "SYN-1m-v1"}}}
     response = client.post("/backtests", json=spec, headers=alice.headers)
     assert response.status_code == 202, response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,16 @@ def test_predict_accepts_integers_as_numbers(client: TestClient) -> None:
         ({"states": [[0.0] * OBS_DIM, [0.0] * 3]}, "states.1", "has 3 numbers"),
         ({"symbol": "TEST"}, "body", "go together"),
         ({"state": [0.0] * OBS_DIM, "extra": 1}, "extra", "Extra inputs"),
+        ({"state": [1e308] + [0.0] * (OBS_DIM - 1)}, "state.0", "less than or equal"),
+        # issue 12: a NUL reached the database (500); instants overflowed when shifted (500)
+        ({"symbol": "TEST\x00", "at": "2024-01-01T00:00:00Z"}, "symbol", "pattern"),
+        ({"symbol": "TEST", "at": "0001-01-01T00:00:00Z"}, "at", "outside the instants"),
+        ({"symbol": "TEST", "at": "9999-12-31T23:59:59-23:00"}, "at", "outside the instants"),
+        (
+            {"symbol": "TEST", "at": "2024-01-01T00:00:00Z", "start": "0001-01-01T00:00:00Z"},
+            "start",
+            "outside the instants",
+        ),
     ],
 )
 def test_predict_refuses_malformed_requests_naming_the_field(
@@ -81,6 +92,17 @@ def test_predict_refuses_malformed_requests_naming_the_field(
     located = located or [p for p in problems if field == "body"]
     assert located, problems
     assert any(reason in p["msg"] for p in located), problems
+
+
+def test_predict_refuses_a_lone_surrogate_in_the_symbol(client: TestClient) -> None:
+    response = client.post(
+        "/predict",
+        content=json.dumps({"symbol": "TEST\ud800", "at": "2024-01-01T00:00:00Z"}),
+        headers={"content-type": "application/json"},
+    )
+    # The oracle parses with pydantic-core, which refuses the document itself, naming the column.
+    assert response.status_code == 422, response.text
+    assert "Invalid JSON" in response.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])

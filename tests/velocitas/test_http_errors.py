@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -22,7 +23,14 @@ from velocitas.errors import (
     TransientError,
     VelocitasError,
 )
-from velocitas.http_errors import RETRY_AFTER_S, answer, invalid_input, locate, unavailable
+from velocitas.http_errors import (
+    MAX_ECHO,
+    RETRY_AFTER_S,
+    answer,
+    invalid_input,
+    locate,
+    unavailable,
+)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +160,20 @@ def test_unavailable_answers_503_naming_the_dependency_not_its_address(tmp_path:
 )
 def test_unavailable_leaves_other_errors_alone(error: Exception) -> None:
     assert unavailable(error) is None
+
+
+def test_answers_bound_what_they_quote_and_can_always_be_encoded() -> None:
+    http = answer(InvalidRequest(f"unknown strategy {'x' * 10_000}\ud800", field="name"))
+    message = http.body["detail"][0]["msg"]
+    assert len(message) < MAX_ECHO + 40
+    assert message.endswith("… (9523 more characters)")
+    invalid = invalid_input([{"loc": ("body", "\udc80" * 500), "msg": "\ud800", "type": "x"}])
+    problem = invalid.body["detail"][0]
+    assert problem["msg"] == "\\ud800"
+    assert len(problem["loc"][1]) < 150
+    json.dumps(http.body, ensure_ascii=False).encode()
+    json.dumps(invalid.body, ensure_ascii=False).encode()
+
+
+def test_locate_reads_only_ascii_digits_as_indexes() -> None:
+    assert locate("params.²") == ["body", "params", "²"]

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from velocitas.errors import TooLarge
-from velocitas.request_body import read_capped
+from velocitas.errors import InvalidRequest, TooLarge
+from velocitas.request_body import check_json_values, read_capped
 
 
 async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -34,3 +34,26 @@ def test_read_capped_refuses_a_declared_length_over_the_limit_before_reading() -
 def test_read_capped_refuses_a_streamed_body_as_it_passes_the_limit() -> None:
     with pytest.raises(TooLarge, match="more than 4 bytes"):
         _read(b"abc", b"de", limit=4, declared=None)
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "reason"),
+    [
+        ({"a": [1.0, float("nan")]}, "body.a[1]", "finite number"),
+        ({"a": {"b": float("inf")}}, "body.a.b", "finite number"),
+        ({"a": -float("inf")}, "body.a", "finite number"),
+        ({"legs": [{"symbol": "BTC\x00"}]}, "body.legs[0].symbol", "NUL character at position 3"),
+        ({"q": "\ud800"}, "body.q", "lone surrogate at position 0"),
+        ({"params": {"k\x00": 1}}, "body.params", "a key holds a NUL"),
+    ],
+)
+def test_check_json_values_refuses_what_json_cannot_mean_naming_the_path(
+    value: object, field: str, reason: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=reason) as refused:
+        check_json_values(value)
+    assert refused.value.field == field
+
+
+def test_check_json_values_passes_ordinary_json() -> None:
+    check_json_values({"a": [1, 2.5, "text ü €", None, True, {"b": "😀"}]})

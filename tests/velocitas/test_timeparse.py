@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from velocitas.errors import InvalidRequest
-from velocitas.timeparse import parse_duration, parse_instant
+from velocitas.timeparse import EARLIEST, LATEST, LONGEST, parse_duration, parse_instant
 
 
 @pytest.mark.parametrize(
@@ -113,3 +113,27 @@ def test_parse_instant_refuses_non_iso_text_naming_the_field(text: str) -> None:
     with pytest.raises(InvalidRequest) as refused:
         parse_instant(text, field="end")
     assert refused.value.field == "end"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01T00:00:00Z", "0999-12-31T23:59:59Z", "9000-01-01", "9999-12-31T23:59:59-23:00"],
+)
+def test_parse_instant_refuses_instants_that_shifting_could_overflow(text: str) -> None:
+    with pytest.raises(InvalidRequest, match="outside the instants accepted") as refused:
+        parse_instant(text, field="at")
+    assert refused.value.field == "at"
+
+
+def test_instants_at_the_bounds_moved_by_the_longest_duration_stay_in_the_calendar() -> None:
+    longest = parse_duration("500y")
+    assert longest <= LONGEST
+    assert longest.before(EARLIEST).year >= 1
+    assert longest.after(LATEST - timedelta(microseconds=1)).year <= 9999
+    assert datetime.min.replace(tzinfo=UTC) <= EARLIEST - LONGEST
+
+
+def test_parse_duration_refuses_more_than_500_years() -> None:
+    with pytest.raises(InvalidRequest, match="at most 500 years") as refused:
+        parse_duration("501y", field="window")
+    assert refused.value.field == "window"

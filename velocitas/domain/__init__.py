@@ -3,8 +3,8 @@
 Every layer speaks these: the engine builds `Fill`s and `Trade`s, storage keeps them, the API
 serves shapes derived from them, workers and the gateway announce `JobEvent`s. One concept,
 one module: `bars`, `timeframe`, `resample`, `orders`, `rejections`, `fills`, `trades`,
-`positions`, `events`, `roles` (what an account may do) and `wire` (how money and instants are
-spelled in JSON).
+`positions`, `events`, `roles` (what an account may do), `symbols` (how a symbol is spelled)
+and `wire` (how money and instants are spelled in JSON).
 """
 
 from velocitas.domain.bars import BarArrays

@@ -3,6 +3,13 @@
 Every model is frozen and refuses unknown fields. Money and rates are Decimal (decimal strings in
 JSON). A one-leg run may be written with the shorthand `symbol` + `strategy`; a validator turns it
 into `legs`. The semantics of each field are stated in `docs/backtesting-assumptions.md`.
+
+Every number is bounded to what the engine (float64 kernels, a 60-digit Decimal ledger) and the
+NUMERIC columns represent, so a spec accepted with 202 cannot break inside the job: money and
+lots have at most `DECIMALS` decimal places, rates, fractions, weights and sizes at most
+`FRACTION_DECIMALS`, cash and quantities at most `MAX_AMOUNT`, weights at
+most `MAX_WEIGHT`, lots at most `MAX_LOT`, counts at most `MAX_COUNT`; instants lie in
+`velocitas.timeparse`'s range (see docs/backtesting.md, "Limits").
 """
 
 from __future__ import annotations
@@ -15,8 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from velocitas.calendars import market_calendar
 from velocitas.domain.timeframe import Timeframe
+from velocitas.timeparse import in_range
 
 __all__ = [
+    "DECIMALS",
+    "FRACTION_DECIMALS",
+    "MAX_AMOUNT",
+    "MAX_COUNT",
+    "MAX_LOT",
+    "MAX_WEIGHT",
     "BacktestSpec",
     "FeeSpec",
     "LegSpec",
@@ -26,6 +40,19 @@ __all__ = [
     "StopSpec",
     "StrategyRef",
 ]
+
+
+DECIMALS = 8
+"""Decimal places of money and lots: cash, fixed fees, lot sizes (crypto's satoshi)."""
+FRACTION_DECIMALS = 12
+"""Decimal places of rates, fractions, weights and sizes."""
+MAX_AMOUNT = Decimal("1e15")
+"""The largest cash amount or quantity: 15 integer digits + 8 decimals stay exact in the ledger
+and leave float64 (the kernels) its 15 significant digits for prices times quantities."""
+MAX_WEIGHT = Decimal("1e6")
+MAX_LOT = Decimal("1e6")
+MAX_COUNT = 1_000_000
+"""The largest count of bars or trades a rule may wait for (more than any run holds)."""
 
 
 class _Frozen(BaseModel):
@@ -42,16 +69,22 @@ class StrategyRef(_Frozen):
 class LegSpec(_Frozen):
     """One (symbol, strategy) pair. `weight` scales the leg's order size (see SizingSpec)."""
 
-    symbol: str = Field(min_length=1)
+    # No control characters (a NUL cannot even be stored); otherwise any label, so a notebook's
+    # DataFrame may be called anything. Stored series follow `SYMBOL_PATTERN`.
+    symbol: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="e.g. BTCUSDT")
     strategy: StrategyRef
-    weight: Decimal = Field(default=Decimal(1), gt=0)
+    weight: Decimal = Field(
+        default=Decimal(1), gt=0, le=MAX_WEIGHT, decimal_places=FRACTION_DECIMALS
+    )
 
 
 class FeeSpec(_Frozen):
     """Fee per order: `rate` × notional + `fixed` (account currency)."""
 
-    rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=Decimal("0.1"))
-    fixed: Decimal = Field(default=Decimal(0), ge=0)
+    rate: Decimal = Field(
+        default=Decimal("0.001"), ge=0, lt=Decimal("0.1"), decimal_places=FRACTION_DECIMALS
+    )
+    fixed: Decimal = Field(default=Decimal(0), ge=0, le=MAX_AMOUNT, decimal_places=DECIMALS)
 
 
 class SizingSpec(_Frozen):
@@ -67,8 +100,12 @@ class SizingSpec(_Frozen):
     """
 
     mode: Literal["fixed_quantity", "fixed_cash", "fraction_of_equity"] = "fraction_of_equity"
-    value: Decimal = Field(default=Decimal(1), gt=0)
-    lot_size: Decimal = Field(default=Decimal("0.00000001"), gt=0)
+    value: Decimal = Field(
+        default=Decimal(1), gt=0, le=MAX_AMOUNT, decimal_places=FRACTION_DECIMALS
+    )
+    lot_size: Decimal = Field(
+        default=Decimal("0.00000001"), gt=0, le=MAX_LOT, decimal_places=DECIMALS
+    )
 
     @model_validator(mode="after")
     def _fraction_at_most_one(self) -> SizingSpec:
@@ -81,7 +118,7 @@ class StopLevelSpec(_Frozen):
     """A stop distance: `percent` (value is a fraction, 0.02 = 2%) or `atr` (value × ATR)."""
 
     kind: Literal["percent", "atr"]
-    value: Decimal = Field(gt=0)
+    value: Decimal = Field(gt=0, le=MAX_WEIGHT, decimal_places=FRACTION_DECIMALS)
     atr_period: int = Field(default=14, ge=1, le=10_000)
 
     @model_validator(mode="after")
@@ -111,11 +148,15 @@ class RiskSpec(_Frozen):
     - `cooldown_losses` consecutive losing trades block new entries for `cooldown_bars` bars.
     """
 
-    max_position: Decimal | None = Field(default=None, gt=0)
-    max_daily_loss: Decimal | None = Field(default=None, gt=0, lt=1)
-    max_drawdown: Decimal | None = Field(default=None, gt=0, lt=1)
-    cooldown_losses: int | None = Field(default=None, ge=1)
-    cooldown_bars: int | None = Field(default=None, ge=1)
+    max_position: Decimal | None = Field(
+        default=None, gt=0, le=MAX_WEIGHT, decimal_places=FRACTION_DECIMALS
+    )
+    max_daily_loss: Decimal | None = Field(
+        default=None, gt=0, lt=1, decimal_places=FRACTION_DECIMALS
+    )
+    max_drawdown: Decimal | None = Field(default=None, gt=0, lt=1, decimal_places=FRACTION_DECIMALS)
+    cooldown_losses: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    cooldown_bars: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _cooldown_pair(self) -> RiskSpec:
@@ -131,9 +172,13 @@ class BacktestSpec(_Frozen):
     timeframe: str
     start: datetime
     end: datetime
-    initial_cash: Decimal = Field(default=Decimal(10_000), gt=0)
+    initial_cash: Decimal = Field(
+        default=Decimal(10_000), gt=0, le=MAX_AMOUNT, decimal_places=DECIMALS
+    )
     fees: FeeSpec = Field(default_factory=FeeSpec)
-    slippage_bps: Decimal = Field(default=Decimal(0), ge=0, lt=Decimal(10_000))
+    slippage_bps: Decimal = Field(
+        default=Decimal(0), ge=0, lt=Decimal(10_000), decimal_places=FRACTION_DECIMALS
+    )
     fill: Literal["next_open", "same_close"] = "next_open"
     sizing: SizingSpec = Field(default_factory=SizingSpec)
     stops: StopSpec = Field(default_factory=StopSpec)
@@ -142,7 +187,9 @@ class BacktestSpec(_Frozen):
     calendar: str | None = None
     """The market calendar (`crypto`, `fx` or an exchange code such as `XNYS`): periods per year,
     CAGR's years, the default lot. None: inferred from the spacing of the bars the run uses."""
-    risk_free_rate: Decimal = Field(default=Decimal(0), gt=-1, lt=1)
+    risk_free_rate: Decimal = Field(
+        default=Decimal(0), gt=-1, lt=1, decimal_places=FRACTION_DECIMALS
+    )
     """Annual risk-free rate (0.04 = 4 %) subtracted from returns in Sharpe and Sortino."""
 
     @model_validator(mode="before")
@@ -172,8 +219,8 @@ class BacktestSpec(_Frozen):
     def _naive_is_utc(cls, value: datetime) -> datetime:
         # One rule for the CLI, REST and the library: a time without an offset is UTC.
         if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=UTC)
-        return value
+            value = value.replace(tzinfo=UTC)
+        return in_range(value)
 
     @model_validator(mode="after")
     def _start_before_end(self) -> BacktestSpec:

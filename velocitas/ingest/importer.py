@@ -27,6 +27,7 @@ import psycopg
 import pyarrow as pa
 
 from velocitas.db.engine import connect, libpq_url
+from velocitas.domain.symbols import SYMBOL_PATTERN
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidFile, InvalidRequest
 from velocitas.ingest import loader
@@ -39,8 +40,6 @@ from velocitas.ingest.times import parse_opened_at, parse_zone
 ProgressCallback = Callable[[str, int, int], None]
 """Called as `progress(phase, done, total)`; phases: read, check, load, merge."""
 
-SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$"
-"""What a symbol may look like (the same rule wherever a symbol enters: files, REST)."""
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
@@ -116,7 +115,7 @@ def _session_dates(timeframe: Timeframe) -> bool:
 
 
 def _series(symbol: str, timeframe: Timeframe | str) -> tuple[str, Timeframe]:
-    if not _SYMBOL.match(symbol):
+    if not _SYMBOL.fullmatch(symbol):
         raise InvalidRequest(
             f"invalid symbol {symbol!r}: 1-32 letters, digits or . _ : / -", field="symbol"
         )

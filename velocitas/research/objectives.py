@@ -69,7 +69,7 @@ class ObjectiveFields(BaseModel):
 
     objective: str = Field(default="sharpe", min_length=1)
     direction: Direction = "maximize"
-    min_trades: int = Field(default=0, ge=0)
+    min_trades: int = Field(default=0, ge=0, le=1_000_000_000)
     max_drawdown: float | None = Field(default=None, gt=0, le=1)
 
     @property
