@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -77,16 +76,11 @@ def require_role(needed: Role, action: str) -> Callable[[User], User]:
     """A dependency: the caller (401 without a valid key) if their role grants `needed`, else
     403 saying which roles may do `action`. It runs before the route reads the body, so a
     refused upload is never read."""
-    allowed = " or ".join(repr(role.value) for role in Role if role.grants(needed))
 
     def caller_with_role(user: CurrentUser) -> User:
-        if not user.role.grants(needed):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"{action} needs the role {allowed}; user {user.name!r} has "
-                f"{user.role.value!r} (an operator grants it: "
-                f"`velocitas user role {shlex.quote(user.name)} {needed.value}`)",
-            )
+        refusal = user.role.refusal(user.name, needed, action)
+        if refusal is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=refusal)
         return user
 
     return caller_with_role

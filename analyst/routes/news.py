@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from analyst.deps import AnalystDep
+from analyst.deps import AnalystDep, NewsWriter
 from analyst.ingest import ingest_records
 from analyst.records import FieldError, NewsRecord, parse_record
 from analyst.retrieval import MAX_K, search
@@ -17,9 +17,14 @@ from velocitas.timeparse import Instant, parse_duration
 router = APIRouter(prefix="/news", tags=["news"])
 
 
-@router.post("", response_model=IngestPublic)
-def create_news(batch: NewsBatch, analyst: AnalystDep) -> IngestPublic:
-    """Ingest articles: all valid or nothing stored; duplicates (url, source+headline) skipped."""
+@router.post(
+    "",
+    response_model=IngestPublic,
+    responses={403: {"description": "the caller's role may not write news (data-writer)"}},
+)
+def create_news(batch: NewsBatch, analyst: AnalystDep, _writer: NewsWriter) -> IngestPublic:
+    """Ingest articles: all valid or nothing stored; duplicates (url, source+headline) skipped.
+    Needs the `data-writer` (or `admin`) role: news moves every user's sentiment feature."""
     records: list[NewsRecord] = []
     for index, article in enumerate(batch.articles):
         try:

@@ -13,6 +13,7 @@ from analyst.settings import AnalystSettings
 from analyst.symbols import SymbolTagger
 from tests.support.keys import new_key_headers
 from velocitas.db.accounts import forget_cached_keys
+from velocitas.domain.roles import Role
 
 _JSON = {"headers": {"content-type": "application/json"}}
 ARTICLES = [
@@ -43,7 +44,8 @@ def client(
         settings=AnalystSettings(database_url=database_url),
     )
     forget_cached_keys()
-    return TestClient(create_app(analyst), headers=new_key_headers())
+    # A data-writer: most tests here store news first.
+    return TestClient(create_app(analyst), headers=new_key_headers(role=Role.DATA_WRITER))
 
 
 def test_health_answers_ok(client: TestClient) -> None:
@@ -68,6 +70,20 @@ def test_routes_without_a_valid_key_answer_401_and_store_nothing(
     assert found.json()["hits"] == []
 
 
+def test_a_plain_user_may_search_news_but_not_write_it(client: TestClient) -> None:
+    """News moves every user's sentiment feature, as bars move their prices: writing it takes
+    the data-writer role; reading it does not."""
+    plain = new_key_headers(role=Role.USER)
+    refused = client.post("/news", json={"articles": ARTICLES}, headers=plain)
+    assert refused.status_code == 403, refused.text
+    assert "data-writer" in refused.json()["detail"]
+    assert "velocitas user role" in refused.json()["detail"]
+    search = {"q": "Apple", "at": "2024-01-04T00:00:00Z"}
+    assert client.get("/news/search", params=search, headers=plain).json()["hits"] == []
+    assert client.post("/news", json={"articles": ARTICLES}).json()["inserted"] == 2
+    assert len(client.get("/news/search", params=search, headers=plain).json()["hits"]) == 2
+
+
 def test_a_body_past_the_cap_is_refused_413(
     database_url: str, embeddings: LocalSentenceEmbeddings, tagger: SymbolTagger
 ) -> None:
@@ -75,7 +91,7 @@ def test_a_body_past_the_cap_is_refused_413(
     analyst = SentimentAnalyst(
         embeddings=embeddings, scorer=FinanceVaderScorer(), tagger=tagger, settings=settings
     )
-    client = TestClient(create_app(analyst), headers=new_key_headers())
+    client = TestClient(create_app(analyst), headers=new_key_headers(role=Role.DATA_WRITER))
     many = {"articles": [ARTICLES[0] | {"url": f"https://n.test/{i}"} for i in range(40)]}
     response = client.post("/news", json=many)
     assert response.status_code == 413

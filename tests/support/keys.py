@@ -6,6 +6,7 @@ import uuid
 
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
+from velocitas.domain.roles import Role
 
 __all__ = ["UNCHECKABLE_KEY", "new_key_headers"]
 
@@ -13,8 +14,9 @@ UNCHECKABLE_KEY = {"Authorization": "Bearer vk_abcdefgh_" + "x" * 43}
 """A well-formed key that no database holds: a service must ask its database to refuse it."""
 
 
-def new_key_headers(name: str | None = None) -> dict[str, str]:
-    """`Authorization` headers with the key of a new user in `DATABASE_URL`'s database."""
+def new_key_headers(name: str | None = None, role: Role = Role.USER) -> dict[str, str]:
+    """`Authorization` headers with the key of a new user (with `role`) in `DATABASE_URL`'s
+    database."""
     with session_scope() as session:
-        created = create_user(session, name or f"user-{uuid.uuid4().hex[:8]}")
+        created = create_user(session, name or f"user-{uuid.uuid4().hex[:8]}", role=role)
     return {"Authorization": f"Bearer {created.api_key}"}
