@@ -244,4 +244,4 @@ def test_ws_first_message_with_an_unusable_key_closes_1008(
             ws.send_text(json.dumps({"type": "auth", "key": key}))
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
-        assert (closed.value.code, closed.value.reason) == (1008, "invalid API key"), key
+        assert (closed.value.code, closed.value.reason) == (1008, "missing or invalid API key"), key
