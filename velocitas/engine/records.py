@@ -36,6 +36,7 @@ from velocitas.engine.codes import (
     R_SIDE,
     REJECT_REASONS,
 )
+from velocitas.engine.exact_floats import quotients
 from velocitas.engine.fixed_point import (
     T_FEES_HI,
     T_FEES_LO,
@@ -62,8 +63,8 @@ __all__ = [
 ]
 
 _EXACT = Context(prec=60)
-_FLOAT_EXACT = 2**53  # |integers| below it are exact float64 values
 _POWERS_EXACT = 22  # 10**22 is the largest power of ten exact in float64
+_FLOAT_WINDOW = 2.0**-90  # well above the double-double's error (about 2**-100)
 _INT64_SAFE = 9.0e18  # a float sum of int64 values below it did not wrap
 _HALF_BASE = 10**9
 T = TypeVar("T")
@@ -89,27 +90,12 @@ def wide_int(hi: int, lo: int) -> int:
     return hi * WIDE_BASE + lo
 
 
-def _wide_ints(hi: np.ndarray, lo: np.ndarray) -> npt.NDArray[np.object_]:
-    """Wide numbers as an array of Python ints."""
-    return hi.astype(object) * WIDE_BASE + lo.astype(object)
-
-
 def _wide_total(hi: np.ndarray, lo: np.ndarray) -> int:
     """Σ of wide numbers, exactly (int64 partial sums only where they cannot wrap)."""
     if float(np.abs(hi).sum(dtype=np.float64)) >= _INT64_SAFE or len(lo) >= 2**33:
         return sum(wide_int(h, low) for h, low in zip(hi.tolist(), lo.tolist(), strict=True))
     upper, lower = np.divmod(lo, _HALF_BASE)  # each half below 10**9: sums fit int64
     return int(hi.sum()) * WIDE_BASE + int(upper.sum()) * _HALF_BASE + int(lower.sum())
-
-
-def _small(hi: np.ndarray, lo: np.ndarray) -> npt.NDArray[np.int64] | None:
-    """Wide numbers as int64 when every one is below 2**53 in size (exact in float64)."""
-    if len(hi) and (hi.min() < -1 or hi.max() > 0):
-        return None
-    values = hi * WIDE_BASE + lo  # |value| < 10**18 here: no wrap
-    if len(values) and np.abs(values).max() >= _FLOAT_EXACT:
-        return None
-    return values
 
 
 def fill_instants(opened_at: np.ndarray, bar_column: np.ndarray) -> list[datetime]:
@@ -183,7 +169,7 @@ class FillRecords(_Lazy[Fill]):
     def __len__(self) -> int:
         return len(self.records)
 
-    def hash_lines(self) -> bytes:
+    def hash_lines(self) -> npt.NDArray[np.uint8]:
         """The fills' lines of `BacktestResult.canonical_hash`, byte for byte."""
         symbols, symbol_starts = _packed([leg.symbol for leg in self.legs])
         reasons, reason_starts = _packed(list(FILL_REASONS))
@@ -191,7 +177,7 @@ class FillRecords(_Lazy[Fill]):
             self.records, self.units, self.quantity_exponent, self.fee_exponent,
             symbols, symbol_starts, reasons, reason_starts,
         )  # fmt: skip
-        return lines.tobytes()
+        return lines  # hashlib reads the buffer: no copy to bytes
 
     def fees_paid(self) -> Decimal:
         """`sum(fill.fee for fill in fills, start=Decimal(0))` in the caller's context. Fees are
@@ -260,39 +246,35 @@ class TradeRecords(_Lazy[Trade]):
         return self.fills.records[self.exit_rows, F_BAR].astype(np.int64)
 
     def net_pnl_floats(self) -> npt.NDArray[np.float64]:
-        """`float(trade.net_pnl)` of every trade: the correctly rounded float, −0 kept."""
-        hi, lo = self.units[:, T_NET_HI], self.units[:, T_NET_LO]
+        """`float(trade.net_pnl)` of every trade: the nearest float, −0 kept."""
         exponent = self.net_exponent
-        small = _small(hi, lo)
-        if small is not None and abs(exponent) <= _POWERS_EXACT:
-            # Exact integer and power of ten: one float operation rounds correctly.
-            values = small.astype(np.float64)
-            values = values * 10.0**exponent if exponent >= 0 else values / 10.0 ** (-exponent)
-        elif exponent >= 0:
-            values = np.asarray([float(v) for v in _wide_ints(hi, lo) * 10**exponent])
-        else:  # Python's int / int is correctly rounded
-            values = (_wide_ints(hi, lo) / 10 ** (-exponent)).astype(np.float64)
+        net = self.units[:, T_NET_HI : T_NET_LO + 1]
+        if -_POWERS_EXACT <= exponent <= 0:
+            ones = np.ones(len(net), dtype=np.int64)
+            values, ambiguous = quotients(net, ones, ones, 10.0 ** (-exponent), _FLOAT_WINDOW)
+        else:
+            values, ambiguous = np.empty(len(net)), np.ones(len(net), dtype=np.bool_)
+        for i in np.flatnonzero(ambiguous).tolist():  # Python's int / int rounds to nearest
+            wide = wide_int(int(net[i, 0]), int(net[i, 1]))
+            values[i] = wide * 10**exponent if exponent >= 0 else wide / 10 ** (-exponent)
         return np.where(self.negative_zero[:, 1], -0.0, values)
 
     def return_fractions(self) -> npt.NDArray[np.float64]:
         """`trade.return_fraction` (net P&L over the entry notional) of every trade.
 
-        The correctly rounded float of the exact quotient. (The Decimal property rounds the
-        quotient to the context's 28 digits before the float: the two differ only when that
-        rounding crosses a float64 rounding boundary, about one chance in 10**11 a trade.)
+        The Decimal property rounds the notional and the quotient to the context's digits
+        before the float; outside `quotients`' window around float midpoints that rounding
+        cannot change the nearest float, and inside it the property itself is evaluated.
         """
         entry = self.fills.units[self.entry_rows]
-        price, quantity = entry[:, U_PRICE], entry[:, U_QUANTITY]
-        scale = 10 ** (self.gross_exponent - self.net_exponent)
-        net = _small(self.units[:, T_NET_HI], self.units[:, T_NET_LO])
-        notional = price.astype(np.float64) * quantity.astype(np.float64) * scale
-        if net is not None and (len(net) == 0 or notional.max() < _FLOAT_EXACT):
-            # Below 2**53 the float products above are exact: one division rounds correctly.
-            values = net.astype(np.float64) / notional
-        else:
-            net_ints = _wide_ints(self.units[:, T_NET_HI], self.units[:, T_NET_LO])
-            denominators = price.astype(object) * quantity.astype(object) * scale
-            values = (net_ints / denominators).astype(np.float64)
+        net = self.units[:, T_NET_HI : T_NET_LO + 1]
+        scale = 10.0 ** (self.gross_exponent - self.net_exponent)  # ≤ 10**17: exact
+        window = 2.0 * 10.0 ** (1 - getcontext().prec) + _FLOAT_WINDOW
+        values, ambiguous = quotients(net, entry[:, U_PRICE], entry[:, U_QUANTITY], scale, window)
+        if ambiguous.any():
+            trades = self._all()
+            for i in np.flatnonzero(ambiguous).tolist():
+                values[i] = trades[i].return_fraction
         return np.where(self.negative_zero[:, 1], -0.0, values)
 
     def _build(self) -> list[Trade]:
@@ -367,7 +349,7 @@ class RejectionRecords(_Lazy[Rejection]):
     def __len__(self) -> int:
         return len(self.records)
 
-    def hash_lines(self) -> bytes:
+    def hash_lines(self) -> npt.NDArray[np.uint8]:
         """The rejections' lines of `BacktestResult.canonical_hash`, byte for byte."""
         symbols, symbol_starts = _packed([leg.symbol for leg in self.legs])
         reasons, reason_starts = _packed(list(REJECT_REASONS))
@@ -375,7 +357,7 @@ class RejectionRecords(_Lazy[Rejection]):
             self.records, self.quantities, self.quantity_exponent,
             symbols, symbol_starts, reasons, reason_starts,
         )  # fmt: skip
-        return lines.tobytes()
+        return lines  # hashlib reads the buffer: no copy to bytes
 
     def _build(self) -> list[Rejection]:
         instants = fill_instants(self.opened_at, self.records[:, R_BAR])

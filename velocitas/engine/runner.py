@@ -20,6 +20,7 @@ from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.wire import decimal_text, instant_text
 from velocitas.engine import codes
 from velocitas.engine.alignment import AlignedBars, align
+from velocitas.engine.bar_checks import positive_and_finite, strictly_increasing
 from velocitas.engine.kernel import run_kernel
 from velocitas.engine.ledger import PRICE_DECIMALS, LegLabel, build_ledger
 from velocitas.engine.records import FillRecords, TradeRecords
@@ -94,7 +95,7 @@ def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarAr
         if series is None:
             raise InvalidRequest(f"no bars were given for symbol {symbol!r}", field=field)
         times = series.opened_at
-        if len(times) > 1 and not bool(np.all(times[1:] > times[:-1])):
+        if not strictly_increasing(times):
             raise InvalidRequest(f"bars of {symbol!r} are not strictly increasing", field=field)
         lo, hi = np.searchsorted(times, [start_ns, end_ns])
         part = series.slice(int(lo), int(hi))
@@ -103,9 +104,7 @@ def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarAr
                 f"no {spec.timeframe} bars for {symbol!r} in [{spec.start}, {spec.end})",
                 field=field,
             )
-        # `> 0` is False for NaN, `< inf` catches infinity: two passes, no copy.
-        prices = (part.open, part.high, part.low, part.close)
-        if not all(bool((p > 0).all() and (p < np.inf).all()) for p in prices):
+        if not positive_and_finite(part.open, part.high, part.low, part.close):
             raise InvalidRequest(f"bars of {symbol!r} hold non-positive or NaN prices", field=field)
         selected[symbol] = part
     return [selected[leg.symbol] for leg in spec.legs]
