@@ -90,8 +90,8 @@ class EquityCurve:
         """sha256 of the exact bytes of both arrays (little-endian)."""
         h = hashlib.sha256()
         # The arrays' own buffers when they already are little-endian and contiguous: no copy.
-        h.update(np.ascontiguousarray(self.opened_at, dtype="<i8"))
-        h.update(np.ascontiguousarray(self.equity, dtype="<f8"))
+        h.update(np.ascontiguousarray(self.opened_at, dtype="<i8").data)
+        h.update(np.ascontiguousarray(self.equity, dtype="<f8").data)
         return h.hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,11 +135,11 @@ class BacktestResult:
         }
         h.update(orjson.dumps(header, option=orjson.OPT_SORT_KEYS))
         if isinstance(self.fills, FillRecords):  # the same bytes, written without Decimals
-            h.update(self.fills.hash_lines())
+            h.update(self.fills.hash_lines().data)
         else:
             self._hash_fills(h)
         if isinstance(self.rejections, RejectionRecords):
-            h.update(self.rejections.hash_lines())
+            h.update(self.rejections.hash_lines().data)
         else:
             for r in self.rejections:
                 h.update(
