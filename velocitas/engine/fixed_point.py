@@ -221,10 +221,10 @@ def fill_units(
     for i in range(n):
         price, exact = price_units(records[i, F_PRICE])
         lots = int(records[i, F_LOTS])
-        quantity = lots * lot
         if not (exact and abs(float(lots) * float(lot)) < _QUANTITY_LIMIT):
             status = STATUS_OUT_OF_RANGE
             break
+        quantity = lots * lot
         q_hi, q_lo = _wide(quantity)
         n_hi, n_lo, ok1 = _times(q_hi, q_lo, price)
         r_hi, r_lo, ok2 = _times(n_hi, n_lo, rate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from decimal import Context, Decimal, Inexact, localcontext
 from typing import Any
 
@@ -264,3 +265,13 @@ def test_run_signals_gives_the_decimal_ledgers_result_and_hash(
         assert isinstance(theirs.fills, list)
         assert ours.result_hash == theirs.result_hash
         assert ours.to_dict() == theirs.to_dict()  # fills, trades, rejections, metrics
+
+
+def test_a_result_with_lazy_records_pickles_to_equal_records() -> None:
+    bars = MARKETS[0]
+    result = run_signals(spec(("X",)), [bars], [sma_cross(bars.close, 5, 20)])
+    copy = pickle.loads(pickle.dumps(result))
+    assert copy.fills == result.fills
+    assert copy.trades == list(result.trades)
+    assert copy.rejections == result.rejections
+    assert copy.canonical_hash() == result.result_hash
