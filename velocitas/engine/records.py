@@ -271,10 +271,12 @@ class TradeRecords(_Lazy[Trade]):
         scale = 10.0 ** (self.gross_exponent - self.net_exponent)  # ≤ 10**17: exact
         window = 2.0 * 10.0 ** (1 - getcontext().prec) + _FLOAT_WINDOW
         values, ambiguous = quotients(net, entry[:, U_PRICE], entry[:, U_QUANTITY], scale, window)
-        if ambiguous.any():
-            trades = self._all()
-            for i in np.flatnonzero(ambiguous).tolist():
-                values[i] = trades[i].return_fraction
+        fills = self.fills
+        for i in np.flatnonzero(ambiguous).tolist():  # `Trade.return_fraction`'s own arithmetic
+            net_pnl = decimal_of(wide_int(int(net[i, 0]), int(net[i, 1])), self.net_exponent)
+            quantity = decimal_of(int(entry[i, U_QUANTITY]), fills.quantity_exponent)
+            price = decimal_of(int(entry[i, U_PRICE]), -8)
+            values[i] = float(net_pnl / (quantity * price))
         return np.where(self.negative_zero[:, 1], -0.0, values)
 
     def _build(self) -> list[Trade]:

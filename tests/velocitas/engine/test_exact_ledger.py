@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tests.velocitas.engine.market import MINUTE_NS, START_NS, gbm_bars, sma_cross, spec
 from velocitas.engine import BacktestResult, EquityCurve, run_signals
 from velocitas.engine import ledger as ledger_module
+from velocitas.engine import records as records_module
 from velocitas.engine.codes import (
     F_COLUMNS,
     F_LEG,
@@ -275,3 +276,22 @@ def test_a_result_with_lazy_records_pickles_to_equal_records() -> None:
     assert copy.trades == list(result.trades)
     assert copy.rejections == result.rejections
     assert copy.canonical_hash() == result.result_hash
+
+
+def test_quotients_near_a_float_midpoint_are_computed_in_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slow path taken for an ambiguous quotient gives what the Trade objects give."""
+    bars = MARKETS[1]
+    result = run_signals(
+        spec(("X",), allow_short=True), [bars], [sma_cross(bars.close, 5, 20, short=True)]
+    )
+    trades = result.trades
+    assert isinstance(trades, TradeRecords)
+
+    def all_ambiguous(numerator: np.ndarray, *_: Any) -> tuple[np.ndarray, np.ndarray]:
+        return np.full(len(numerator), np.nan), np.ones(len(numerator), dtype=np.bool_)
+
+    monkeypatch.setattr(records_module, "quotients", all_ambiguous)
+    assert _bits(trades.net_pnl_floats()) == _bits([float(t.net_pnl) for t in trades])
+    assert _bits(trades.return_fractions()) == _bits([t.return_fraction for t in trades])
