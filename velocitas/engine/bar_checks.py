@@ -22,8 +22,8 @@ def positive_and_finite(
     open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
 ) -> bool:
     """Every price > 0 and < inf (NaN fails both)."""
-    for i in range(close.shape[0]):
-        for price in (open_[i], high[i], low[i], close[i]):
-            if not (price > 0.0 and price < np.inf):
-                return False
-    return True
+    ok = True
+    for i in range(close.shape[0]):  # `&`, not `and`: no branch, so the loop vectorises
+        ok &= (open_[i] > 0.0) & (open_[i] < np.inf) & (high[i] > 0.0) & (high[i] < np.inf)
+        ok &= (low[i] > 0.0) & (low[i] < np.inf) & (close[i] > 0.0) & (close[i] < np.inf)
+    return ok

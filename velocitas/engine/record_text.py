@@ -25,6 +25,7 @@ the reason, with room to spare."""
 
 _DIGITS = 40  # a wide number has at most 37
 _WIDE_BASE = 10**18
+_TEN = np.uint64(10)
 
 
 @njit(cache=True, inline="always")
@@ -43,7 +44,7 @@ def _write_repeat(buf: np.ndarray, pos: int, byte: int, times: int) -> int:
     return pos
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # a call would incref/decref its arrays
 def _write_int(buf: np.ndarray, pos: int, value: int, scratch: np.ndarray) -> int:
     """A non-negative or negative int64 in decimal, as `str(int)` writes it."""
     if value < 0:
@@ -56,13 +57,26 @@ def _write_int(buf: np.ndarray, pos: int, value: int, scratch: np.ndarray) -> in
 @njit(cache=True, inline="always")
 def _digits(magnitude: int, scratch: np.ndarray) -> int:
     """Write a non-negative int64's digits right-aligned into scratch; how many ("0" is one)."""
+    rest = np.uint64(magnitude)  # unsigned: no sign fix-up in each division
     count = 0
     while True:
-        scratch[_DIGITS - 1 - count] = 48 + magnitude % 10
-        magnitude //= 10
+        scratch[_DIGITS - 1 - count] = np.uint64(48) + rest % _TEN
+        rest //= _TEN
         count += 1
-        if magnitude == 0:
+        if rest == 0:
             return count
+
+
+@njit(cache=True, inline="always")
+def _digits_at(magnitude: int, offset: int, scratch: np.ndarray) -> int:
+    """Write a positive int64's digits right-aligned `offset` places from scratch's end."""
+    rest = np.uint64(magnitude)
+    count = 0
+    while rest != 0:
+        scratch[_DIGITS - 1 - offset - count] = np.uint64(48) + rest % _TEN
+        rest //= _TEN
+        count += 1
+    return count
 
 
 @njit(cache=True, inline="always")
@@ -70,18 +84,14 @@ def _wide_digits(hi: int, lo: int, scratch: np.ndarray) -> int:
     """The same for a non-negative wide number hi × 10**18 + lo."""
     if hi == 0:
         return _digits(lo, scratch)
+    rest = np.uint64(lo)
     for i in range(18):
-        scratch[_DIGITS - 1 - i] = 48 + lo % 10
-        lo //= 10
-    count = 18
-    while hi != 0:
-        scratch[_DIGITS - 1 - count] = 48 + hi % 10
-        hi //= 10
-        count += 1
-    return count
+        scratch[_DIGITS - 1 - i] = np.uint64(48) + rest % _TEN
+        rest //= _TEN
+    return 18 + _digits_at(hi, 18, scratch)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # a call would incref/decref its arrays
 def _write_decimal(
     buf: np.ndarray, pos: int, hi: int, lo: int, exponent: int, scratch: np.ndarray
 ) -> int:
