@@ -9,7 +9,8 @@ book that ends flat,
 
 `decimal_ledger` states the rules in Python's Decimal and is the reference; `build_ledger`
 computes the same Decimals in scaled integers (`velocitas.engine.exact_ledger`, about 100x
-faster) and replays the run with `decimal_ledger` only when an amount would not fit in int64.
+faster) and replays the run with `decimal_ledger` only when an amount would leave the integers'
+range (`velocitas.engine.fixed_point`).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def build_ledger(
     fee_fixed: Decimal,
 ) -> Ledger:
     """The run's exact ledger: `decimal_ledger`'s Decimals, computed in scaled integers when
-    every amount fits in int64 (fills and trades are then built on first use)."""
+    every amount fits the integers (fills, trades and rejections are then built on first use)."""
     fast = exact_ledger(
         fill_records, opened_at, legs,
         initial_cash=initial_cash, lot_size=lot_size, fee_rate=fee_rate, fee_fixed=fee_fixed,
