@@ -1,18 +1,22 @@
-"""The Decimal ledger: every reported fee, P&L and the final equity, recomputed from the fills.
+"""The exact ledger: every reported fee, P&L and the final equity, recomputed from the fills.
 
-The kernel computes in float64 for speed; this module re-prices each fill exactly. A fill's
+The kernel computes in float64 for speed; the ledger re-prices each fill exactly. A fill's
 price is the kernel's price rounded to `PRICE_DECIMALS` places, its quantity is whole lots ×
-`lot_size`, its fee is `rate × quantity × price + fixed`, all in Decimal arithmetic with enough
-precision to be exact. So, for a book that ends flat,
+`lot_size`, its fee is `rate × quantity × price + fixed`, all in exact arithmetic. So, for a
+book that ends flat,
 
     final_equity == initial_cash + Σ trade.net_pnl        (exactly)
+
+`decimal_ledger` states the rules in Python's Decimal and is the reference; `build_ledger`
+computes the same Decimals in scaled integers (`velocitas.engine.exact_ledger`, about 100x
+faster) and replays the run with `decimal_ledger` only when an amount would leave the integers'
+range (`velocitas.engine.fixed_point`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Context, Decimal, localcontext
 
 import numpy as np
@@ -38,9 +42,18 @@ from velocitas.engine.codes import (
     REASON_ENTRY,
     REJECT_REASONS,
 )
+from velocitas.engine.exact_ledger import exact_ledger
+from velocitas.engine.records import LegLabel, fill_instants
 from velocitas.engine.result import Breakdown, PnlSummary
 
-__all__ = ["PRICE_DECIMALS", "Ledger", "LegLabel", "build_ledger", "price_decimal"]
+__all__ = [
+    "PRICE_DECIMALS",
+    "Ledger",
+    "LegLabel",
+    "build_ledger",
+    "decimal_ledger",
+    "price_decimal",
+]
 
 PRICE_DECIMALS = 8
 # 60 significant digits hold any product of an 8-decimal price, a lot-grid quantity and a fee
@@ -49,18 +62,10 @@ _EXACT = Context(prec=60)
 
 
 @dataclass(frozen=True, slots=True)
-class LegLabel:
-    """What the ledger needs to know about a leg to label its fills and trades."""
-
-    symbol: str
-    strategy: str
-
-
-@dataclass(frozen=True, slots=True)
 class Ledger:
-    fills: list[Fill]
-    trades: list[Trade]
-    rejections: list[Rejection]
+    fills: Sequence[Fill]
+    trades: Sequence[Trade]
+    rejections: Sequence[Rejection]
     final_equity: Decimal
     breakdown: Breakdown
 
@@ -81,11 +86,42 @@ def build_ledger(
     fee_rate: Decimal,
     fee_fixed: Decimal,
 ) -> Ledger:
+    """The run's exact ledger: `decimal_ledger`'s Decimals, computed in scaled integers when
+    every amount fits the integers (fills, trades and rejections are then built on first use)."""
+    fast = exact_ledger(
+        fill_records, opened_at, legs,
+        initial_cash=initial_cash, lot_size=lot_size, fee_rate=fee_rate, fee_fixed=fee_fixed,
+    )  # fmt: skip
+    if fast is None:
+        return decimal_ledger(
+            fill_records, rejection_records, opened_at, legs,
+            initial_cash=initial_cash, lot_size=lot_size, fee_rate=fee_rate, fee_fixed=fee_fixed,
+        )  # fmt: skip
+    rejections = fast.rejections(rejection_records)
+    if rejections is None:
+        return decimal_ledger(
+            fill_records, rejection_records, opened_at, legs,
+            initial_cash=initial_cash, lot_size=lot_size, fee_rate=fee_rate, fee_fixed=fee_fixed,
+        )  # fmt: skip
+    return Ledger(fast.fills, fast.trades, rejections, fast.final_equity, fast.breakdown)
+
+
+def decimal_ledger(
+    fill_records: np.ndarray,
+    rejection_records: np.ndarray,
+    opened_at: np.ndarray,
+    legs: Sequence[LegLabel],
+    *,
+    initial_cash: Decimal,
+    lot_size: Decimal,
+    fee_rate: Decimal,
+    fee_fixed: Decimal,
+) -> Ledger:
     """Replay the kernel's fill records in Decimal and pair entries with exits into trades."""
     fills: list[Fill] = []
     trades: list[Trade] = []
     open_entries: dict[int, Fill] = {}
-    fill_times = _instants(opened_at, fill_records[:, F_BAR])
+    fill_times = fill_instants(opened_at, fill_records[:, F_BAR])
     with localcontext(_EXACT):
         cash = initial_cash
         for row, filled_at in zip(fill_records.tolist(), fill_times, strict=True):
@@ -116,8 +152,18 @@ def build_ledger(
         if open_entries:
             raise RuntimeError(f"engine bug: legs {sorted(open_entries)} still open at the end")
         breakdown = _breakdown(trades, legs)
-    rejection_times = _instants(opened_at, rejection_records[:, R_BAR])
-    rejections = [
+    rejections = _rejections(rejection_records, opened_at, legs, lot_size)
+    return Ledger(fills, trades, rejections, cash, breakdown)
+
+
+def _rejections(
+    rejection_records: np.ndarray,
+    opened_at: np.ndarray,
+    legs: Sequence[LegLabel],
+    lot_size: Decimal,
+) -> list[Rejection]:
+    rejection_times = fill_instants(opened_at, rejection_records[:, R_BAR])
+    return [
         Rejection(
             leg=int(row[R_LEG]),
             symbol=legs[int(row[R_LEG])].symbol,
@@ -129,14 +175,6 @@ def build_ledger(
         )
         for row, rejected_at in zip(rejection_records.tolist(), rejection_times, strict=True)
     ]
-    return Ledger(fills, trades, rejections, cash, breakdown)
-
-
-def _instants(opened_at: np.ndarray, bar_column: np.ndarray) -> list[datetime]:
-    """UTC datetimes of the given bars, converted in one numpy pass."""
-    micros = opened_at[bar_column.astype(np.int64)] // 1000
-    naive = micros.astype("datetime64[us]").astype(datetime).tolist()
-    return [moment.replace(tzinfo=UTC) for moment in naive]
 
 
 def _round_trip(entry: Fill, exit_: Fill, strategy: str) -> Trade:

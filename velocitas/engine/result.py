@@ -11,6 +11,7 @@ but the metrics, so the same inputs give the same hash in any process.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from velocitas.domain.fills import Fill
 from velocitas.domain.rejections import Rejection
 from velocitas.domain.trades import Trade
 from velocitas.domain.wire import decimal_text
+from velocitas.engine.records import FillRecords, RejectionRecords
 
 __all__ = [
     "BacktestResult",
@@ -87,8 +89,9 @@ class EquityCurve:
     def digest(self) -> str:
         """sha256 of the exact bytes of both arrays (little-endian)."""
         h = hashlib.sha256()
-        h.update(self.opened_at.astype("<i8").tobytes())
-        h.update(self.equity.astype("<f8").tobytes())
+        # The arrays' own buffers when they already are little-endian and contiguous: no copy.
+        h.update(np.ascontiguousarray(self.opened_at, dtype="<i8").data)
+        h.update(np.ascontiguousarray(self.equity, dtype="<f8").data)
         return h.hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,9 +105,10 @@ class BacktestResult:
 
     initial_cash: Decimal
     final_equity: Decimal
-    trades: list[Trade]
-    fills: list[Fill]
-    rejections: list[Rejection]
+    trades: Sequence[Trade]
+    """Closed round trips in exit order (from the exact ledger: built on first use)."""
+    fills: Sequence[Fill]
+    rejections: Sequence[Rejection]
     equity: EquityCurve
     breakdown: Breakdown
     engine_version: str
@@ -130,16 +134,25 @@ class BacktestResult:
             "trades": len(self.trades),
         }
         h.update(orjson.dumps(header, option=orjson.OPT_SORT_KEYS))
+        if isinstance(self.fills, FillRecords):  # the same bytes, written without Decimals
+            h.update(self.fills.hash_lines().data)
+        else:
+            self._hash_fills(h)
+        if isinstance(self.rejections, RejectionRecords):
+            h.update(self.rejections.hash_lines().data)
+        else:
+            for r in self.rejections:
+                h.update(
+                    f"\nR{r.leg},{r.symbol},{r.bar_index},{r.side},{r.quantity},{r.reason}".encode()
+                )
+        return h.hexdigest()
+
+    def _hash_fills(self, h: Any) -> None:
         for f in self.fills:
             h.update(
                 f"\nF{f.leg},{f.symbol},{f.bar_index},{f.side},{f.quantity},{f.price},"
                 f"{f.fee},{f.reason}".encode()
             )
-        for r in self.rejections:
-            h.update(
-                f"\nR{r.leg},{r.symbol},{r.bar_index},{r.side},{r.quantity},{r.reason}".encode()
-            )
-        return h.hexdigest()
 
     def to_dict(
         self, *, include_equity: bool = True, include_ledger: bool = True

@@ -17,12 +17,13 @@ import numpy.typing as npt
 from velocitas.calendars import MarketCalendar, resolve_calendar
 from velocitas.domain.bars import BarArrays, from_epoch_ns, to_epoch_ns
 from velocitas.domain.timeframe import Timeframe
-from velocitas.domain.trades import Trade
 from velocitas.domain.wire import decimal_text, instant_text
 from velocitas.engine import codes
 from velocitas.engine.alignment import AlignedBars, align
+from velocitas.engine.bar_checks import positive_and_finite, strictly_increasing
 from velocitas.engine.kernel import run_kernel
 from velocitas.engine.ledger import PRICE_DECIMALS, LegLabel, build_ledger
+from velocitas.engine.records import FillRecords, TradeRecords
 from velocitas.engine.result import BacktestResult, EquityCurve
 from velocitas.engine.spec import BacktestSpec, LegSpec, StopLevelSpec
 from velocitas.engine.version import ENGINE_VERSION
@@ -94,7 +95,7 @@ def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarAr
         if series is None:
             raise InvalidRequest(f"no bars were given for symbol {symbol!r}", field=field)
         times = series.opened_at
-        if len(times) > 1 and not bool(np.all(times[1:] > times[:-1])):
+        if not strictly_increasing(times):
             raise InvalidRequest(f"bars of {symbol!r} are not strictly increasing", field=field)
         lo, hi = np.searchsorted(times, [start_ns, end_ns])
         part = series.slice(int(lo), int(hi))
@@ -103,9 +104,7 @@ def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarAr
                 f"no {spec.timeframe} bars for {symbol!r} in [{spec.start}, {spec.end})",
                 field=field,
             )
-        # `> 0` is False for NaN, `< inf` catches infinity: two passes, no copy.
-        prices = (part.open, part.high, part.low, part.close)
-        if not all(bool((p > 0).all() and (p < np.inf).all()) for p in prices):
+        if not positive_and_finite(part.open, part.high, part.low, part.close):
             raise InvalidRequest(f"bars of {symbol!r} hold non-positive or NaN prices", field=field)
         selected[symbol] = part
     return [selected[leg.symbol] for leg in spec.legs]
@@ -248,12 +247,35 @@ def run_signals(
     return replace(result, result_hash=result.canonical_hash())
 
 
-def _exposure_bars(trades: Sequence[Trade], bars: int) -> int:
-    """Bars that ended with at least one position open (a trade holds bars entry..exit−1)."""
-    change = np.zeros(bars + 1, dtype=np.int64)
-    np.add.at(change, [t.entry_bar for t in trades], 1)
-    np.add.at(change, [t.exit_bar for t in trades], -1)
-    return int(np.count_nonzero(np.cumsum(change[:bars]) > 0))
+def _exposure_bars(entry_bars: npt.ArrayLike, exit_bars: npt.ArrayLike) -> int:
+    """Bars that ended with at least one position open (a trade holds bars entry..exit−1):
+    the union of the trades' intervals, from their sorted ends (no array as long as the run)."""
+    entries = np.asarray(entry_bars, dtype=np.int64)
+    if len(entries) == 0:
+        return 0
+    ends = np.concatenate([entries, np.asarray(exit_bars, dtype=np.int64)])
+    steps = np.concatenate([np.ones(len(entries), np.int64), -np.ones(len(entries), np.int64)])
+    order = np.argsort(ends, kind="stable")
+    ends = ends[order]
+    open_after = np.cumsum(steps[order])  # positions open after each end; ties: the last counts
+    return int(np.diff(ends)[open_after[:-1] > 0].sum())
+
+
+def _trade_figures(
+    result: BacktestResult,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], Decimal, int]:
+    """(net P&L as floats, return fractions, fees paid, exposure bars) of the run's trades,
+    from the exact ledger's columns when it has them (no Trade or Fill is then built)."""
+    trades, fills = result.trades, result.fills
+    if isinstance(trades, TradeRecords) and isinstance(fills, FillRecords):
+        exposure = _exposure_bars(trades.entry_bars(), trades.exit_bars())
+        return trades.net_pnl_floats(), trades.return_fractions(), fills.fees_paid(), exposure
+    return (
+        np.asarray([float(t.net_pnl) for t in trades], dtype=np.float64),
+        np.asarray([t.return_fraction for t in trades], dtype=np.float64),
+        sum((f.fee for f in fills), start=Decimal(0)),
+        _exposure_bars([t.entry_bar for t in trades], [t.exit_bar for t in trades]),
+    )
 
 
 def run_facts(
@@ -307,16 +329,16 @@ def performance_metrics(
     on `calendar` (default: `spec.calendar`, else inferred from the run's bars)."""
     if calendar is None:
         calendar = resolve_calendar(spec.calendar, result.equity.opened_at, spec.timeframe)
-    trades = result.trades
+    net_pnls, returns, fees_paid, exposure_bars = _trade_figures(result)
     return compute_metrics(
         result.equity.equity,
         result.equity.opened_at,
-        np.asarray([float(t.net_pnl) for t in trades], dtype=np.float64),
-        np.asarray([t.return_fraction for t in trades], dtype=np.float64),
+        net_pnls,
+        returns,
         timeframe=spec.timeframe,
         calendar=calendar,
-        fees_paid=sum((f.fee for f in result.fills), start=Decimal(0)),
-        exposure_bars=_exposure_bars(trades, len(result.equity)),
+        fees_paid=fees_paid,
+        exposure_bars=exposure_bars,
         benchmark_close=benchmark_close,
         initial_equity=spec.initial_cash,
         risk_free_rate=float(spec.risk_free_rate),

@@ -10,7 +10,7 @@ Money stays exact: Decimal values in object columns (see docs/notebook.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any
@@ -183,7 +183,7 @@ def infer_timeframe(opened_at: np.ndarray) -> str:
     )
 
 
-def trades_frame(trades: list[Trade]) -> pd.DataFrame:
+def trades_frame(trades: Sequence[Trade]) -> pd.DataFrame:
     """One row per closed trade: every `Trade` field (money as Decimal in object columns, times
     as UTC timestamps, `side` as text) plus `return_fraction` (float)."""
     names = [f.name for f in fields(Trade)]
