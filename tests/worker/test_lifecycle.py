@@ -98,7 +98,9 @@ def test_run_job_worker_killed_mid_job_completes_exactly_once(
 ) -> None:
     workers.env.update(FAST_REDELIVERY)
     first = workers.start()
-    job_id = new_job(owner, {"steps": 10, "step_s": 0.2})
+    # 4 s of work (under the 6 s time limit): on a loaded machine the kill must still land
+    # well before the job ends.
+    job_id = new_job(owner, {"steps": 10, "step_s": 0.4})
     send(TASK_SLEEPY, job_id, queue)
     wait_until(lambda: job_row(job_id).progress >= 0.2)
     workers.kill_hard(first)  # kill -9 the worker and its pool: no ack, no clean-up
