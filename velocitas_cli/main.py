@@ -94,6 +94,9 @@ app = typer.Typer(
     help="Velocitas: algorithmic-trading research run as a service.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help for this one screen: rich's help renderer (with markdown) takes longer to
+    # import than everything else `velocitas --help` does; each area keeps rich help.
+    rich_markup_mode=None,
 )
 
 

@@ -29,6 +29,7 @@ HEAVY = (
     "velocitas",
     "analyst",
     "lab",
+    "markdown_it",  # rich's help renderer: the top-level help is plain
 )
 
 _PROBE = """
