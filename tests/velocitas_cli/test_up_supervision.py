@@ -216,6 +216,13 @@ def test_up_restarts_its_killed_embedded_redis_and_postgres_and_jobs_still_run(
         )
         up.job_succeeds(key)
         assert up.child("gateway.main:app") == gateway  # the services rode it out
+        restarted_redis, restarted_postgres = _redis_pid(own_home), _postmaster_pid(own_home)
+    # `up` has stopped: the servers it started again stopped with it, as the first ones would.
+    wait_until(
+        lambda: not _running(restarted_redis) and not _running(restarted_postgres),
+        timeout=60,
+        message="the restarted servers stopped with `up`",
+    )
 
 
 def test_up_stops_everything_with_exit_code_1_when_a_service_crash_loops(
