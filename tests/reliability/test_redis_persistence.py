@@ -26,6 +26,8 @@ config = {}
 for name in ("appendonly", "appendfsync", "save"):
     config.update(client.config_get(name))
 print(json.dumps(config))
+# The embedded server stops when its last client leaves: this connection must not outlive us.
+client.close()
 """
 
 
