@@ -3,9 +3,10 @@ another user's latency while wrong secrets for a known key prefix arrive (issue 
 
 Real processes: PostgreSQL (embedded unless `DATABASE_URL`), one oracle and one gateway
 (uvicorn, one worker each, uvloop + httptools), clients on raw keep-alive connections in this
-process. Prints, for each path, one connection's sequential p50/p99 and `--connections`
-connections' throughput, then the ratios the issue sets as goals (the gateway adds < 2 ms p50
-and holds >= 80 % of the oracle's direct throughput). Then `--flood` runs the other user's
+process, on uvloop too (the load generator shares the machine's cores with both servers).
+Prints, for each path, one connection's sequential p50/p99 and `--connections` connections'
+throughput, then the ratios the issue sets as goals (the gateway adds < 2 ms p50 and holds
+>= 80 % of the oracle's direct throughput). Then `--flood` runs the other user's
 `GET /backtests` loop alone and with 10 wrong-secret requests/s from one client.
 
     python bench/bench_gateway_proxy.py [--seconds 5] [--connections 16]
@@ -28,6 +29,7 @@ import httpx
 import numpy as np
 import orjson
 import psycopg
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test kit's bundle factory
 
@@ -136,7 +138,7 @@ def _load(port: int, request: bytes, connections: int, seconds: float) -> tuple[
         assert set(statuses) == {200}, sorted(set(statuses))
         return len(latencies) / (time.perf_counter() - start), np.array(latencies) * 1e3
 
-    return asyncio.run(run())
+    return uvloop.run(run())
 
 
 def bench_proxy(
@@ -149,10 +151,12 @@ def bench_proxy(
         request = _request("POST", "/predict", port, key, body)
         _load(port, request, args.connections, 1.0)  # warm-up: every connection path
         _, one = _load(port, request, 1, args.seconds)
-        used = {service: _cpu_seconds(pid) for service, pid in pids.items()}
+        pids_here = {**pids, "load generator": os.getpid()}
+        used = {service: _cpu_seconds(pid) for service, pid in pids_here.items()}
         rate, many = _load(port, request, args.connections, args.seconds)
         cpu = {
-            s: (_cpu_seconds(p) - used[s]) / (rate * args.seconds) * 1e3 for s, p in pids.items()
+            s: (_cpu_seconds(p) - used[s]) / (rate * args.seconds) * 1e3
+            for s, p in pids_here.items()
         }
         figures[name] = (np.percentile(one, 50), rate, cpu)
         print(
@@ -160,7 +164,8 @@ def bench_proxy(
             f"p99 {np.percentile(one, 99):.3f} ms | {args.connections} connections "
             f"{rate:,.0f} req/s, p50 {np.percentile(many, 50):.2f} ms, "
             f"p99 {np.percentile(many, 99):.2f} ms | CPU per request: oracle "
-            f"{cpu['oracle']:.3f} ms, gateway {cpu['gateway']:.3f} ms"
+            f"{cpu['oracle']:.3f} ms, gateway {cpu['gateway']:.3f} ms, "
+            f"load generator {cpu['load generator']:.3f} ms"
         )
     (direct_p50, direct_rate, direct_cpu), (gateway_p50, gateway_rate, gateway_cpu) = (
         figures.values()
@@ -209,7 +214,7 @@ def bench_flood(gateway_port: int, victim_key: str, other_key: str, seconds: flo
 
     _load(gateway_port, request, 1, 1.0)  # warm-up: the other user's key verified and cached
     for flood in (False, True):
-        ms, codes = asyncio.run(measure(flood))
+        ms, codes = uvloop.run(measure(flood))
         counts = {code: codes.count(code) for code in sorted(set(codes))}
         print(
             f"other user's GET /backtests, {'with' if flood else 'without'} 10 wrong secrets/s: "
