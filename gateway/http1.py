@@ -137,11 +137,16 @@ class Pool:
 async def _read_reply(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
     """The next answer on `reader`, and whether the connection may carry another request."""
     try:
-        status_line = await reader.readline()
+        head = await reader.readuntil(b"\r\n\r\n")  # one call: readline per header costs more
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise Unreachable("the connection closed inside the head") from exc
+        raise _NoAnswer("connection closed") from exc
     except ConnectionError as exc:
         raise _NoAnswer("connection reset") from exc
-    if not status_line:
-        raise _NoAnswer("connection closed")
+    except asyncio.LimitOverrunError as exc:
+        raise Unreachable("the answer's head is too long") from exc
+    status_line, *fields = head[:-4].split(b"\r\n")
     version, _, rest = status_line.partition(b" ")
     code = rest[:3]
     if version not in (b"HTTP/1.1", b"HTTP/1.0") or not code.isdigit():
@@ -151,10 +156,8 @@ async def _read_reply(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
     chunked = False
     close = version == b"HTTP/1.0"
     content_type = None
-    while (line := await reader.readline()) not in (b"\r\n", b"\n"):
-        if not line:
-            raise Unreachable("the connection closed inside the headers")
-        name, _, value = line.partition(b":")
+    for field in fields:
+        name, _, value = field.partition(b":")
         name, value = name.strip().lower(), value.strip()
         if name == b"content-length":
             length = int(value)
