@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from gateway.proxy import ProxyRoutes, Relayed
 from gateway.routes import (
     backtests,
     bars,
@@ -55,7 +56,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_error_handlers(app)
     redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
     # Added last, runs first: the key is checked before the body's size, and both before the
-    # application reads a byte of the body.
+    # application reads a byte of the body; then the routes the gateway only relays are
+    # forwarded without FastAPI's routing (gateway.proxy).
+    app.add_middleware(
+        ProxyRoutes, routes={("POST", "/predict"): Relayed("oracle")}, state=app.state
+    )
     app.add_middleware(
         BodyLimit,
         limit=chosen.max_body_bytes,

@@ -1,22 +1,29 @@
 """Calls to the services behind the gateway (oracle, analyst), answered as they answered.
 
 Services never import each other: the gateway knows them only by URL. Each is one `Upstream`,
-a pooled HTTP client created when the gateway starts and closed when it stops (a client per
-request cost ~19 ms of event-loop CPU and stalled every other request). A service that cannot
-be reached answers 503, one slower than its timeout 504; anything the service says itself (its
-status and body) is relayed unchanged.
+a pool of kept-alive connections (`gateway.http1`) created when the gateway starts and closed
+when it stops (a client per request cost ~19 ms of event-loop CPU and stalled every other
+request). A service that cannot be reached answers 503, one slower than its timeout 504, with
+the gateway's own error body, which names the service but never its address (that goes to the
+log); anything the service says itself (its status, body and Content-Type) is relayed unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Annotated
+from urllib.parse import urlencode
 
-import httpx
 from fastapi import Depends, Request, Response, status
 
+from gateway.http1 import Pool, Reply, Unreachable
 from gateway.schemas import ErrorBody
 
 __all__ = ["AnalystDep", "OracleDep", "Upstream"]
+
+_JSON = b"application/json"
+_log = logging.getLogger(__name__)
 
 
 class Upstream:
@@ -26,40 +33,62 @@ class Upstream:
         self, service: str, base_url: str, *, timeout: float, max_connections: int = 100
     ) -> None:
         self.service = service
-        self.client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
+        self._pool = Pool(base_url, timeout=timeout, max_connections=max_connections)
 
-    async def relay(self, method: str, path: str, **request: Any) -> Response:
-        """Send the request (`httpx` keyword arguments) to `path` and answer with its reply."""
+    async def call(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes = b"",
+    ) -> Reply:
+        """The service's answer to `method target` (path and query), or the gateway's own 503 or
+        504 when there is none. Its Content-Type is JSON when the service named none."""
         try:
-            answer = await self.client.request(method, path, **request)
-        except httpx.TimeoutException:
+            reply = await self._pool.request(method, target, headers, body)
+        except TimeoutError:
+            _log.warning("the %s did not answer %s %s in time", self.service, method, target)
             return _error(
                 status.HTTP_504_GATEWAY_TIMEOUT, f"the {self.service} did not answer in time"
             )
-        except httpx.TransportError as exc:
-            return _error(
-                status.HTTP_503_SERVICE_UNAVAILABLE, f"the {self.service} is unreachable: {exc}"
-            )
-        return Response(
-            answer.content,
-            status_code=answer.status_code,
-            media_type=answer.headers.get("content-type", "application/json"),
+        except ValueError:  # a CR, LF or NUL no HTTP server passes on: refuse, don't forward
+            return _error(status.HTTP_400_BAD_REQUEST, "the request cannot be forwarded as it is")
+        except Unreachable as exc:
+            _log.warning("the %s is unreachable: %s", self.service, exc)
+            return _error(status.HTTP_503_SERVICE_UNAVAILABLE, f"the {self.service} is unreachable")
+        if reply.content_type is None:
+            return Reply(reply.status, reply.body, _JSON)
+        return reply
+
+    async def relay(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> Response:
+        """`call`, for a FastAPI route: `path?params` with `headers`, answered as a Response."""
+        target = path + (f"?{urlencode(params)}" if params else "")
+        reply = await self.call(
+            method.encode(),
+            target.encode(),
+            [(name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in headers.items()],
+            body,
         )
+        return Response(reply.body, status_code=reply.status, headers=_content_type(reply))
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self._pool.aclose()
 
 
-def _error(code: int, detail: str) -> Response:
-    return Response(
-        ErrorBody(detail=detail).model_dump_json(), status_code=code, media_type="application/json"
-    )
+def _content_type(reply: Reply) -> dict[str, str]:
+    return {"content-type": (reply.content_type or _JSON).decode("latin-1")}
+
+
+def _error(code: int, detail: str) -> Reply:
+    return Reply(code, ErrorBody(detail=detail).model_dump_json().encode(), _JSON)
 
 
 async def _oracle(request: Request) -> Upstream:

@@ -4,7 +4,8 @@ The gateway never loads a model: it forwards the JSON body and the caller's key 
 `{ORACLE_URL}/predict` (request forms in docs/oracle.md) and relays the oracle's answer and
 status: 200 with the action and the model version, 413/422 naming the problem, 503 while no
 model is loaded. An oracle that cannot be reached answers 503, one that is too slow 504
-(`ORACLE_TIMEOUT_S`). The body's cap (`ORACLE_MAX_BODY_BYTES`) is `BodyLimit`'s, in `main`.
+(`ORACLE_TIMEOUT_S`). The body's cap (`ORACLE_MAX_BODY_BYTES`) is `BodyLimit`'s, in `main`;
+the relay itself is `gateway.proxy`'s, ahead of FastAPI's router.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ _BODY_SCHEMA: dict[str, Any] = {
 )
 async def create_prediction(request: Request, user: CurrentUser, oracle: OracleDep) -> Response:
     """The served policy's action for a state, a batch of states, or a symbol at an instant."""
+    # `gateway.proxy.ProxyRoutes` answers this route before FastAPI routes it; this is the same
+    # relay, for the schema and for a request that reaches the router all the same.
     headers = {
-        "content-type": "application/json",
+        "content-type": request.headers.get("content-type", "application/json"),
         "authorization": request.headers["authorization"],
     }
-    return await oracle.relay("POST", "/predict", content=await request.body(), headers=headers)
+    return await oracle.relay("POST", "/predict", body=await request.body(), headers=headers)
