@@ -22,6 +22,7 @@ fork.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -81,7 +82,12 @@ class Leadership:
         return self._held
 
     def release(self) -> None:
+        """Let go now. Closing the connection alone frees the lock only once its server
+        process has noticed (asynchronously), so a held lock is unlocked first."""
         if self._connection is not None:
+            if self._held:
+                with contextlib.suppress(psycopg.Error):  # a dead connection holds nothing
+                    self._connection.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
             self._connection.close()
         self._connection, self._held = None, False
 

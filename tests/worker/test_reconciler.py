@@ -45,7 +45,7 @@ def test_leadership_has_one_holder_until_it_lets_go(database_url: str) -> None:
         assert first.held()
         assert not second.held()
         assert first.held()  # kept, round after round
-        first.release()  # as when its process dies: PostgreSQL frees the lock
+        first.release()  # as a worker stopping does: the lock is free at once
         assert second.held()
     finally:
         first.release()
