@@ -53,6 +53,11 @@ class Readiness:
     def ready(self) -> bool:
         return all(outcome == OK for outcome in self.checks.values())
 
+    @property
+    def status_code(self) -> int:
+        """The HTTP status `/ready` answers with: 200, or 503 while a check fails."""
+        return 200 if self.ready else 503
+
     def body(self) -> dict[str, Any]:
         return {"status": "ready" if self.ready else "not ready", "checks": self.checks}
 

@@ -23,4 +23,4 @@ def read_health() -> dict[str, str]:
 )
 def read_readiness(analyst: AnalystDep) -> JSONResponse:
     readiness = check_readiness(analyst.settings)
-    return JSONResponse(readiness.body(), status_code=200 if readiness.ready else 503)
+    return JSONResponse(readiness.body(), status_code=readiness.status_code)

@@ -23,4 +23,4 @@ def read_health() -> dict[str, str]:
 )
 def read_readiness(settings: SettingsDep) -> JSONResponse:
     readiness = check_readiness(settings, redis_used=True)
-    return JSONResponse(readiness.body(), status_code=200 if readiness.ready else 503)
+    return JSONResponse(readiness.body(), status_code=readiness.status_code)

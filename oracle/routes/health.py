@@ -37,4 +37,4 @@ def read_readiness(holder: HolderDep) -> Response:
     checks = check_readiness(holder.settings).checks
     checks["model"] = OK if holder.current else "none loaded yet (`/health` says why)"
     readiness = Readiness(checks)
-    return json_response(readiness.body(), status_code=200 if readiness.ready else 503)
+    return json_response(readiness.body(), status_code=readiness.status_code)
