@@ -55,7 +55,9 @@ _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 _HANDLER_NAME = "velocitas-json"
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Record attributes that are not `extra=` fields: the standard ones, and uvicorn's coloured copy
+# of its message.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 def current_request_id() -> str | None:

@@ -29,7 +29,9 @@ from velocitas.settings import Settings
 from worker.settings import WorkerSettings
 
 COMPOSE = shutil.which("docker-compose")
-HADOLINT = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+HADOLINT = shutil.which("hadolint") or shutil.which(
+    "hadolint", path=str(Path(sys.executable).parent)
+)
 SECRETS = {"POSTGRES_PASSWORD": "compose-test-password", "GRAFANA_ADMIN_PASSWORD": "grafana-test"}
 
 SETTINGS: dict[str, type[BaseSettings]] = {
@@ -197,7 +199,8 @@ def test_workers_get_time_to_finish_a_job_on_sigterm(services: dict[str, Any]) -
 
 def _seconds(duration: str) -> int:
     match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
-    assert match is not None and duration, duration
+    assert duration
+    assert match is not None, duration
     return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
 
 
@@ -238,7 +241,7 @@ def test_only_nginx_is_published_beyond_the_hosts_loopback(services: dict[str, A
     for name, spec in services.items():
         for port in spec.get("ports", []):
             if name != "nginx":  # "127.0.0.1:9090:9090": the host's loopback only
-                assert isinstance(port, str) and port.startswith("127.0.0.1:"), (name, port)
+                assert str(port).startswith("127.0.0.1:"), (name, port)
 
 
 def test_images_are_built_with_extras_the_project_declares(services: dict[str, Any]) -> None:
@@ -255,7 +258,7 @@ def test_images_are_built_with_extras_the_project_declares(services: dict[str, A
     for name, spec in services.items():
         if spec["image"].startswith("velocitas-"):
             assert spec["image"] in built, f"{name} runs {spec['image']}, which nothing builds"
-    assert "worker" in built["velocitas-worker"] and "lab" in built["velocitas-worker"]
+    assert {"worker", "lab"} <= set(built["velocitas-worker"])
 
 
 def _bind_sources(services: dict[str, Any]) -> list[str]:
@@ -272,7 +275,7 @@ def _bind_sources(services: dict[str, Any]) -> list[str]:
 def test_every_bind_mounted_file_is_in_the_checkout(services: dict[str, Any]) -> None:
     sources = _bind_sources(services)
     assert "nginx/velocitas.conf" in sources
-    assert MONITORING_FILES <= set(sources)
+    assert set(sources) >= MONITORING_FILES
     missing = [s for s in sources if not (REPO / s).exists() and s not in MONITORING_FILES]
     assert not missing
     if any(not (REPO / s).exists() for s in MONITORING_FILES):
