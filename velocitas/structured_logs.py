@@ -146,10 +146,11 @@ def configure_logging(service: str, settings: Settings | None = None) -> None:
     handler.setFormatter(JsonFormatter())
     _add_filter(handler, service)
     root.setLevel(chosen.log_level)
-    for name in _SERVER_LOGGERS:
+    for name in _SERVER_LOGGERS:  # those uvicorn gave a handler (not one it silenced)
         logger = logging.getLogger(name)
-        logger.handlers = []
-        logger.propagate = True
+        if logger.handlers:
+            logger.handlers = []
+            logger.propagate = True
 
 
 def json_handlers(handlers: list[logging.Handler], service: str) -> None:
