@@ -23,6 +23,8 @@ from analyst.settings import get_analyst_settings
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
 from velocitas.key_guard import KeyChecker, KeyGuard
+from velocitas.request_id import RequestId
+from velocitas.structured_logs import configure_logging
 from velocitas.web_errors import install_error_handlers
 
 
@@ -39,6 +41,7 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
     app.state.analyst_factory = factory
     install_error_handlers(app, root="query")
     redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
+    configure_logging("analyst", settings)  # JSON lines with the request id (LOG_FORMAT)
     app.include_router(health.router)
     # The same API keys as the gateway's (the gateway forwards its caller's), checked before
     # the body is read.
@@ -46,6 +49,7 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
         BodyLimit, limit=settings.analyst_max_body_bytes, setting="ANALYST_MAX_BODY_BYTES"
     )
     app.add_middleware(KeyGuard, checker=KeyChecker(settings))
+    app.add_middleware(RequestId)  # the gateway's X-Request-ID, kept
     app.include_router(news.router)
     app.include_router(sentiment.router)
     return app

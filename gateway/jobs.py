@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -19,6 +20,9 @@ from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobEvent, JobKind, JobStatus
 from velocitas.errors import InvalidRequest, NotFound
 from velocitas.jobs import publish
+from velocitas.structured_logs import bound
+
+log = logging.getLogger(__name__)
 
 Responses = dict[int | str, dict[str, Any]]
 NOT_YOURS: Responses = {404: {"model": ErrorBody, "description": "No such job (or not yours)."}}
@@ -60,7 +64,10 @@ def submit(
         session, owner_id=owner_id, kind=kind, spec=spec, idempotency_key=idempotency_key
     )
     session.commit()
-    if created:
+    if not created:
+        return job
+    with bound(job_id=str(job.id)):  # this request's lines from here on name the job too
+        log.info("%s job %s created", kind.value, job.id)
         # Announced before it is sent, so `job.queued` cannot arrive after the worker's
         # `job.running`.
         publish(JobEvent.of(job, "job.queued", progress=job.progress))

@@ -26,7 +26,9 @@ from velocitas import __version__
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
 from velocitas.key_guard import KeyChecker, KeyGuard
+from velocitas.request_id import RequestId
 from velocitas.strategies.policy import register_policy_strategy
+from velocitas.structured_logs import configure_logging
 from velocitas.web_errors import install_error_handlers
 
 
@@ -55,6 +57,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     register_policy_strategy()  # so specs naming a registered policy validate like any strategy
     install_error_handlers(app)
     redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
+    configure_logging("gateway", chosen)  # JSON lines with the request and job ids (LOG_FORMAT)
     # Added last, runs first: the key is checked before the body's size, and both before the
     # application reads a byte of the body; then the routes the gateway only relays are
     # forwarded without FastAPI's routing (gateway.proxy).
@@ -72,6 +75,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.key_checker = KeyChecker()
     app.add_middleware(KeyGuard, checker=app.state.key_checker)
+    app.add_middleware(RequestId)  # outermost: every answer, a refusal too, names its request
     app.include_router(health.router)
     app.include_router(backtests.router)
     app.include_router(sweeps.router)

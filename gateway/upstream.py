@@ -19,6 +19,7 @@ from fastapi import Depends, Request, Response, status
 
 from gateway.http1 import Pool, Reply, Unreachable
 from gateway.schemas import ErrorBody
+from velocitas.structured_logs import current_request_id
 
 __all__ = ["AnalystDep", "OracleDep", "Upstream"]
 
@@ -44,6 +45,10 @@ class Upstream:
     ) -> Reply:
         """The service's answer to `method target` (path and query), or the gateway's own 503 or
         504 when there is none. Its Content-Type is JSON when the service named none."""
+        request_id = current_request_id()
+        if request_id is not None:  # the service's log lines name the same request
+            headers = [*((k, v) for k, v in headers if k != b"x-request-id"),
+                       (b"x-request-id", request_id.encode())]  # fmt: skip
         try:
             reply = await self._pool.request(method, target, headers, body)
         except TimeoutError:

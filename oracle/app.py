@@ -18,6 +18,8 @@ from velocitas import __version__
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
 from velocitas.key_guard import KeyChecker, KeyGuard
+from velocitas.request_id import RequestId
+from velocitas.structured_logs import configure_logging
 from velocitas.web_errors import install_error_handlers
 
 
@@ -47,12 +49,14 @@ def create_app(settings: OracleSettings | None = None) -> FastAPI:
     app.state.holder = holder
     install_error_handlers(app)
     redact_server_logs()  # uvicorn logs URLs with their query: mask key-like values
+    configure_logging("oracle", settings)  # JSON lines with the request id (LOG_FORMAT)
     # The same API keys as the gateway's (the gateway forwards its caller's), checked before
     # the body is read; the body's cap is the oracle's own.
     app.add_middleware(
         BodyLimit, limit=settings.oracle_max_body_bytes, setting="ORACLE_MAX_BODY_BYTES"
     )
     app.add_middleware(KeyGuard, checker=KeyChecker(settings))
+    app.add_middleware(RequestId)  # the gateway's X-Request-ID, kept
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)

@@ -5,8 +5,9 @@ task NAME; the worker re-reads everything else from PostgreSQL. Workers announce
 a job on Redis pub/sub, one channel per owner, so the gateway forwards a user's own events only.
 
 Task payload: ``args=[job_id: str]``; the Celery task id is the job id too, so a revoke by job
-id reaches the task. Event message (a `velocitas.domain.JobEvent`, JSON on
-`events_channel(owner_id)`)::
+id reaches the task. The message's headers carry the submitting request's id
+(`velocitas.structured_logs.REQUEST_ID_HEADER`) when there is one, for the worker's log lines.
+Event message (a `velocitas.domain.JobEvent`, JSON on `events_channel(owner_id)`)::
 
     {"type": "job.succeeded", "job_id": "…", "owner_id": "…", "kind": "backtest",
      "status": "succeeded", "progress": 1.0, "summary": {…} | null, "error": null,
@@ -30,6 +31,7 @@ import redis.asyncio as aioredis
 from velocitas import embedded
 from velocitas.domain.events import JobEvent, JobKind
 from velocitas.settings import get_settings
+from velocitas.structured_logs import REQUEST_ID_HEADER, current_request_id
 
 __all__ = [
     "JOBS_QUEUE",
@@ -139,7 +141,9 @@ async def _events(pubsub: aioredis.client.PubSub) -> AsyncIterator[JobEvent]:
 class TaskSender(Protocol):
     """What `send_job` needs of a Celery app (velocitas itself does not depend on Celery)."""
 
-    def send_task(self, name: str, *, args: list[str], task_id: str, queue: str) -> Any: ...
+    def send_task(
+        self, name: str, *, args: list[str], task_id: str, queue: str, headers: dict[str, str]
+    ) -> Any: ...
 
 
 def send_job(
@@ -147,7 +151,13 @@ def send_job(
 ) -> None:
     """Send job `job_id` to the task of its `kind` (or to `task`, a stand-in such as a test's)
     on the jobs queue: the payload is the id alone and the Celery task id is the job id. Call
-    only once the job row is committed."""
+    only once the job row is committed. The request being served, if any, rides along in the
+    message's headers (a sweep's parts carry their parent's)."""
+    request_id = current_request_id()
     sender.send_task(
-        task or TASK_FOR_KIND[kind], args=[str(job_id)], task_id=str(job_id), queue=jobs_queue()
+        task or TASK_FOR_KIND[kind],
+        args=[str(job_id)],
+        task_id=str(job_id),
+        queue=jobs_queue(),
+        headers={REQUEST_ID_HEADER: request_id} if request_id else {},
     )

@@ -12,11 +12,13 @@ from velocitas.db.models_registry import get_model
 from velocitas.db.sentiment import bar_sentiment
 from velocitas.jobs import broker_url, jobs_queue
 from velocitas.strategies.policy import PolicyResolver, register_policy_strategy
+from worker import logs
 from worker.settings import get_worker_settings
 
 
 def create_app() -> Celery:
     settings = get_worker_settings()
+    logs.install()  # JSON log lines naming each task's job and request (LOG_FORMAT)
     # Workers run registered RL policies as strategies ({"name": "policy", ...}), in numpy.
     register_policy_strategy(PolicyResolver(model=get_model, sentiment=bar_sentiment))
     app = Celery(
