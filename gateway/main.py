@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from gateway.proxy import ProxyRoutes, Relayed
 from gateway.routes import (
+    alerts,
     backtests,
     bars,
     events,
@@ -82,6 +83,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(sentiment.router)
     app.include_router(news.router)
+    app.include_router(alerts.router)
     return app
 
 

@@ -219,3 +219,47 @@ class HistoryNotFoundDetail(BaseModel):
 
 class HistoryNotFound(BaseModel):
     detail: HistoryNotFoundDetail
+
+
+class AlertRulePublic(BaseModel):
+    """A stored alert rule: `spec` is the rule as checked (its `kind`, series and settings)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    symbol: str | None
+    timeframe: str | None
+    spec: dict[str, Any]
+    webhook_url: str | None
+    created_at: datetime
+
+
+class AlertPublic(BaseModel):
+    """One alert: the rule that raised it, the bar (or job) it is about, what it says; whether
+    its owner acknowledged it and how its webhook delivery went (`delivery` null: no webhook).
+    Numbers in `details` are strings (a level is the exact decimal the rule was given)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    rule_id: uuid.UUID
+    kind: str
+    symbol: str | None
+    timeframe: str | None
+    bar_opened_at: datetime | None
+    job_id: uuid.UUID | None
+    message: str
+    details: dict[str, Any]
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    delivery: str | None
+    delivery_attempts: int
+    delivery_error: str | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertPublic]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
