@@ -17,6 +17,7 @@ from gateway.routes import (
     history,
     news,
     predict,
+    regimes,
     sentiment,
     sweeps,
     walk_forwards,
@@ -84,6 +85,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(sentiment.router)
     app.include_router(news.router)
     app.include_router(alerts.router)
+    app.include_router(regimes.router)
     return app
 
 
