@@ -20,7 +20,6 @@ value from its own past, so an alert on bar t is what a watcher at t's close wou
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +35,7 @@ from velocitas.domain.events import JobKind
 from velocitas.domain.symbols import SYMBOL_PATTERN
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
+from velocitas.research.regimes import Regime, RegimeParams, regime_labels
 from velocitas.strategies import registry
 from velocitas.timeparse import parse_duration
 
@@ -101,11 +101,13 @@ class SignalRule(_BarRule):
 
 
 class RegimeRule(_BarRule):
-    """Fires on the bar whose regime label differs from the previous bar's (to `to`, when
-    given), with a confidence of at least `min_confidence`."""
+    """Fires on the bar whose regime (`velocitas.research.regimes`: `trending_up`,
+    `trending_down`, `ranging`, `volatile`) differs from the previous bar's (is `to`, when
+    given), with a confidence of at least `min_confidence`. The classifier's warm-up ending is
+    no change."""
 
     kind: Literal["regime"]
-    to: str | None = Field(default=None, max_length=32)
+    to: Literal["trending_up", "trending_down", "ranging", "volatile"] | None = None
     min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
@@ -262,19 +264,6 @@ def check_rule(rule: Any) -> None:
                 "given in s, m, h, d or w",
                 field="window",
             )
-    elif isinstance(rule, RegimeRule):
-        regimes = _regimes()
-        if regimes is None:
-            raise InvalidRequest(
-                "regime rules need the regime classifier (velocitas.research.regimes), which "
-                "this build does not have yet",
-                field="kind",
-            )
-        if rule.to is not None and rule.to not in _regime_names(regimes):
-            raise InvalidRequest(
-                f"unknown regime {rule.to!r}; choose one of {', '.join(_regime_names(regimes))}",
-                field="to",
-            )
 
 
 def describe(rule: Any) -> str:
@@ -313,6 +302,8 @@ def warmup_bars(rule: Any) -> int:
     strategies need their history; exponential ones more than their period)."""
     if isinstance(rule, CrossRule):
         return 1 + 10 * max(_indicator_params(rule.indicator).values(), default=0)
+    if isinstance(rule, RegimeRule):  # the volatility percentile weighs this much history
+        return RegimeParams().vol_lookback
     return 1000
 
 
@@ -439,44 +430,27 @@ def _sentiment_firings(
 
 
 # ---------------------------------------------------------------------------------------------
-# Regimes (velocitas.research.regimes, when this build has it)
-
-
-def _regimes() -> Any:
-    try:
-        return importlib.import_module("velocitas.research.regimes")
-    except ImportError:
-        return None
-
-
-def _regime_names(regimes: Any) -> list[str]:
-    return [member.name.lower() for member in regimes.Regime]
+# Regimes
 
 
 def _regime_firings(rule: RegimeRule, bars: BarArrays, first: int) -> list[Firing]:
-    regimes = _regimes()
-    if regimes is None:
-        raise ValueError("the regime classifier is not available")
-    labels, confidence = regimes.classify(bars.open, bars.high, bars.low, bars.close)
-    labels = np.asarray(labels)
-    confidence = np.asarray(confidence, dtype=np.float64)
-    names = {int(member): member.name.lower() for member in regimes.Regime}
+    labels, confidence = regime_labels(bars.high, bars.low, bars.close)
     changed = np.flatnonzero(labels[first:] != labels[first - 1 : -1]) + first
     firings = []
     for i in changed.tolist():
-        now, before = (
-            names.get(int(labels[i]), str(labels[i])),
-            names.get(int(labels[i - 1]), str(labels[i - 1])),
-        )
-        if rule.to is not None and now != rule.to:
+        before, now = Regime(int(labels[i - 1])), Regime(int(labels[i]))
+        if before is Regime.UNKNOWN:  # the classifier's warm-up ending is no change
+            continue
+        if rule.to is not None and now.label != rule.to:
             continue
         if not confidence[i] >= rule.min_confidence:
             continue
         firings.append(
             Firing(
                 i,
-                f"regime of {_series(rule)}: {before} -> {now} (confidence {confidence[i]:.2f})",
-                {"from": before, "to": now, "confidence": repr(float(confidence[i]))},
+                f"regime of {_series(rule)}: {before.label} -> {now.label} "
+                f"(confidence {confidence[i]:.2f})",
+                {"from": before.label, "to": now.label, "confidence": repr(float(confidence[i]))},
             )
         )
     return firings

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from velocitas.domain.bars import BarArrays
 from velocitas.errors import InvalidRequest
@@ -17,6 +18,7 @@ from velocitas.research.alert_rules import (
     check_rule,
     parse_rule,
 )
+from velocitas.research.regimes import Regime, regime_labels
 from velocitas.strategies.registry import build
 
 HOUR_NS = 3_600_000_000_000
@@ -116,8 +118,11 @@ def test_cross_evaluates_only_from_first_the_bars_before_are_history() -> None:
 
 
 def _walk(n: int, seed: int = 3) -> np.ndarray:
+    """A random walk whose drift and volatility change every 100 bars (regimes to find)."""
     rng = np.random.default_rng(seed)
-    return 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    drift = np.repeat([0.0, 0.004, 0.0, -0.004], 100)[np.arange(n) % 400]
+    sd = np.repeat([0.005, 0.005, 0.03, 0.005], 100)[np.arange(n) % 400]
+    return 100 * np.exp(np.cumsum(rng.normal(drift, sd)))
 
 
 @pytest.mark.parametrize(
@@ -126,15 +131,16 @@ def _walk(n: int, seed: int = 3) -> np.ndarray:
         {"kind": "cross", "indicator": {"name": "rsi", "params": {"n": 5}}, "level": "50"},
         {"kind": "cross", "indicator": {"name": "ema", "params": {"n": 8}}, "level": "100"},
         {"kind": "signal", "strategy": {"name": "sma_cross", "params": {"fast": 3, "slow": 9}}},
+        {"kind": "regime"},
     ],
-    ids=["rsi", "ema", "signal"],
+    ids=["rsi", "ema", "signal", "regime"],
 )
 def test_no_look_ahead_cutting_the_data_gives_the_same_verdicts(fields: dict[str, Any]) -> None:
     rule = _rule(**fields)
-    bars = _bars(_walk(400))
+    bars = _bars(_walk(800))
     everything = {f.index: f.details for f in bar_firings(rule, bars, 1)}
     assert everything, "the series should make this rule fire"
-    for cut in (50, 123, 250, 399):
+    for cut in (50, 123, 250, 399, 640):
         seen = {f.index: f.details for f in bar_firings(rule, bars.slice(0, cut), 1)}
         assert seen == {i: d for i, d in everything.items() if i < cut}
 
@@ -170,3 +176,26 @@ def test_sentiment_fires_when_it_moves_more_than_change_within_the_window() -> N
     down = bar_firings(_rule(kind="sentiment", change=0.5, window="2h", direction="down"),
                        bars, 0, sentiment=as_of)  # fmt: skip
     assert down == []
+
+
+def test_regime_fires_on_each_change_of_label_after_the_warm_up() -> None:
+    bars = _bars(_walk(800))
+    labels, confidence = regime_labels(bars.high, bars.low, bars.close)
+    changes = [
+        i
+        for i in range(1, len(labels))
+        if labels[i] != labels[i - 1] and labels[i - 1] != Regime.UNKNOWN
+    ]
+    fired = bar_firings(_rule(kind="regime"), bars, 0)
+    assert [f.index for f in fired] == changes
+    assert changes
+    to_volatile = bar_firings(_rule(kind="regime", to="volatile", min_confidence=0.6), bars, 0)
+    assert [f.index for f in to_volatile] == [
+        i for i in changes if labels[i] == Regime.VOLATILE and confidence[i] >= 0.6
+    ]
+    assert {f.details["to"] for f in to_volatile} <= {"volatile"}
+
+
+def test_regime_rule_names_a_known_regime() -> None:
+    with pytest.raises(ValidationError):
+        _rule(kind="regime", to="sideways")
