@@ -162,7 +162,8 @@ def evaluate_bars(
     first = max(first, frame.add(last, -(max_bars - 1)))
     start = frame.add(first, -warmup)
     bars = load_bars(symbol, frame, start, end)
-    begin = int(np.searchsorted(bars.opened_at, to_epoch_ns(first)))
+    # Time bounds the read; a calendar with gaps (weekends) holds fewer bars than that.
+    begin = max(int(np.searchsorted(bars.opened_at, to_epoch_ns(first))), len(bars) - max_bars)
     found: list[alert_store.NewAlert] = []
     for row, rule in parsed:
         try:
