@@ -112,22 +112,22 @@ def _stored_timeframes(session: Session, symbol: str) -> list[str]:
 def announce_import(summary: ImportSummary, sender: TaskSender) -> bool:
     """After an import committed: ask a worker to evaluate the rules watching its series on
     the span it stored, if it stored any new or changed bar and any rule watches it. Returns
-    whether it asked. A queue that cannot take the message is logged: the import stands."""
-    if not (summary.inserted or summary.updated) or summary.last_opened_at is None:
+    whether it asked. A database or queue that cannot be reached is logged: the import stands
+    (and its bars raise no alert)."""
+    if not (summary.inserted or summary.updated) or summary.first_opened_at is None:
         return False
-    with session_scope() as session:
-        if not alert_store.has_rules_for_series(session, summary.symbol, summary.timeframe):
-            return False
-    assert summary.first_opened_at is not None
     try:
+        with session_scope() as session:
+            if not alert_store.has_rules_for_series(session, summary.symbol, summary.timeframe):
+                return False
         send_bars_imported(
             sender,
             summary.symbol,
             summary.timeframe,
             _instant(summary.first_opened_at),
-            _instant(summary.last_opened_at),
+            _instant(summary.last_opened_at or summary.first_opened_at),
         )
-    except Exception:  # the broker is down: the bars are stored; alerts for them are lost
+    except Exception:  # the database or the broker is away: the bars are stored regardless
         log.warning("could not ask for the alerts of %s %s", summary.symbol, summary.timeframe,
                     exc_info=True)  # fmt: skip
         return False

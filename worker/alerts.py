@@ -18,6 +18,10 @@ import urllib.request
 import uuid
 from datetime import datetime
 
+import kombu.exceptions
+import psycopg
+import redis
+import sqlalchemy.exc
 from celery import Task
 
 from velocitas.copilot import alert_event, evaluate_bars, evaluate_job_failure
@@ -31,7 +35,23 @@ from worker.settings import get_worker_settings
 log = logging.getLogger(__name__)
 
 
-@app.task(name=TASK_ALERTS_BARS, bind=True, max_retries=3)
+# A database or Redis away: tried again a few times (evaluating twice raises nothing twice).
+_TRANSIENT = (
+    sqlalchemy.exc.OperationalError,
+    psycopg.OperationalError,
+    redis.ConnectionError,
+    kombu.exceptions.OperationalError,
+)
+
+
+@app.task(
+    name=TASK_ALERTS_BARS,
+    bind=True,
+    autoretry_for=_TRANSIENT,
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=60,
+)
 def bars_imported(self: Task, symbol: str, timeframe: str, first: str, last: str) -> int:
     """Evaluate the rules of one series on the bars an import stored; returns alerts raised."""
     settings = get_worker_settings()
@@ -63,7 +83,14 @@ def announce(raised: list[tuple[Alert, AlertRule]]) -> None:
             app.send_task(TASK_ALERTS_DELIVER, args=[str(alert.id)], queue=jobs_queue())
 
 
-@app.task(name=TASK_ALERTS_DELIVER, bind=True, max_retries=None)
+@app.task(
+    name=TASK_ALERTS_DELIVER,
+    bind=True,
+    autoretry_for=_TRANSIENT,
+    max_retries=50,  # webhook tries are bounded by ALERTS_WEBHOOK_ATTEMPTS, counted in the row
+    retry_backoff=True,
+    retry_backoff_max=60,
+)
 def deliver(self: Task, alert_id: str) -> str:
     """POST the alert to its rule's webhook; retried with backoff up to the attempt limit."""
     settings = get_worker_settings()
