@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from gateway.proxy import ProxyRoutes, Relayed
 from gateway.routes import (
+    alerts,
     backtests,
     bars,
     events,
@@ -16,6 +17,7 @@ from gateway.routes import (
     history,
     news,
     predict,
+    regimes,
     sentiment,
     sweeps,
     walk_forwards,
@@ -86,6 +88,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(sentiment.router)
     app.include_router(news.router)
+    app.include_router(alerts.router)
+    app.include_router(regimes.router)
     return app
 
 

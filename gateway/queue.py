@@ -9,8 +9,10 @@ from functools import lru_cache
 from celery import Celery
 from kombu.exceptions import OperationalError
 
+from velocitas import copilot
 from velocitas.domain.events import JobKind
 from velocitas.errors import TransientError
+from velocitas.ingest import ImportSummary
 from velocitas.jobs import broker_url, send_job
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,12 @@ def enqueue(job_id: uuid.UUID, kind: JobKind) -> None:
         # The broker's error names its address (the embedded Redis's socket path): log only.
         log.warning("could not send job %s to the queue: %s", job_id, exc)
         raise TransientError("the job queue is unavailable, retry later") from exc
+
+
+def announce_import(summary: ImportSummary) -> None:
+    """After an import committed: have the workers evaluate the alert rules of its series
+    (`velocitas.copilot.announce_import`; nothing is sent when no rule watches it)."""
+    copilot.announce_import(summary, _producer(broker_url()))
 
 
 def revoke(job_id: uuid.UUID) -> None:

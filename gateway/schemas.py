@@ -219,3 +219,82 @@ class HistoryNotFoundDetail(BaseModel):
 
 class HistoryNotFound(BaseModel):
     detail: HistoryNotFoundDetail
+
+
+class AlertRulePublic(BaseModel):
+    """A stored alert rule: `spec` is the rule as checked (its `kind`, series and settings)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    symbol: str | None
+    timeframe: str | None
+    spec: dict[str, Any]
+    webhook_url: str | None
+    created_at: datetime
+
+
+class AlertPublic(BaseModel):
+    """One alert: the rule that raised it, the bar (or job) it is about, what it says; whether
+    its owner acknowledged it and how its webhook delivery went (`delivery` null: no webhook).
+    Numbers in `details` are strings (a level is the exact decimal the rule was given)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    rule_id: uuid.UUID
+    kind: str
+    symbol: str | None
+    timeframe: str | None
+    bar_opened_at: datetime | None
+    job_id: uuid.UUID | None
+    message: str
+    details: dict[str, Any]
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    delivery: str | None
+    delivery_attempts: int
+    delivery_error: str | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertPublic]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class RegimeMeasuresPublic(BaseModel):
+    """The measures behind a regime (docs/research.md, "Regimes"); null during warm-up."""
+
+    t_stat: float | None
+    drift: float | None
+    adx: float | None
+    plus_di: float | None
+    minus_di: float | None
+    vol_percentile: float | None
+    variance_ratio: float | None
+
+
+class RegimePublic(BaseModel):
+    """The regime as of `at`, from the bars closed by then: the last one opened `opened_at`."""
+
+    symbol: str
+    timeframe: Timeframe
+    at: datetime
+    opened_at: datetime
+    regime: str
+    """`trending_up`, `trending_down`, `ranging`, `volatile`, or `unknown` during warm-up."""
+    confidence: float | None
+    measures: RegimeMeasuresPublic
+
+
+class RegimeSeriesPublic(BaseModel):
+    """Each bar opened in `[start, end)` with its regime and confidence, as parallel lists."""
+
+    symbol: str
+    timeframe: Timeframe
+    opened_at: list[datetime]
+    regime: list[str]
+    confidence: list[float | None]

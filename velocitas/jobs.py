@@ -14,6 +14,12 @@ Event message (a `velocitas.domain.JobEvent`, JSON on `events_channel(owner_id)`
      "at": "2026-11-21T12:00:00.000000Z"}
 
 Events are notifications, not the record: a client that missed one reads the job over REST.
+
+Copilot alerts travel the same way on `alerts_channel(owner_id)` (a
+`velocitas.domain.AlertRaised`, `"type": "alert.raised", "channel": "alerts"`); `subscribe`
+listens to both channels. The evaluation tasks take plain values: `TASK_ALERTS_BARS`
+``args=[symbol, timeframe, first_opened_at, last_opened_at]`` (ISO-8601 instants of the span an
+import stored), `TASK_ALERTS_DELIVER` ``args=[alert_id]`` (a webhook delivery).
 """
 
 from __future__ import annotations
@@ -23,28 +29,34 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, Protocol
 
 import redis
 import redis.asyncio as aioredis
 
 from velocitas import embedded
-from velocitas.domain.events import JobEvent, JobKind
+from velocitas.domain.events import AlertRaised, JobEvent, JobKind
 from velocitas.settings import get_settings
 from velocitas.structured_logs import REQUEST_ID_HEADER, current_request_id
 
 __all__ = [
     "JOBS_QUEUE",
+    "TASK_ALERTS_BARS",
+    "TASK_ALERTS_DELIVER",
     "TASK_FOR_KIND",
     "TASK_RUN_BACKTEST",
     "TASK_RUN_FOLD",
     "TASK_RUN_SWEEP",
     "TASK_RUN_WALK_FORWARD",
     "TaskSender",
+    "alerts_channel",
     "broker_url",
     "events_channel",
     "jobs_queue",
     "publish",
+    "publish_alert",
+    "send_bars_imported",
     "send_job",
     "subscribe",
 ]
@@ -55,6 +67,8 @@ TASK_RUN_BACKTEST = "worker.backtests.run"
 TASK_RUN_SWEEP = "worker.sweeps.run"
 TASK_RUN_WALK_FORWARD = "worker.walk_forwards.run"
 TASK_RUN_FOLD = "worker.walk_forwards.fold"
+TASK_ALERTS_BARS = "worker.alerts.bars_imported"
+TASK_ALERTS_DELIVER = "worker.alerts.deliver"
 JOBS_QUEUE = "velocitas.jobs"
 """The queue job tasks go to unless `VELOCITAS_JOBS_QUEUE` names another (deployments or test
 runs sharing one Redis keep apart that way)."""
@@ -76,6 +90,11 @@ TASK_FOR_KIND: dict[JobKind, str] = {
 def events_channel(owner_id: uuid.UUID | str) -> str:
     """The Redis pub/sub channel carrying the events of one owner's jobs."""
     return f"velocitas:events:{owner_id}"
+
+
+def alerts_channel(owner_id: uuid.UUID | str) -> str:
+    """The Redis pub/sub channel carrying one owner's copilot alerts."""
+    return f"velocitas:alerts:{owner_id}"
 
 
 def broker_url(redis_url: str | None = None) -> str:
@@ -110,11 +129,21 @@ def publish(event: JobEvent, redis_url: str | None = None) -> None:
         log.warning("could not publish %s for job %s", event.type, event.job_id, exc_info=True)
 
 
+def publish_alert(event: AlertRaised, redis_url: str | None = None) -> None:
+    """Publish `event` on its owner's alerts channel; like `publish`, a Redis failure is
+    logged, not raised (the alert is stored: `GET /alerts` lists it)."""
+    url = redis_url or embedded.redis_url()
+    try:
+        _client(url).publish(alerts_channel(event.owner_id), event.model_dump_json())
+    except redis.RedisError:
+        log.warning("could not publish alert %s", event.alert_id, exc_info=True)
+
+
 @asynccontextmanager
 async def subscribe(
     owner_id: uuid.UUID, redis_url: str | None = None
-) -> AsyncIterator[AsyncIterator[JobEvent]]:
-    """Subscribe to the events of `owner_id`'s jobs.
+) -> AsyncIterator[AsyncIterator[JobEvent | AlertRaised]]:
+    """Subscribe to the events of `owner_id`'s jobs and to their alerts.
 
     The subscription is active when the block is entered (events published from then on are
     received), so a caller can tell its client it is ready before anything is submitted::
@@ -125,17 +154,22 @@ async def subscribe(
     client = aioredis.Redis.from_url(redis_url or embedded.redis_url())
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
-        await pubsub.subscribe(events_channel(owner_id))
-        yield _events(pubsub)
+        await pubsub.subscribe(events_channel(owner_id), alerts_channel(owner_id))
+        yield _events(pubsub, alerts_channel(owner_id).encode())
     finally:
         await pubsub.aclose()
         await client.aclose()
 
 
-async def _events(pubsub: aioredis.client.PubSub) -> AsyncIterator[JobEvent]:
+async def _events(
+    pubsub: aioredis.client.PubSub, alerts: bytes
+) -> AsyncIterator[JobEvent | AlertRaised]:
     async for message in pubsub.listen():
         if message.get("type") == "message":
-            yield JobEvent.model_validate_json(message["data"])
+            if message.get("channel") == alerts:
+                yield AlertRaised.model_validate_json(message["data"])
+            else:
+                yield JobEvent.model_validate_json(message["data"])
 
 
 class TaskSender(Protocol):
@@ -144,6 +178,15 @@ class TaskSender(Protocol):
     def send_task(
         self, name: str, *, args: list[str], task_id: str, queue: str, headers: dict[str, str]
     ) -> Any: ...
+
+
+def send_bars_imported(
+    sender: TaskSender, symbol: str, timeframe: str, first: datetime, last: datetime
+) -> None:
+    """Ask the workers to evaluate the alert rules of a series on the bars of `[first, last]`
+    (opening instants), which an import just committed."""
+    span = [symbol, timeframe, first.isoformat(), last.isoformat()]
+    sender.send_task(TASK_ALERTS_BARS, args=span, task_id=str(uuid.uuid4()), queue=jobs_queue())
 
 
 def send_job(

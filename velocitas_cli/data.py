@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -18,6 +18,7 @@ from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.ingest import ImportSummary, ProgressCallback, import_bars, import_table
 from velocitas.ingest.catalog import delete_series, list_series, series_span
 from velocitas.ingest.source import parse_column_map
+from velocitas.jobs import broker_url
 from velocitas.synth import DEFAULT_START, synth_bars, write_csv, write_parquet
 from velocitas.timeparse import parse_instant
 from velocitas_cli.output import (
@@ -98,6 +99,7 @@ def import_file(
             )
     except VelocitasError as exc:
         _fail(exc)
+    _announce(summary)
     _print_summary(summary, json)
 
 
@@ -134,6 +136,7 @@ def synth(
     except VelocitasError as exc:
         _fail(exc)
     if out is None:
+        _announce(summary)
         _print_summary(summary, json)
         return
     (write_csv if out.suffix.lower() == ".csv" else write_parquet)(generated, out)
@@ -215,6 +218,28 @@ def delete(
         f"({_iso(deleted.first_opened_at)} .. {_iso(deleted.last_opened_at)})",
         highlight=False,
     )
+
+
+def _announce(summary: ImportSummary) -> None:
+    """Once the import committed: the workers evaluate the alert rules watching the series."""
+    # Imported here: the rules bring the strategies and indicators, which importing needs not.
+    from velocitas.copilot import announce_import
+
+    announce_import(summary, _QueueSender())
+
+
+class _QueueSender:
+    """Sends a task to the workers through a Celery producer made only when needed: an import
+    that no alert rule watches imports no Celery (`velocitas.copilot.announce_import`)."""
+
+    def send_task(self, name: str, *, args: list[str], task_id: str, queue: str) -> Any:
+        from celery import Celery
+
+        producer = Celery("velocitas-cli", broker=broker_url(), set_as_current=False)
+        try:
+            return producer.send_task(name, args=args, task_id=task_id, queue=queue)
+        finally:
+            producer.close()
 
 
 def _iso(moment: datetime) -> str:

@@ -42,6 +42,9 @@ AREAS: dict[str, Area] = {
         "velocitas_cli.lab:app",
         "Reinforcement-learning lab: train PPO policies, manage the model registry.",
     ),
+    "copilot": Area(
+        "velocitas_cli.copilot:app", "Copilot: alert rules and the alerts they raised."
+    ),
     "user": Area("velocitas_cli.users:app", "Users, their roles and their API keys."),
     "up": Area(
         "velocitas_cli.up:up",

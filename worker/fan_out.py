@@ -24,6 +24,7 @@ from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobKind, JobStatus
 from velocitas.errors import InvalidRequest, TransientError
 from velocitas.jobs import send_job
+from worker.alerts import on_job_failed
 from worker.lifecycle import JobContext, persist, retry_later, settle_parent, transient_errors
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def _fan_out(
     context, children, error = expanded
     if error is not None:
         context.publish("job.failed", progress=0.0, error=error)
+        on_job_failed(context.id)
         return "failed"
     pending = [c for c in children if not JobStatus(c.status).finished]
     context.publish("job.running", progress=0.0)

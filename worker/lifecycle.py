@@ -43,6 +43,7 @@ from velocitas.domain.events import JobEvent, JobEventType, JobStatus
 from velocitas.domain.trades import Trade
 from velocitas.errors import InvalidRequest, TransientError
 from velocitas.jobs import publish
+from worker.alerts import on_job_failed
 from worker.heartbeat import heartbeat
 from worker.settings import get_worker_settings
 from worker.settling import settle
@@ -221,6 +222,7 @@ def _fail(context: JobContext, error: str) -> str:
 
     if persist(mark_failed, "recording its failure", context.id):
         context.publish("job.failed", progress=0.0, error=error)
+        on_job_failed(context.id)
         settle_parent(context.parent_id)
     return "failed"
 
@@ -249,6 +251,7 @@ def settle_parent(parent_id: uuid.UUID | None, *, redelivered: bool = False) -> 
         event = JobEvent.of(parent, "job.succeeded", progress=1.0, summary=parent.result_summary)
     elif parent.status == JobStatus.FAILED:
         event = JobEvent.of(parent, "job.failed", progress=parent.progress, error=parent.error)
+        on_job_failed(parent.id)
     else:
         event = JobEvent.of(parent, "job.progress", progress=parent.progress)
     publish(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from velocitas.settings import Settings
 
@@ -40,6 +40,15 @@ class WorkerSettings(Settings):
     worker_reconcile_interval_s: float = 10.0
     """How often the reconciler (one worker at a time: the leader) looks for lost jobs; 0
     turns it off."""
+    alerts_max_bars_per_import: int = Field(default=1000, ge=1)
+    """The newest bars of one import that alert rules are evaluated on: a backfill of years
+    raises no alert for every old crossing (the older bars are history to the rules)."""
+    alerts_webhook_attempts: int = Field(default=5, ge=1, le=20)
+    """Tries of one alert's webhook delivery before it is marked `failed`."""
+    alerts_webhook_backoff_s: float = Field(default=2.0, gt=0)
+    """The delay before a webhook's second try; doubled for each later one (at most 60 s)."""
+    alerts_webhook_timeout_s: float = Field(default=10.0, gt=0)
+    """How long one webhook request may take."""
 
     @model_validator(mode="after")
     def _visibility_above_time_limit(self) -> WorkerSettings:

@@ -3,6 +3,8 @@
 The CSV is the raw request body (`Content-Type: text/csv`), not a multipart form: one
 `curl --data-binary @bars.csv` sends it, and the size limit is enforced while streaming.
 Only a `data-writer` (or `admin`) may write: the series are everyone's (docs/data.md).
+Once the bars are stored, the copilot's rules watching the series are evaluated on them by a
+worker (docs/copilot.md); the upload does not wait for that.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from gateway import queue
 from gateway.deps import SettingsDep, require_data_writer, require_user
 from gateway.schemas import (
     BarImportPublic,
@@ -111,6 +114,8 @@ async def create_bars(
         # The importer names its own parameters; everything else it refuses is in the body.
         where = f"query.{exc.field}" if exc.field in ("symbol", "timeframe", "tz") else "body"
         raise InvalidRequest(str(exc), field=where) from exc
+    # Committed: the workers evaluate the series' alert rules on the new bars (off this path).
+    await run_in_threadpool(queue.announce_import, summary)
     if summary.inserted == 0:
         response.status_code = status.HTTP_200_OK
     result = summary.to_dict()

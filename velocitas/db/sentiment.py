@@ -16,7 +16,7 @@ from velocitas.db.engine import libpq_url
 from velocitas.domain.bars import BarArrays, from_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 
-__all__ = ["bar_sentiment", "load_sentiment"]
+__all__ = ["bar_sentiment", "load_sentiment", "sentiment_as_of"]
 
 
 def load_sentiment(
@@ -60,3 +60,35 @@ def bar_sentiment(bars: BarArrays) -> np.ndarray:
     """The score at each of `bars`' closes (`load_sentiment` of their symbol, timeframe and
     opening instants): the sentiment column a policy trained with news reads."""
     return load_sentiment(bars.symbol, bars.timeframe, bars.opened_at)
+
+
+def sentiment_as_of(
+    symbol: str,
+    timeframe: str,
+    instants_ns: np.ndarray,
+    *,
+    database_url: str | None = None,
+) -> np.ndarray:
+    """The latest stored score at or before each instant (int64 ns, UTC), NaN where none is:
+    what a watcher knew then, never a later row (the copilot's sentiment rules)."""
+    instants = np.asarray(instants_ns, dtype=np.int64)
+    result = np.full(instants.shape[0], np.nan)
+    if instants.size == 0:
+        return result
+    moments = [from_epoch_ns(int(ns)) for ns in instants.tolist()]
+    url = libpq_url(database_url or embedded.database_url())
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """
+            SELECT q.i, s.score FROM unnest(%s::timestamptz[]) WITH ORDINALITY AS q(t, i)
+            CROSS JOIN LATERAL (
+                SELECT score FROM sentiment
+                WHERE symbol = %s AND timeframe = %s AND at <= q.t
+                ORDER BY at DESC LIMIT 1
+            ) AS s
+            """,
+            (moments, symbol, timeframe),
+        ).fetchall()
+    for position, score in rows:
+        result[int(position) - 1] = score
+    return result

@@ -15,7 +15,15 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Event", "JobEvent", "JobEventType", "JobKind", "JobRef", "JobStatus"]
+__all__ = [
+    "AlertRaised",
+    "Event",
+    "JobEvent",
+    "JobEventType",
+    "JobKind",
+    "JobRef",
+    "JobStatus",
+]
 
 
 class Event(BaseModel):
@@ -118,3 +126,24 @@ class JobEvent(Event):
             error=error,
             at=datetime.now(UTC),
         )
+
+
+class AlertRaised(Event):
+    """A copilot rule fired: sent once per stored alert on the owner's `alerts` channel and
+    forwarded over the WebSocket (and to the rule's webhook). `bar_opened_at` names the bar it
+    fired on (bar rules), `job_id` the job (`job_failed` rules)."""
+
+    type: Literal["alert.raised"] = "alert.raised"
+    channel: Literal["alerts"] = "alerts"
+    alert_id: uuid.UUID
+    rule_id: uuid.UUID
+    owner_id: uuid.UUID
+    rule_name: str
+    kind: str
+    symbol: str | None = None
+    timeframe: str | None = None
+    bar_opened_at: datetime | None = None
+    job_id: uuid.UUID | None = None
+    message: str
+    details: dict[str, Any]
+    at: datetime
