@@ -186,7 +186,13 @@ def send_bars_imported(
     """Ask the workers to evaluate the alert rules of a series on the bars of `[first, last]`
     (opening instants), which an import just committed."""
     span = [symbol, timeframe, first.isoformat(), last.isoformat()]
-    sender.send_task(TASK_ALERTS_BARS, args=span, task_id=str(uuid.uuid4()), queue=jobs_queue())
+    sender.send_task(
+        TASK_ALERTS_BARS,
+        args=span,
+        task_id=str(uuid.uuid4()),
+        queue=jobs_queue(),
+        headers=_request_headers(),
+    )
 
 
 def send_job(
@@ -196,11 +202,16 @@ def send_job(
     on the jobs queue: the payload is the id alone and the Celery task id is the job id. Call
     only once the job row is committed. The request being served, if any, rides along in the
     message's headers (a sweep's parts carry their parent's)."""
-    request_id = current_request_id()
     sender.send_task(
         task or TASK_FOR_KIND[kind],
         args=[str(job_id)],
         task_id=str(job_id),
         queue=jobs_queue(),
-        headers={REQUEST_ID_HEADER: request_id} if request_id else {},
+        headers=_request_headers(),
     )
+
+
+def _request_headers() -> dict[str, str]:
+    """The request being served, if any, as message headers: worker log lines carry its id."""
+    request_id = current_request_id()
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}

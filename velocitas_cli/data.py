@@ -232,12 +232,16 @@ class _QueueSender:
     """Sends a task to the workers through a Celery producer made only when needed: an import
     that no alert rule watches imports no Celery (`velocitas.copilot.announce_import`)."""
 
-    def send_task(self, name: str, *, args: list[str], task_id: str, queue: str) -> Any:
+    def send_task(
+        self, name: str, *, args: list[str], task_id: str, queue: str, headers: dict[str, str]
+    ) -> Any:
         from celery import Celery
 
         producer = Celery("velocitas-cli", broker=broker_url(), set_as_current=False)
         try:
-            return producer.send_task(name, args=args, task_id=task_id, queue=queue)
+            return producer.send_task(
+                name, args=args, task_id=task_id, queue=queue, headers=headers
+            )
         finally:
             producer.close()
 
