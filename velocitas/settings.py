@@ -1,7 +1,8 @@
 """Settings shared by every process, read from the environment (and an optional `.env`).
 
 Field names match their environment variables: `DATABASE_URL`, `REDIS_URL`, `VELOCITAS_HOME`,
-`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`, `MAX_WALK_FORWARD_FOLDS`. With no URL
+`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`, `MAX_WALK_FORWARD_FOLDS`,
+`MAX_TOURNAMENT_SIZE`. With no URL
 set, `velocitas.embedded` starts real servers under `VELOCITAS_HOME` (outside production only).
 Services extend `Settings` with their own fields (`GatewaySettings`, `WorkerSettings`, ...).
 """
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     """Bars kept in memory per process between jobs (`velocitas.db.bar_cache`); 0 turns it off."""
     max_walk_forward_folds: int = Field(default=500, ge=1)
     """The most folds one walk-forward may cut its range into (CLI and REST alike)."""
+    max_tournament_size: int = Field(default=5000, ge=1)
+    """The most runs one tournament may ask for: parameter sets x symbols x timeframes x folds."""
 
     @property
     def home(self) -> Path:
