@@ -15,6 +15,7 @@ from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.trades import Trade
 from velocitas.engine.spec import BacktestSpec
 from velocitas.research.objectives import ObjectiveFields, ObjectiveName
+from velocitas.research.tournament_spec import TournamentSpec
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -219,3 +220,33 @@ class HistoryNotFoundDetail(BaseModel):
 
 class HistoryNotFound(BaseModel):
     detail: HistoryNotFoundDetail
+
+
+class TournamentCreate(TournamentSpec):
+    """A tournament: `strategies` (names, or `{name, params, grid}` with a small grid swept in
+    sample inside each fold) x `symbols` x `timeframes` over [start, end), walked forward over
+    `folds` folds and ranked by the out-of-sample `objective`; each entry's Sharpe ratio is
+    deflated for the number of trials (`dsr_threshold`) and the probability of backtest
+    overfitting is measured by CSCV over `cscv_blocks` blocks. See docs/research.md."""
+
+
+class TournamentRankingPublic(BaseModel):
+    """Entries of a succeeded tournament, best first by the out-of-sample objective: each with
+    its out-of-sample metrics, in-sample objective and degradation, deflated Sharpe ratio and
+    folds; and the tournament's deflation and overfitting figures."""
+
+    tournament_id: uuid.UUID
+    objective: str
+    items: list[dict[str, Any]]
+    deflation: dict[str, Any]
+    overfitting: dict[str, Any]
+
+
+class RecommendationsPublic(BaseModel):
+    """Plain-language recommendations, each naming its evidence (out-of-sample figures, the
+    deflated Sharpe ratio, the PBO): `kind` is `trade`, `caution`, `no_edge` or `overfit`."""
+
+    tournament_id: uuid.UUID
+    items: list[dict[str, Any]]
+    deflation: dict[str, Any]
+    overfitting: dict[str, Any]

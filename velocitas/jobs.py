@@ -37,6 +37,8 @@ __all__ = [
     "TASK_RUN_BACKTEST",
     "TASK_RUN_FOLD",
     "TASK_RUN_SWEEP",
+    "TASK_RUN_TOURNAMENT",
+    "TASK_RUN_TOURNAMENT_ENTRY",
     "TASK_RUN_WALK_FORWARD",
     "TaskSender",
     "broker_url",
@@ -53,6 +55,8 @@ TASK_RUN_BACKTEST = "worker.backtests.run"
 TASK_RUN_SWEEP = "worker.sweeps.run"
 TASK_RUN_WALK_FORWARD = "worker.walk_forwards.run"
 TASK_RUN_FOLD = "worker.walk_forwards.fold"
+TASK_RUN_TOURNAMENT = "worker.tournaments.run"
+TASK_RUN_TOURNAMENT_ENTRY = "worker.tournaments.entry"
 JOBS_QUEUE = "velocitas.jobs"
 """The queue job tasks go to unless `VELOCITAS_JOBS_QUEUE` names another (deployments or test
 runs sharing one Redis keep apart that way)."""
@@ -68,6 +72,8 @@ TASK_FOR_KIND: dict[JobKind, str] = {
     JobKind.SWEEP: TASK_RUN_SWEEP,
     JobKind.WALK_FORWARD: TASK_RUN_WALK_FORWARD,
     JobKind.FOLD: TASK_RUN_FOLD,
+    JobKind.TOURNAMENT: TASK_RUN_TOURNAMENT,
+    JobKind.TOURNAMENT_ENTRY: TASK_RUN_TOURNAMENT_ENTRY,
 }
 
 

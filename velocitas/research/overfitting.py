@@ -228,8 +228,12 @@ def probability_of_backtest_overfitting(stats: BlockStats) -> Overfitting:
     for chosen in itertools.combinations(range(blocks), blocks // 2):
         rows = list(chosen)
         rest = sorted(all_blocks - set(chosen))
-        in_sample = _sharpe(*(a[rows].sum(axis=0) for a in (stats.count, stats.total, stats.squares)))
-        out_sample = _sharpe(*(a[rest].sum(axis=0) for a in (stats.count, stats.total, stats.squares)))
+        in_sample = _sharpe(
+            *(a[rows].sum(axis=0) for a in (stats.count, stats.total, stats.squares))
+        )
+        out_sample = _sharpe(
+            *(a[rest].sum(axis=0) for a in (stats.count, stats.total, stats.squares))
+        )
         winner = int(np.argmax(in_sample))
         w = _relative_rank(out_sample, winner)
         logits.append(math.log(w / (1.0 - w)))

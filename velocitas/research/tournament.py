@@ -81,9 +81,16 @@ def run_entry(
     walk = WalkForwardPlan(contender.name, dict(contender.params), combos, 0, the_plan.folds)
     choices = [
         optimise_fold(
-            base, bars, walk, fold, objective=spec.objective, direction=spec.direction,
-            min_trades=spec.min_trades, max_drawdown=spec.max_drawdown, workers=1,
-        )  # fmt: skip
+            base,
+            bars,
+            walk,
+            fold,
+            objective=spec.objective,
+            direction=spec.direction,
+            min_trades=spec.min_trades,
+            max_drawdown=spec.max_drawdown,
+            workers=1,
+        )
         for fold in the_plan.folds
     ]
     stitched = stitch_folds(

@@ -188,9 +188,7 @@ def validate(spec: TournamentSpec, *, max_size: int | None = None) -> Tournament
         )  # fmt: skip
     except ValueError as exc:
         raise InvalidRequest(f"execution: {exc}", field="execution") from exc
-    trials = [
-        len(trials_of(c, field=f"strategies[{i}]")) for i, c in enumerate(spec.strategies)
-    ]
+    trials = [len(trials_of(c, field=f"strategies[{i}]")) for i, c in enumerate(spec.strategies)]
     span = (spec.end - spec.start) / (spec.folds + 1)
     longest = max(Timeframe.parse(tf).nominal_seconds for tf in spec.timeframes)
     if span.total_seconds() < MIN_WINDOW_BARS * longest:

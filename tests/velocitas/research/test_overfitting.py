@@ -58,7 +58,9 @@ def test_deflated_sharpe_ratio_matches_the_papers_example() -> None:
     # Bailey and Lopez de Prado (2014), section 4: 100 trials, variance of their annualised
     # Sharpe ratios 1/2, best annualised SR 2.5 over 1250 daily returns, skew -3, kurtosis 10:
     # SR0 = 0.1132 per day and DSR = 0.9004.
-    moments = ReturnMoments(sharpe=2.5 / math.sqrt(250), skew=-3.0, kurtosis=10.0, observations=1250)
+    moments = ReturnMoments(
+        sharpe=2.5 / math.sqrt(250), skew=-3.0, kurtosis=10.0, observations=1250
+    )
     dsr = deflated_sharpe_ratio(moments, trials=100, trials_variance=0.5 / 250)
     assert dsr.expected_max == pytest.approx(0.1132, abs=1e-4)
     assert dsr.value == pytest.approx(0.9004, abs=1e-4)
@@ -111,7 +113,9 @@ def test_pure_noise_is_overfit_and_nothing_passes_the_deflated_sharpe() -> None:
     sharpes = [return_moments(returns[:, n]).sharpe for n in range(40)]
     variance = float(np.var(sharpes, ddof=1))
     best = int(np.argmax(sharpes))
-    dsr = deflated_sharpe_ratio(return_moments(returns[:, best]), trials=40, trials_variance=variance)
+    dsr = deflated_sharpe_ratio(
+        return_moments(returns[:, best]), trials=40, trials_variance=variance
+    )
     assert dsr.sharpe > 0  # the luckiest trial looks good in sample...
     assert not dsr.passes(0.95)  # ...but not once deflated for the 40 tries
 
