@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -110,6 +110,9 @@ class TournamentSpec(ObjectiveFields):
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
+        # As for backtests: a time without an offset is UTC.
+        if value.tzinfo is None or value.utcoffset() is None:
+            value = value.replace(tzinfo=UTC)
         return in_range(value)
 
     @field_validator("cscv_blocks")
