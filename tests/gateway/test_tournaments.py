@@ -144,4 +144,5 @@ def test_tournament_round_trip_on_workers(
     assert {a["symbol"] for a in per_market} == {"BTCUSDT", "ETHUSDT"}
     for item in per_market:
         assert {"out_of_sample", "deflated_sharpe", "pbo", "trials"} <= item["evidence"].keys()
-        assert "out of sample" in item["text"] and "deflated Sharpe" in item["text"]
+        assert "out of sample" in item["text"]
+        assert "deflated Sharpe" in item["text"]
