@@ -16,6 +16,7 @@ from gateway.routes import (
     history,
     news,
     predict,
+    regimes,
     sentiment,
     sweeps,
     tournaments,
@@ -84,6 +85,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(sentiment.router)
     app.include_router(news.router)
+    app.include_router(regimes.router)
     return app
 
 

@@ -250,3 +250,38 @@ class RecommendationsPublic(BaseModel):
     items: list[dict[str, Any]]
     deflation: dict[str, Any]
     overfitting: dict[str, Any]
+
+
+class RegimeMeasuresPublic(BaseModel):
+    """The measures behind a regime (docs/research.md, "Regimes"); null during warm-up."""
+
+    t_stat: float | None
+    drift: float | None
+    adx: float | None
+    plus_di: float | None
+    minus_di: float | None
+    vol_percentile: float | None
+    variance_ratio: float | None
+
+
+class RegimePublic(BaseModel):
+    """The regime as of `at`, from the bars closed by then: the last one opened `opened_at`."""
+
+    symbol: str
+    timeframe: Timeframe
+    at: datetime
+    opened_at: datetime
+    regime: str
+    """`trending_up`, `trending_down`, `ranging`, `volatile`, or `unknown` during warm-up."""
+    confidence: float | None
+    measures: RegimeMeasuresPublic
+
+
+class RegimeSeriesPublic(BaseModel):
+    """Each bar opened in `[start, end)` with its regime and confidence, as parallel lists."""
+
+    symbol: str
+    timeframe: Timeframe
+    opened_at: list[datetime]
+    regime: list[str]
+    confidence: list[float | None]

@@ -9,6 +9,8 @@ library, which the tests use as an independent reference:
 - RSI and ATR use Wilder's smoothing (alpha = 1 / n); RSI is seeded with the first price change,
   ATR with the mean of the first n true ranges.
 - Bollinger bands use the population standard deviation (ddof = 0).
+- DMI/ADX is Wilder's: +DM, −DM and true range smoothed by Wilder's running sums seeded with the
+  sum of the first n (from bar 1), ADX seeded with the mean of the first n DX values.
 
 One known difference from `ta`: its RSI reads the missing change before bar 0 as a zero change,
 so it starts at bar n − 1 from another seed; ours waits for n real changes (first value at bar
@@ -30,6 +32,7 @@ F64 = npt.NDArray[np.float64]
 __all__ = [
     "atr",
     "bollinger",
+    "dmi",
     "donchian",
     "ema",
     "macd",
@@ -321,3 +324,61 @@ def donchian(high: F64, low: F64, n: int = 20) -> tuple[F64, F64]:
     high = np.asarray(high, dtype=np.float64)
     low = np.asarray(low, dtype=np.float64)
     return _rolling_extreme(high, n, True), _rolling_extreme(low, n, False)
+
+
+@njit(cache=True)
+def _dmi(high: F64, low: F64, close: F64, n: int) -> tuple[F64, F64, F64]:
+    m = len(high)
+    plus_di = np.full(m, np.nan)
+    minus_di = np.full(m, np.nan)
+    adx_out = np.full(m, np.nan)
+    if n < 1 or m <= n:
+        return plus_di, minus_di, adx_out
+    keep = (n - 1.0) / n
+    tr_sum = 0.0
+    plus_sum = 0.0
+    minus_sum = 0.0
+    adx_value = 0.0
+    for i in range(1, m):
+        up = high[i] - high[i - 1]
+        down = low[i - 1] - low[i]
+        plus_dm = up if up > down and up > 0.0 else 0.0
+        minus_dm = down if down > up and down > 0.0 else 0.0
+        tr = max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
+        if i <= n:
+            tr_sum += tr
+            plus_sum += plus_dm
+            minus_sum += minus_dm
+            if i < n:
+                continue
+        else:
+            tr_sum = tr_sum * keep + tr
+            plus_sum = plus_sum * keep + plus_dm
+            minus_sum = minus_sum * keep + minus_dm
+        p = 100.0 * plus_sum / tr_sum if tr_sum > 0.0 else 0.0
+        q = 100.0 * minus_sum / tr_sum if tr_sum > 0.0 else 0.0
+        plus_di[i] = p
+        minus_di[i] = q
+        dx = 100.0 * abs(p - q) / (p + q) if p + q > 0.0 else 0.0
+        if i < 2 * n - 1:
+            adx_value += dx
+        elif i == 2 * n - 1:
+            adx_value = (adx_value + dx) / n
+            adx_out[i] = adx_value
+        else:
+            adx_value = adx_value * keep + dx / n
+            adx_out[i] = adx_value
+    return plus_di, minus_di, adx_out
+
+
+def dmi(high: F64, low: F64, close: F64, n: int = 14) -> tuple[F64, F64, F64]:
+    """Wilder's directional movement: (+DI, −DI, ADX), each 0..100.
+
+    +DI and −DI start at bar n, ADX (the smoothed |+DI − −DI| / (+DI + −DI)) at bar 2n − 1.
+    """
+    return _dmi(
+        np.asarray(high, dtype=np.float64),
+        np.asarray(low, dtype=np.float64),
+        np.asarray(close, dtype=np.float64),
+        n,
+    )

@@ -9,6 +9,7 @@ and written as exact decimal text; open is the previous close.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +26,13 @@ from velocitas.errors import InvalidRequest
 
 __all__ = [
     "DEFAULT_START",
+    "REGIMES",
+    "TREND_REGIMES",
     "Regime",
     "decimal_text",
     "iso_text",
     "synth_bars",
+    "synth_regimes",
     "write_csv",
     "write_parquet",
 ]
@@ -54,7 +58,17 @@ REGIMES = (
     Regime(drift=-0.60, volatility=0.95),  # volatile selloff
     Regime(drift=0.00, volatility=0.30),  # quiet range
 )
+# Within one of REGIMES' episodes the drift is far below what any test could see (a t-statistic
+# near 0.1 over five days), so they differ by volatility alone. These plant trends a trend
+# measure can detect: over 50 hourly bars the drift's t-statistic is about 4.
+TREND_REGIMES = (
+    Regime(drift=25.0, volatility=0.50),  # trending up
+    Regime(drift=-25.0, volatility=0.50),  # trending down
+    Regime(drift=0.00, volatility=0.40),  # ranging
+    Regime(drift=0.00, volatility=1.40),  # volatile
+)
 _MEAN_REGIME_SECONDS = 5 * 86_400
+_REFERENCE_VOLATILITY = REGIMES[2].volatility  # volume's unit of activity
 
 
 @numba.njit(cache=True)
@@ -71,7 +85,9 @@ def _garch_variance(shocks: npt.NDArray[np.float64], alpha: float, beta: float) 
     return h
 
 
-def _regime_path(rng: np.random.Generator, n: int, mean_length: float) -> npt.NDArray[np.intp]:
+def _regime_path(
+    rng: np.random.Generator, n: int, mean_length: float, count: int
+) -> npt.NDArray[np.intp]:
     """Regime index per bar: geometric durations, each switch to a different regime."""
     draws = max(8, int(2 * n / mean_length) + 8)
     while True:
@@ -79,8 +95,8 @@ def _regime_path(rng: np.random.Generator, n: int, mean_length: float) -> npt.ND
         if lengths.sum() >= n:
             break
         draws *= 2
-    steps = rng.integers(1, len(REGIMES), size=draws)
-    states = np.cumsum(steps) % len(REGIMES)
+    steps = rng.integers(1, count, size=draws)
+    states = np.cumsum(steps) % count
     return np.repeat(states, lengths)[:n]
 
 
@@ -90,22 +106,23 @@ def synth_bars(
     seed: int,
     start: datetime = DEFAULT_START,
     start_price: float = 100.0,
+    *,
+    regimes: Sequence[Regime] = REGIMES,
+    mean_regime_bars: float | None = None,
 ) -> pa.Table:
     """`bars` bars from `start` (on the timeframe's grid) as a table of text columns
-    `opened_at` (ISO-8601 UTC), `open`, `high`, `low`, `close`, `volume` (8 decimals)."""
-    if not 1 <= bars <= _MAX_BARS:
-        raise InvalidRequest(f"bars must be between 1 and {_MAX_BARS}", field="bars")
-    if timeframe in (Timeframe.W1, Timeframe.MO1):
-        # The generator steps a fixed grid within days; resample its daily bars instead.
-        raise InvalidRequest(
-            f"synthetic bars come in 1m … 1d, not {timeframe.value}", field="timeframe"
-        )
-    first = _grid_start(start, timeframe)
+    `opened_at` (ISO-8601 UTC), `open`, `high`, `low`, `close`, `volume` (8 decimals).
+
+    The market switches between `regimes` after geometric durations of `mean_regime_bars` on
+    average (by default five days, at least 20 bars); `synth_regimes` gives the planted regime
+    of each bar for the same arguments.
+    """
     rng = np.random.default_rng(seed)
+    regime = _planted(rng, bars, timeframe, regimes, mean_regime_bars)
+    first = _grid_start(start, timeframe)
     dt = timeframe.seconds / _YEAR_SECONDS
-    regime = _regime_path(rng, bars, max(20.0, _MEAN_REGIME_SECONDS / timeframe.seconds))
-    drift = np.array([r.drift for r in REGIMES])[regime]
-    volatility = np.array([r.volatility for r in REGIMES])[regime]
+    drift = np.array([r.drift for r in regimes])[regime]
+    volatility = np.array([r.volatility for r in regimes])[regime]
 
     shocks = rng.standard_normal(bars)
     variance = _garch_variance(shocks, _GARCH_ALPHA, _GARCH_BETA)
@@ -119,7 +136,7 @@ def synth_bars(
     spread_down = np.sqrt(log_return**2 - 2 * sigma**2 * np.log(rng.random(bars)))
     high = open_ * np.exp((log_return + spread_up) / 2)
     low = open_ * np.exp((log_return - spread_down) / 2)
-    activity = np.sqrt(variance) * volatility / REGIMES[2].volatility
+    activity = np.sqrt(variance) * volatility / _REFERENCE_VOLATILITY
     volume = 50.0 * activity * np.exp(0.35 * rng.standard_normal(bars))
 
     close_units = np.maximum(np.rint(close * SCALE).astype(np.int64), 1)
@@ -142,6 +159,42 @@ def synth_bars(
             "volume": decimal_text(volume_units),
         }
     )
+
+
+def synth_regimes(
+    bars: int,
+    timeframe: Timeframe,
+    seed: int,
+    *,
+    regimes: Sequence[Regime] = REGIMES,
+    mean_regime_bars: float | None = None,
+) -> npt.NDArray[np.intp]:
+    """The index into `regimes` of each bar `synth_bars` plants for the same arguments."""
+    return _planted(np.random.default_rng(seed), bars, timeframe, regimes, mean_regime_bars)
+
+
+def _planted(
+    rng: np.random.Generator,
+    bars: int,
+    timeframe: Timeframe,
+    regimes: Sequence[Regime],
+    mean_regime_bars: float | None,
+) -> npt.NDArray[np.intp]:
+    """The first draw from `rng`: the regime path (so the bars never depend on who asks)."""
+    if not 1 <= bars <= _MAX_BARS:
+        raise InvalidRequest(f"bars must be between 1 and {_MAX_BARS}", field="bars")
+    if timeframe in (Timeframe.W1, Timeframe.MO1):
+        # The generator steps a fixed grid within days; resample its daily bars instead.
+        raise InvalidRequest(
+            f"synthetic bars come in 1m … 1d, not {timeframe.value}", field="timeframe"
+        )
+    if len(regimes) < 2:
+        raise InvalidRequest("a regime path needs at least two regimes", field="regimes")
+    if mean_regime_bars is None:
+        mean_regime_bars = max(20.0, _MEAN_REGIME_SECONDS / timeframe.seconds)
+    elif not mean_regime_bars >= 1:
+        raise InvalidRequest("mean_regime_bars must be at least 1", field="mean_regime_bars")
+    return _regime_path(rng, bars, mean_regime_bars, len(regimes))
 
 
 def decimal_text(units: npt.NDArray[np.int64]) -> pa.Array:

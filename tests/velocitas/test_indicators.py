@@ -174,6 +174,19 @@ def test_roc_and_donchian_match_ta(n: int) -> None:
     _same(lower, ref.donchian_channel_lband())
 
 
+@pytest.mark.parametrize("n", [2, 14])
+def test_dmi_matches_ta(n: int) -> None:
+    high, low, close = _random_walk()
+    plus_di, minus_di, adx = indicators.dmi(high, low, close, n)
+    ref = ta.trend.ADXIndicator(pd.Series(high), pd.Series(low), pd.Series(close), n)
+    assert np.isnan(plus_di[:n]).all()
+    assert not np.isnan(plus_di[n])
+    assert np.isnan(adx[: 2 * n - 1]).all()  # ta writes 0 during warm-up
+    _same(plus_di, ref.adx_pos(), from_bar=n + 1)  # ta writes 0 at bar n
+    _same(minus_di, ref.adx_neg(), from_bar=n + 1)
+    _same(adx, ref.adx(), from_bar=2 * n - 1)
+
+
 # --- no look-ahead ---------------------------------------------------------------------------
 
 _HIGH, _LOW, _CLOSE = _random_walk(400, seed=11)
@@ -187,6 +200,7 @@ _SERIES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarr
     "atr": lambda h, lo, c: (indicators.atr(h, lo, c, 9),),
     "roc": lambda h, lo, c: (indicators.roc(c, 9),),
     "donchian": lambda h, lo, c: indicators.donchian(h, lo, 9),
+    "dmi": lambda h, lo, c: indicators.dmi(h, lo, c, 9),
 }
 
 

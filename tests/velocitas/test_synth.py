@@ -13,7 +13,15 @@ import pytest
 
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
-from velocitas.synth import iso_text, synth_bars, write_csv, write_parquet
+from velocitas.synth import (
+    REGIMES,
+    TREND_REGIMES,
+    iso_text,
+    synth_bars,
+    synth_regimes,
+    write_csv,
+    write_parquet,
+)
 
 
 def test_synth_bars_same_seed_gives_same_file_bytes(tmp_path: Path) -> None:
@@ -75,3 +83,27 @@ def test_iso_text_matches_strftime(timeframe: Timeframe) -> None:
         pa.array(grid, type=pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ"
     )
     assert iso_text(grid, timeframe.seconds).equals(expected)
+
+
+def test_synth_regimes_are_the_path_the_bars_follow() -> None:
+    regime = synth_regimes(40_000, Timeframe.M5, seed=4)
+    assert set(np.unique(regime).tolist()) == {0, 1, 2}
+    assert (np.diff(regime) != 0).sum() > 10  # switches, each to a different regime
+    table = synth_bars(40_000, Timeframe.M5, seed=4)
+    close = np.array(table.column("close").to_pylist(), dtype=float)
+    size = np.abs(np.diff(np.log(close)))
+    # REGIMES' volatilities 0.45, 0.95, 0.30: the planted labels order the bars' move sizes
+    means = [size[regime[1:] == k].mean() for k in range(3)]
+    assert means[2] < means[0] < means[1]
+
+
+def test_synth_bars_regime_options_leave_the_default_bars_alone() -> None:
+    default = synth_bars(3_000, Timeframe.H1, seed=9)
+    assert synth_bars(3_000, Timeframe.H1, seed=9, regimes=REGIMES).equals(default)
+    mean = max(20.0, 5 * 86_400 / Timeframe.H1.seconds)
+    assert synth_bars(3_000, Timeframe.H1, seed=9, mean_regime_bars=mean).equals(default)
+    planted = synth_bars(3_000, Timeframe.H1, seed=9, regimes=TREND_REGIMES)
+    assert not planted.equals(default)
+    with pytest.raises(InvalidRequest) as caught:
+        synth_regimes(10, Timeframe.H1, seed=1, mean_regime_bars=0.5)
+    assert caught.value.field == "mean_regime_bars"
