@@ -242,9 +242,19 @@ class TournamentRankingPublic(BaseModel):
     overfitting: dict[str, Any]
 
 
+class RegimeEvidencePublic(BaseModel):
+    """Per market regime, the tournament's strategies ranked by their pooled out-of-sample
+    Sharpe ratio per bar in that regime (see docs/research.md)."""
+
+    tournament_id: uuid.UUID
+    regimes: dict[str, list[dict[str, Any]]]
+    overfitting: dict[str, Any]
+
+
 class RecommendationsPublic(BaseModel):
     """Plain-language recommendations, each naming its evidence (out-of-sample figures, the
-    deflated Sharpe ratio, the PBO): `kind` is `trade`, `caution`, `no_edge` or `overfit`."""
+    deflated Sharpe ratio, the PBO): `kind` is `trade`, `caution`, `no_edge` or `overfit` (per
+    market), `regime` or `regime_no_edge` (per market regime)."""
 
     tournament_id: uuid.UUID
     items: list[dict[str, Any]]

@@ -16,6 +16,7 @@ from gateway.routes.backtests import MAX_BARS_PER_LEG
 from gateway.schemas import (
     ErrorBody,
     RecommendationsPublic,
+    RegimeEvidencePublic,
     TournamentCreate,
     TournamentRankingPublic,
 )
@@ -130,6 +131,22 @@ def list_tournament_recommendations(
         tournament_id=job_id,
         items=report["recommendations"],
         deflation=report["deflation"],
+        overfitting=report["overfitting"],
+    )
+
+
+@router.get("/{job_id}/regimes", response_model=RegimeEvidencePublic, responses=_READ)
+def list_tournament_regimes(
+    job_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> RegimeEvidencePublic:
+    """Which strategies won out of sample in which market regime: per regime (trending up,
+    trending down, ranging, volatile; each bar filed under the regime known at the close
+    before it), the strategies ranked by pooled out-of-sample Sharpe ratio per bar, with
+    their bars, mean return and deflated Sharpe ratio."""
+    report = _report(session, job_id, user)
+    return RegimeEvidencePublic(
+        tournament_id=job_id,
+        regimes=report.get("regimes") or {},
         overfitting=report["overfitting"],
     )
 

@@ -93,7 +93,7 @@ def test_tournament_report_endpoints_wait_for_success_and_hide_from_others(
             client.get(f"/tournaments/{job_id}{suffix}", headers=alice.headers).status_code == 200
         )
         assert client.get(f"/tournaments/{job_id}{suffix}", headers=bob.headers).status_code == 404
-    for suffix in ("/best", "/symbols/BTCUSDT", "/recommendations"):
+    for suffix in ("/best", "/symbols/BTCUSDT", "/recommendations", "/regimes"):
         assert (
             client.get(f"/tournaments/{job_id}{suffix}", headers=alice.headers).status_code == 409
         )
@@ -140,9 +140,14 @@ def test_tournament_round_trip_on_workers(
     missing = client.get(f"{location}/symbols/XRPUSDT", headers=alice.headers)
     assert missing.status_code == 404
     advice = client.get(f"{location}/recommendations", headers=alice.headers).json()["items"]
-    per_market = [a for a in advice if a["kind"] != "overfit"]
+    per_market = [a for a in advice if a["kind"] in ("trade", "caution", "no_edge")]
     assert {a["symbol"] for a in per_market} == {"BTCUSDT", "ETHUSDT"}
     for item in per_market:
         assert {"out_of_sample", "deflated_sharpe", "pbo", "trials"} <= item["evidence"].keys()
         assert "out of sample" in item["text"]
         assert "deflated Sharpe" in item["text"]
+    regimes = client.get(f"{location}/regimes", headers=alice.headers).json()["regimes"]
+    assert regimes == summary["regimes"]
+    assert set(regimes) <= {"trending_up", "trending_down", "ranging", "volatile"}
+    for rows in regimes.values():
+        assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))

@@ -7,7 +7,8 @@ in-sample objective appears only beside its out-of-sample counterpart, as degrad
 Kinds: `overfit` (the tournament as a whole: PBO >= 0.5), `trade` (a symbol's best entry has a
 positive out-of-sample objective, clears the deflated-Sharpe threshold and the PBO is below
 0.5), `caution` (it clears the threshold but the PBO says the selection overfits), `no_edge`
-(nothing on that symbol clears the threshold).
+(nothing on that symbol clears the threshold); per market regime, `regime` (the strategy that
+won out of sample in that regime clears the threshold, PBO below 0.5) or `regime_no_edge`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,50 @@ def recommend(report: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         seen.add(market)
         out.append(_for_market(row, report, pbo, threshold, trials))
+    for label, rows in (report.get("regimes") or {}).items():
+        out.append(_for_regime(label, rows, pbo, threshold, trials))
     return out
+
+
+def _for_regime(
+    label: str, rows: list[dict[str, Any]], pbo: float | None, threshold: float, trials: int
+) -> dict[str, Any]:
+    best = rows[0]
+    regime = label.replace("_", " ")
+    figures = (
+        f"{best['strategy']} earned {_pct(best['mean_return'], digits=3)} per bar with a per-bar "
+        f"Sharpe ratio of {_num(best['sharpe_per_bar'], 3)} over {best['bars']} out-of-sample "
+        f"bars in {len(best['markets'])} markets; deflated Sharpe ratio "
+        f"{_num(best['deflated_sharpe'])} after {trials} trials (threshold {threshold}); "
+        f"tournament PBO {_num(pbo)}"
+    )
+    runner_up = f"; next: {rows[1]['strategy']}" if len(rows) > 1 else ""
+    if best["passes"] and best["sharpe_per_bar"] > 0 and (pbo is None or pbo < PBO_LIMIT):
+        kind, text = "regime", f"When the market is {regime}, prefer {best['strategy']}: {figures}"
+    else:
+        kind = "regime_no_edge"
+        text = (
+            f"When the market is {regime}, no strategy won clearly out of sample; the best, "
+            f"{figures}"
+        )
+    return {
+        "kind": kind,
+        "regime": label,
+        "strategy": best["strategy"],
+        "text": text + runner_up + ".",
+        "evidence": {
+            "out_of_sample": {
+                "bars": best["bars"],
+                "mean_return": best["mean_return"],
+                "sharpe_per_bar": best["sharpe_per_bar"],
+                "markets": best["markets"],
+            },
+            "deflated_sharpe": best["deflated_sharpe"],
+            "dsr_threshold": threshold,
+            "pbo": pbo,
+            "trials": trials,
+        },
+    }
 
 
 def _for_market(
@@ -114,11 +158,11 @@ def _for_market(
     }
 
 
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def _num(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _pct(value: float | None, *, sign: bool = True) -> str:
+def _pct(value: float | None, *, sign: bool = True, digits: int = 1) -> str:
     if value is None:
         return "n/a"
-    return f"{value:+.1%}" if sign else f"{value:.1%}"
+    return f"{value:+.{digits}%}" if sign else f"{value:.{digits}%}"

@@ -9,7 +9,8 @@ the entries by their stitched out-of-sample objective, deflates each entry's out
 Sharpe ratio for the tournament's number of trials (`deflated_sharpe_ratio`; the trials'
 Sharpe variance is measured over the out-of-sample span), computes the probability of backtest
 overfitting of the whole tournament by CSCV over every trial, and writes the recommendations
-(`velocitas.research.recommendations`). `execute` does all of it in one process.
+(`velocitas.research.recommendations`), and splits the out-of-sample evidence by market regime
+(`velocitas.research.regime_evidence`). `execute` does all of it in one process.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from velocitas.research.overfitting import (
     return_moments,
 )
 from velocitas.research.recommendations import recommend
+from velocitas.research.regime_evidence import rank_by_regime, regime_sums
+from velocitas.research.regimes import regime_labels
 from velocitas.research.tournament_spec import (
     TournamentPlan,
     TournamentSpec,
@@ -96,7 +99,8 @@ def run_entry(
     stitched = stitch_folds(
         base, bars, walk, choices, objective=spec.objective, anchored=spec.anchored
     )
-    moments = return_moments(period_returns(stitched.equity, base.initial_cash))
+    oos_returns = period_returns(stitched.equity, base.initial_cash)
+    moments = return_moments(oos_returns)
     in_sample = [c.in_sample_objective for c in choices if c.in_sample_objective is not None]
     edges = _block_edges(spec)
     oos_start = to_epoch_ns(the_plan.folds[0].out_of_sample_start)
@@ -139,8 +143,19 @@ def run_entry(
                 "observations": moments.observations,
             },
             "trials": trials,
+            "regimes": _regimes_out_of_sample(bars, stitched.opened_at, oos_returns),
         }
     )
+
+
+def _regimes_out_of_sample(
+    bars: BarArrays, opened_at: np.ndarray, returns: np.ndarray
+) -> dict[str, list[float]]:
+    # Each OOS bar's return under the regime known at the close before it (point in time).
+    labels, _ = regime_labels(bars.high, bars.low, bars.close)
+    at = np.searchsorted(bars.opened_at, opened_at) - 1
+    known = np.where(at >= 0, labels[np.maximum(at, 0)], -1)
+    return regime_sums(returns, known)
 
 
 def _fold_row(fold: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,6 +208,7 @@ def rank(
             "threshold": spec.dsr_threshold,
         },
         "overfitting": overfitting,
+        "regimes": rank_by_regime(done, trials=len(trials), threshold=spec.dsr_threshold),
     }
     report["recommendations"] = recommend(report)
     return _finite_tree(report)

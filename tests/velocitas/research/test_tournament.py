@@ -83,8 +83,9 @@ def test_on_pure_noise_the_pbo_is_high_and_nothing_passes() -> None:
     assert not any(e["deflated_sharpe"]["passes"] for e in report["entries"])
     kinds = [r["kind"] for r in report["recommendations"]]
     assert kinds[0] == "overfit"
-    assert set(kinds[1:]) == {"no_edge"}
-    assert len(kinds[1:]) == 3  # one per market
+    assert kinds[1:4] == ["no_edge"] * 3  # one per market
+    assert set(kinds[4:]) == {"regime_no_edge"}  # no regime has a winner either
+    assert not any(row["passes"] for rows in report["regimes"].values() for row in rows)
 
 
 @pytest.mark.slow
@@ -99,6 +100,10 @@ def test_a_planted_momentum_edge_makes_momentum_win_everywhere() -> None:
     )
     assert all(e["deflated_sharpe"]["passes"] for e in best_per_symbol.values())
     assert report["overfitting"]["pbo"] < 0.2
+    # Split by regime, the planted strategy wins where its edge shows most: markets trending up.
+    assert report["regimes"]["trending_up"][0]["strategy"] == "momentum"
+    regime_advice = [r for r in report["recommendations"] if r["kind"] == "regime"]
+    assert ("trending_up", "momentum") in {(r["regime"], r["strategy"]) for r in regime_advice}
     trades = [r for r in report["recommendations"] if r["kind"] == "trade"]
     assert {(r["strategy"], r["symbol"]) for r in trades} == {("momentum", s) for s in "ABC"}
     for r in trades:
