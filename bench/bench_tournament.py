@@ -199,6 +199,15 @@ def main() -> None:
         for w in workers:
             w.wait(timeout=60)
     assert row.status == "succeeded", row.error
+    from velocitas.db import jobs as job_store
+
+    with session_scope() as session:
+        children = job_store.list_jobs(session, owner, parent_id=row.id, limit=1000)
+        spans = [(c.started_at, c.finished_at) for c in children if c.started_at and c.finished_at]
+    busy = sum((end - begin).total_seconds() for begin, end in spans)
+    window = (max(e for _, e in spans) - min(b for b, _ in spans)).total_seconds()
+    print(f"entries in the workers: {busy:.1f} s of entry time in {window:.1f} s from the first "
+          f"entry's start to the last one's end (concurrency {busy / window:.2f})")  # fmt: skip
     same = [e["out_of_sample"] for e in row.result_summary["entries"]] == [
         e["out_of_sample"] for e in local["entries"]
     ]

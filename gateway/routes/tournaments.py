@@ -10,7 +10,7 @@ from fastapi import Query
 
 from gateway.deps import CurrentUser, SessionDep
 from gateway.job_routes import JobDocs, add_children_route, job_router
-from gateway.jobs import NOT_YOURS, UNAUTHENTICATED, owned_job
+from gateway.jobs import NOT_YOURS, UNAUTHENTICATED, Responses, owned_job
 from gateway.policies import require_registered_models
 from gateway.routes.backtests import MAX_BARS_PER_LEG
 from gateway.schemas import (
@@ -26,8 +26,10 @@ from velocitas.errors import Conflict, NotFound
 from velocitas.research import tournament_spec
 from velocitas.research.tournament_spec import TournamentSpec
 
-_NOT_READY = {409: {"model": ErrorBody, "description": "The tournament has not succeeded (yet)."}}
-_READ = {**UNAUTHENTICATED, **NOT_YOURS, **_NOT_READY}
+_NOT_READY: Responses = {
+    409: {"model": ErrorBody, "description": "The tournament has not succeeded (yet)."}
+}
+_READ: Responses = {**UNAUTHENTICATED, **NOT_YOURS, **_NOT_READY}
 
 
 def validate_tournament(session: SessionDep, request: TournamentCreate) -> TournamentSpec:

@@ -70,7 +70,7 @@ def rank_by_regime(
             )
     out: dict[str, list[dict[str, Any]]] = {}
     for label in [r.label for r in Regime if r.label in pooled]:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for strategy, (sums, markets) in pooled[label].items():
             moments = moments_from_sums(sums)
             variance = 1.0 / (moments.observations - 1) if moments.observations > 1 else 0.0
