@@ -42,7 +42,7 @@ def test_tournament_json_ranks_every_entry(two_markets: str) -> None:
         by_strategy.setdefault(entry["strategy"], set()).add(entry["out_of_sample"]["sharpe"])
     assert all(len(values) == 1 for values in by_strategy.values())
     kinds = {item["kind"] for item in report["recommendations"]}
-    assert kinds <= {"trade", "caution", "no_edge", "overfit"}
+    assert kinds <= {"trade", "caution", "no_edge", "overfit", "regime", "regime_no_edge"}
 
 
 def test_tournament_table_prints_ranking_and_recommendations(two_markets: str) -> None:
