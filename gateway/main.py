@@ -20,6 +20,7 @@ from gateway.routes import (
     regimes,
     sentiment,
     sweeps,
+    tournaments,
     walk_forwards,
 )
 from gateway.settings import GatewaySettings, get_gateway_settings
@@ -82,6 +83,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(backtests.router)
     app.include_router(sweeps.router)
     app.include_router(walk_forwards.router)
+    app.include_router(tournaments.router)
     app.include_router(events.router)
     app.include_router(history.router)
     app.include_router(bars.router)

@@ -15,6 +15,7 @@ from velocitas.domain.timeframe import Timeframe
 from velocitas.domain.trades import Trade
 from velocitas.engine.spec import BacktestSpec
 from velocitas.research.objectives import ObjectiveFields, ObjectiveName
+from velocitas.research.tournament_spec import TournamentSpec
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -263,6 +264,46 @@ class AlertPage(BaseModel):
     items: list[AlertPublic]
     next_cursor: str | None
     """Pass as `cursor` for the next page; null on the last page."""
+
+
+class TournamentCreate(TournamentSpec):
+    """A tournament: `strategies` (names, or `{name, params, grid}` with a small grid swept in
+    sample inside each fold) x `symbols` x `timeframes` over [start, end), walked forward over
+    `folds` folds and ranked by the out-of-sample `objective`; each entry's Sharpe ratio is
+    deflated for the number of trials (`dsr_threshold`) and the probability of backtest
+    overfitting is measured by CSCV over `cscv_blocks` blocks. See docs/research.md."""
+
+
+class TournamentRankingPublic(BaseModel):
+    """Entries of a succeeded tournament, best first by the out-of-sample objective: each with
+    its out-of-sample metrics, in-sample objective and degradation, deflated Sharpe ratio and
+    folds; and the tournament's deflation and overfitting figures."""
+
+    tournament_id: uuid.UUID
+    objective: str
+    items: list[dict[str, Any]]
+    deflation: dict[str, Any]
+    overfitting: dict[str, Any]
+
+
+class RegimeEvidencePublic(BaseModel):
+    """Per market regime, the tournament's strategies ranked by their pooled out-of-sample
+    Sharpe ratio per bar in that regime (see docs/research.md)."""
+
+    tournament_id: uuid.UUID
+    regimes: dict[str, list[dict[str, Any]]]
+    overfitting: dict[str, Any]
+
+
+class RecommendationsPublic(BaseModel):
+    """Plain-language recommendations, each naming its evidence (out-of-sample figures, the
+    deflated Sharpe ratio, the PBO): `kind` is `trade`, `caution`, `no_edge` or `overfit` (per
+    market), `regime` or `regime_no_edge` (per market regime)."""
+
+    tournament_id: uuid.UUID
+    items: list[dict[str, Any]]
+    deflation: dict[str, Any]
+    overfitting: dict[str, Any]
 
 
 class RegimeMeasuresPublic(BaseModel):

@@ -48,6 +48,8 @@ __all__ = [
     "TASK_RUN_BACKTEST",
     "TASK_RUN_FOLD",
     "TASK_RUN_SWEEP",
+    "TASK_RUN_TOURNAMENT",
+    "TASK_RUN_TOURNAMENT_ENTRY",
     "TASK_RUN_WALK_FORWARD",
     "TaskSender",
     "alerts_channel",
@@ -69,6 +71,8 @@ TASK_RUN_WALK_FORWARD = "worker.walk_forwards.run"
 TASK_RUN_FOLD = "worker.walk_forwards.fold"
 TASK_ALERTS_BARS = "worker.alerts.bars_imported"
 TASK_ALERTS_DELIVER = "worker.alerts.deliver"
+TASK_RUN_TOURNAMENT = "worker.tournaments.run"
+TASK_RUN_TOURNAMENT_ENTRY = "worker.tournaments.entry"
 JOBS_QUEUE = "velocitas.jobs"
 """The queue job tasks go to unless `VELOCITAS_JOBS_QUEUE` names another (deployments or test
 runs sharing one Redis keep apart that way)."""
@@ -84,6 +88,8 @@ TASK_FOR_KIND: dict[JobKind, str] = {
     JobKind.SWEEP: TASK_RUN_SWEEP,
     JobKind.WALK_FORWARD: TASK_RUN_WALK_FORWARD,
     JobKind.FOLD: TASK_RUN_FOLD,
+    JobKind.TOURNAMENT: TASK_RUN_TOURNAMENT,
+    JobKind.TOURNAMENT_ENTRY: TASK_RUN_TOURNAMENT_ENTRY,
 }
 
 

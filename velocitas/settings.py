@@ -1,8 +1,8 @@
 """Settings shared by every process, read from the environment (and an optional `.env`).
 
 Field names match their environment variables: `DATABASE_URL`, `REDIS_URL`, `VELOCITAS_HOME`,
-`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`, `MAX_WALK_FORWARD_FOLDS`, `LOG_FORMAT`,
-`LOG_LEVEL`. With no URL
+`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`, `MAX_WALK_FORWARD_FOLDS`,
+`MAX_TOURNAMENT_SIZE`, `LOG_FORMAT`, `LOG_LEVEL`. With no URL
 set, `velocitas.embedded` starts real servers under `VELOCITAS_HOME` (outside production only).
 Services extend `Settings` with their own fields (`GatewaySettings`, `WorkerSettings`, ...).
 """
@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     (`velocitas.structured_logs`); `text`: plain lines; unset: `json` in production only."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """The lowest level a service logs (JSON logging only; text keeps each tool's own)."""
+    max_tournament_size: int = Field(default=5000, ge=1)
+    """The most runs one tournament may ask for: parameter sets x symbols x timeframes x folds."""
 
     @property
     def home(self) -> Path:

@@ -27,6 +27,7 @@ def create_app() -> Celery:
             "worker.backtests",
             "worker.sweeps",
             "worker.walk_forwards",
+            "worker.tournaments",
             "worker.reconciler",
             "worker.alerts",
         ],

@@ -1,4 +1,5 @@
-"""Settling a parent job (a sweep, a walk-forward) when one of its children finishes.
+"""Settling a parent job (a sweep, a walk-forward, a tournament) when one of its children
+finishes.
 
 Under the parent's row lock a settle only advances the parent's progress and decides whether
 every child has finished, claiming the settling if so (`velocitas.db.jobs.claim_settling`), so
@@ -28,8 +29,9 @@ from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobKind, JobStatus
 from velocitas.engine.version import ENGINE_VERSION
 from velocitas.errors import InvalidRequest
-from velocitas.research import walk_forward_spec
+from velocitas.research import tournament, tournament_spec, walk_forward_spec
 from velocitas.research.sweeps import SweepSpec, expand, rank
+from velocitas.research.tournament_spec import TournamentSpec
 from velocitas.research.walk_forward import FoldChoice
 from velocitas.research.walk_forward_spec import WalkForwardSpec
 
@@ -136,8 +138,32 @@ def _stitch_walk_forward(parent: BacktestJob, children: Sequence[BacktestJob]) -
     )
 
 
+def _rank_tournament(parent: BacktestJob, children: Sequence[BacktestJob]) -> ParentResult:
+    """A tournament's report from its entries' stored results; an entry that did not succeed
+    is listed as failed with its reason. Fails only when no entry succeeded."""
+    spec = TournamentSpec.model_validate(parent.spec)
+    the_plan = tournament_spec.plan(spec)
+    by_entry = {int(child.spec["entry"]): child for child in children}
+    results: list[dict[str, Any] | str] = []
+    for entry in the_plan.entries:
+        child = by_entry.get(entry.index)
+        if child is None:
+            results.append("the entry was never created")
+        elif child.status == JobStatus.SUCCEEDED and child.result_summary:
+            results.append(child.result_summary)
+        else:
+            results.append(f"{child.status}: {child.error}" if child.error else child.status)
+    if not any(isinstance(result, dict) for result in results):
+        first = next(r for r in results if isinstance(r, str))
+        return ParentResult(error=f"no entry succeeded; entry 0 {first}")
+    return ParentResult(
+        summary=tournament.rank(spec, the_plan, results), engine_version=ENGINE_VERSION
+    )
+
+
 _RULES_BY_KIND: dict[str, _Rules] = {
     JobKind.SWEEP: _Rules(share=1.0, finish=_rank_sweep),
     # A walk-forward's folds take it to 99%; stitching them is the last 1%.
     JobKind.WALK_FORWARD: _Rules(share=0.99, finish=_stitch_walk_forward),
+    JobKind.TOURNAMENT: _Rules(share=0.99, finish=_rank_tournament),
 }

@@ -1,7 +1,7 @@
 """alert_rule and alert: copilot rules and the alerts they raised
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07
 
 One alert per rule and bar (or per rule and job, for `job_failed` rules): the two unique
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

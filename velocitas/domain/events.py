@@ -46,6 +46,8 @@ class JobKind(StrEnum):
     SWEEP = "sweep"
     WALK_FORWARD = "walk_forward"
     FOLD = "fold"  # one fold of a walk-forward: its in-sample optimisation, run as a child job
+    TOURNAMENT = "tournament"
+    TOURNAMENT_ENTRY = "tournament_entry"  # one (strategy, symbol, timeframe) of a tournament
 
 
 class JobStatus(StrEnum):
