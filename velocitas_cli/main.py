@@ -42,6 +42,7 @@ AREAS: dict[str, Area] = {
         "velocitas_cli.lab:app",
         "Reinforcement-learning lab: train PPO policies, manage the model registry.",
     ),
+    "research": Area("velocitas_cli.research:app", "Research modes: market regimes."),
     "user": Area("velocitas_cli.users:app", "Users, their roles and their API keys."),
     "up": Area(
         "velocitas_cli.up:up",
