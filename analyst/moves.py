@@ -18,7 +18,7 @@ before scores were kept are scored on first read and stored). The tag:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = ["MAX_BARS", "MoveArticle", "TaggedMove", "news_moves"]
 MAX_BARS = 200_000
 """Most bars one query may scan."""
 SHOWN_ARTICLES = 5
+NS_RANGE = (datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +102,14 @@ def news_moves(
     """The unusual moves of bars opened in `[start, end)`, each with its news (see above)."""
     if start >= end:
         raise InvalidRequest(f"end {end.isoformat()} must be after start", field="end")
-    bars = load_bars(symbol, timeframe, timeframe.add(start, -(lookback + 1)), end,
-                     database_url=database_url)  # fmt: skip
+    # Bar arithmetic is in int64 nanoseconds (years 1678 to 2261): beyond, no bar can lie.
+    start = min(max(start, NS_RANGE[0]), NS_RANGE[1])
+    end = min(max(end, NS_RANGE[0]), NS_RANGE[1])
+    try:
+        since: datetime | None = timeframe.add(start, -(lookback + 1))
+    except (OverflowError, ValueError):
+        since = None
+    bars = load_bars(symbol, timeframe, since, end, database_url=database_url)
     if not len(bars) and stored_span(symbol, timeframe, database_url=database_url) is None:
         raise InvalidRequest(f"no {timeframe} bars of {symbol} are stored", field="symbol")
     if len(bars) > MAX_BARS + lookback + 1:

@@ -113,6 +113,8 @@ def test_news_moves_tag_each_jump_with_the_news_before_its_close(
     # a higher threshold keeps only bigger moves; cutting the range drops the later bars
     assert _moves(client, k="100") == []
     assert len(_moves(client, end="2024-01-09T12:00Z")) == 2
+    # instants far beyond any bar (int64 nanoseconds hold 1678 to 2261) are no error
+    assert len(_moves(client, start="1000-01-01T00:00Z", end="8999-01-01T00:00Z")) == 3
 
 
 def test_news_moves_score_unscored_articles_once_and_keep_the_score(
