@@ -85,7 +85,8 @@ def _series(symbol: str, timeframe: str, start: str, end: str, *, json: bool) ->
     if first_at >= end_at:
         raise InvalidRequest("--end must be after --start", field="end")
     frame, bars = _load(symbol, timeframe, frame_end=end_at, moment=None)
-    first = int(np.searchsorted(bars.opened_at, int(first_at.timestamp() * 10**9)))
+    clamped = min(max(first_at, datetime(1678, 1, 1, tzinfo=UTC)), datetime(2262, 1, 1, tzinfo=UTC))
+    first = int(np.searchsorted(bars.opened_at, int(clamped.timestamp()) * 10**9))
     if first == len(bars):
         raise InvalidRequest(f"no {symbol} {frame} bars in the range", field="start")
     found = classify_regimes(bars.high, bars.low, bars.close)
@@ -135,8 +136,12 @@ def _load(
         raise InvalidRequest(
             f"unknown timeframe {timeframe!r}: one of {known}", field="timeframe"
         ) from None
-    end = frame.floor(moment) if moment is not None else frame_end
-    bars = load_bars(symbol, frame, None, end)
+    # Bar arithmetic is in int64 nanoseconds (years 1678 to 2261): beyond, no bar can lie.
+    early, late = datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)
+    if moment is not None and moment < early:
+        raise InvalidRequest(f"no {symbol} {frame} bar closed by {moment.isoformat()}", field="at")
+    end = (frame.floor(moment) if moment < late else None) if moment is not None else frame_end
+    bars = load_bars(symbol, frame, None, end if end is None or end < late else None)
     if not len(bars) and stored_span(symbol, frame) is None:
         raise InvalidRequest(f"no {frame} bars of {symbol} are stored", field="symbol")
     return frame, bars

@@ -53,6 +53,7 @@ def test_research_regimes_bad_input_exits_2_naming_it(eurusd: str) -> None:
         (["GBPUSD", "1h"], "GBPUSD"),
         (["EURUSD", "1h", "--start", "2018-01-01"], "--end"),
         (["EURUSD", "1h", "--at", "1990-01-01"], "closed by"),
+        (["EURUSD", "1h", "--at", "1200-01-01"], "closed by"),
     ):
         result = runner.invoke(app, ["research", "regimes", *args])
         assert result.exit_code == 2, result.output
