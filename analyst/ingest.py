@@ -17,6 +17,7 @@ from langchain_core.embeddings import Embeddings
 
 from analyst.embeddings import embed_texts
 from analyst.records import FieldError, NewsRecord, parse_record, read_fields
+from analyst.scorers import ArticleScorer, FinanceVaderScorer
 from analyst.store import connect, insert_news, known_records
 from analyst.symbols import SymbolTagger
 from velocitas.errors import InvalidFile, RowProblem
@@ -81,8 +82,10 @@ def ingest_records(
     batch_size: int = 64,
     progress: ProgressFactory | None = None,
     skipped: Sequence[RowProblem] = (),
+    scorer: ArticleScorer | None = None,
 ) -> IngestReport:
-    """Tag, deduplicate, embed and store `records` in one transaction."""
+    """Tag, deduplicate, embed, score (each headline's sentiment, by `scorer`: the offline
+    one by default) and store `records` in one transaction."""
     unique = _first_occurrences(records)
     tagged = [
         r if r.symbols else replace(r, symbols=tuple(tagger.tag(r.headline, r.body, *r.categories)))
@@ -96,7 +99,9 @@ def ingest_records(
         vectors = embed_texts(
             embeddings, [embedding_text(r) for r in fresh], batch_size=batch_size, progress=advance
         )
-        inserted = insert_news(conn, fresh, vectors)
+        scoring = scorer or FinanceVaderScorer()
+        scores = scoring.score_texts([r.headline for r in fresh]) if fresh else []
+        inserted = insert_news(conn, fresh, vectors, scores=scores, method=scoring.method)
         conn.commit()
     return IngestReport(
         source=source,
@@ -116,6 +121,7 @@ def ingest_file(
     settings: Settings | None = None,
     batch_size: int = 64,
     progress: ProgressFactory | None = None,
+    scorer: ArticleScorer | None = None,
 ) -> IngestReport:
     records, problems = validate(path.name, read_fields(path), skip_invalid=skip_invalid)
     return ingest_records(
@@ -127,6 +133,7 @@ def ingest_file(
         batch_size=batch_size,
         progress=progress,
         skipped=problems,
+        scorer=scorer,
     )
 
 

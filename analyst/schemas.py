@@ -54,3 +54,38 @@ class SentimentPublic(BaseModel):
     score: float = Field(ge=-1, le=1)
     n_docs: int
     method: str
+
+
+class MoveArticlePublic(BaseModel):
+    id: int
+    headline: str
+    source: str
+    published_at: AwareDatetime
+    score: float
+
+
+class MovePublic(BaseModel):
+    """One unusual bar: |log_return| > k sigma, and the news before its close."""
+
+    opened_at: AwareDatetime
+    closed_at: AwareDatetime
+    log_return: float
+    sigma: float
+    z: float
+    direction: str
+    n_docs: int
+    net_sentiment: float | None
+    tag: str = Field(description='"good news", "bad news", "neutral news" or "no news".')
+    agrees: bool | None
+    articles: list[MoveArticlePublic]
+
+
+class MovesPublic(BaseModel):
+    symbol: str
+    timeframe: str
+    start: AwareDatetime
+    end: AwareDatetime
+    k: float
+    lookback: int
+    window: str
+    moves: list[MovePublic]

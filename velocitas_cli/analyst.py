@@ -60,6 +60,7 @@ def ingest(
     """Ingest a news file: validate, deduplicate, tag symbols, embed, store (all or nothing)."""
     from analyst.embeddings import LazyEmbeddings
     from analyst.ingest import ingest_file
+    from analyst.sentiment import load_scorer
     from analyst.settings import get_analyst_settings
     from analyst.symbols import load_tagger
 
@@ -76,6 +77,7 @@ def ingest(
                 settings=settings,
                 batch_size=settings.embedding_batch_size,
                 progress=progress,
+                scorer=load_scorer(settings),
             )
     except VelocitasError as error:
         fail(error)

@@ -37,7 +37,9 @@ AREAS: dict[str, Area] = {
         "velocitas_cli.backtest_sweep:backtest_app",
         "Backtests on stored bars: run one, list strategies.",
     ),
-    "research": Area("velocitas_cli.research:app", "Research modes over stored bars."),
+    "research": Area(
+        "velocitas_cli.research:app", "Research modes over stored bars: tournaments, regimes."
+    ),
     "analyst": Area("velocitas_cli.analyst:app", "News analyst: ingest, search, sentiment."),
     "lab": Area(
         "velocitas_cli.lab:app",

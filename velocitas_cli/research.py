@@ -1,6 +1,7 @@
 """`velocitas research`: research modes over stored bars (`tournament`: strategies x symbols,
-walked forward, ranked out of sample, deflated and checked for overfitting; see
-docs/research.md). Each mode is its own command function registered on `app`."""
+walked forward, ranked out of sample, deflated and checked for overfitting; `regimes`: the
+market regime at an instant or over a range; see docs/research.md). Each mode is its own
+command function registered on `app`."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from pydantic import ValidationError
 from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas_cli.backtest_spec import ExecutionOptions, execution_options
 from velocitas_cli.output import JsonOption, console, emit_json, table
+from velocitas_cli.research_regimes import regimes
 
-app = typer.Typer(help="Research modes over stored bars.", no_args_is_help=True)
+app = typer.Typer(
+    help="Research modes over stored bars: tournaments, regimes.", no_args_is_help=True
+)
 
 
 @app.callback()
@@ -234,3 +238,4 @@ def _print(report: dict[str, Any], top: int) -> None:
 
 
 app.command("tournament")(tournament)
+app.command("regimes")(regimes)

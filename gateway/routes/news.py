@@ -1,4 +1,5 @@
-"""`GET /news/search` for authenticated users, answered by the analyst service over HTTP.
+"""`GET /news/search` and `GET /news/moves` for authenticated users, answered by the analyst
+service over HTTP.
 
 Point-in-time retrieval (docs/analyst.md): the top-k articles published in `[at - window, at]`,
 never anything later. The gateway validates the query's shape and forwards it unchanged.
@@ -14,6 +15,8 @@ from gateway.analyst_client import forward_get
 from gateway.deps import CurrentUser
 from gateway.schemas import ErrorBody
 from gateway.upstream import AnalystDep
+from velocitas.domain.symbols import SYMBOL_PATTERN
+from velocitas.domain.timeframe import Timeframe
 from velocitas.timeparse import Instant
 
 router = APIRouter(prefix="/news", tags=["news"])
@@ -45,3 +48,38 @@ async def search_news(
     if symbol is not None:
         params["symbol"] = symbol
     return await forward_get(analyst, request, "/news/search", params)
+
+
+@router.get(
+    "/moves",
+    responses={
+        200: {"description": "The analyst's tagged moves: `moves[]` with `tag` and `articles`."},
+        401: {"model": ErrorBody},
+        503: {"model": ErrorBody, "description": "The analyst is down."},
+        504: {"model": ErrorBody},
+    },
+)
+async def read_news_moves(
+    request: Request,
+    user: CurrentUser,
+    analyst: AnalystDep,
+    symbol: Annotated[str, Query(pattern=SYMBOL_PATTERN, description="e.g. BTCUSD.")],
+    start: Annotated[Instant, Query(description="First bar opened at or after (inclusive).")],
+    end: Annotated[Instant, Query(description="Bars opened before (exclusive).")],
+    timeframe: Timeframe = Timeframe.H1,
+    k: Annotated[float, Query(gt=0, le=100, description="Unusual: |return| > k sigma.")] = 3.0,
+    lookback: Annotated[int, Query(ge=2, le=10_000, description="Returns in sigma.")] = 100,
+    window: Annotated[str, Query(max_length=32, description="News before the close.")] = "1d",
+) -> Response:
+    """Bars whose |log return| exceeded k sigma (point in time), tagged good, bad, neutral or
+    no news by the stored sentiment of the news published in `window` before their close."""
+    params = {
+        "symbol": symbol,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "timeframe": timeframe.value,
+        "k": repr(k),
+        "lookback": str(lookback),
+        "window": window,
+    }
+    return await forward_get(analyst, request, "/news/moves", params)

@@ -27,6 +27,7 @@ from velocitas.domain.symbols import SYMBOL_PATTERN
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
 from velocitas.research.regimes import Regime, Regimes, classify_regimes
+from velocitas.timeparse import in_range
 
 router = APIRouter(
     prefix="/regimes",
@@ -43,6 +44,8 @@ router = APIRouter(
 )
 
 MAX_SERIES_BARS = 100_000
+NS_RANGE = (datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
+"""Instants bar arithmetic (int64 nanoseconds) can hold; beyond them no bar can lie."""
 
 Symbol = Annotated[str, Query(pattern=SYMBOL_PATTERN, description="e.g. BTCUSD.")]
 
@@ -55,8 +58,11 @@ def read_regime(
     at: Annotated[datetime, Query(description="As of this instant; no offset means UTC.")],
 ) -> RegimePublic:
     """The regime of the last bar closed by `at`, with its confidence and measures."""
-    at = _as_utc(at)
-    end = timeframe.floor(at)  # bars opened before it have closed by `at`
+    at = _as_utc(at, "at")
+    if at < NS_RANGE[0]:
+        raise InvalidRequest(f"no bar closed by {at.isoformat()}", field="query.at")
+    # bars opened before the opening of the bar `at` falls in have closed by `at`
+    end = timeframe.floor(at) if at < NS_RANGE[1] else None
     bars = _load(settings.database_url, symbol, timeframe, end)
     if not len(bars):
         raise InvalidRequest(
@@ -87,13 +93,13 @@ def read_regime_series(
     end: Annotated[datetime, Query(description="Exclusive; no offset means UTC.")],
 ) -> RegimeSeriesPublic:
     """The regime and confidence of every bar opened in `[start, end)`."""
-    start, end = _as_utc(start), _as_utc(end)
+    start, end = _as_utc(start, "start"), _as_utc(end, "end")
     if start >= end:
         raise InvalidRequest(
             f"end {end.isoformat()} must be after start {start.isoformat()}", field="query.end"
         )
-    bars = _load(settings.database_url, symbol, timeframe, end)
-    first = int(np.searchsorted(bars.opened_at, _ns(start)))
+    bars = _load(settings.database_url, symbol, timeframe, end if end < NS_RANGE[1] else None)
+    first = int(np.searchsorted(bars.opened_at, _ns(min(max(start, NS_RANGE[0]), NS_RANGE[1]))))
     if first == len(bars):
         raise InvalidRequest(f"no {symbol} {timeframe} bars in the range", field="query.start")
     if len(bars) - first > MAX_SERIES_BARS:
@@ -111,15 +117,21 @@ def read_regime_series(
     )
 
 
-def _load(database_url: str | None, symbol: str, timeframe: Timeframe, end: datetime) -> BarArrays:
+def _load(
+    database_url: str | None, symbol: str, timeframe: Timeframe, end: datetime | None
+) -> BarArrays:
     bars = load_bars(symbol, timeframe, None, end, database_url=database_url)
     if not len(bars) and stored_span(symbol, timeframe, database_url=database_url) is None:
         raise InvalidRequest(f"no {timeframe} bars of {symbol} are stored", field="query.symbol")
     return bars
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def _as_utc(moment: datetime, field: str) -> datetime:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        return in_range(aware)  # years 1 and 9999 overflow a bar grid's arithmetic
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), field=f"query.{field}") from None
 
 
 def _ns(moment: datetime) -> int:

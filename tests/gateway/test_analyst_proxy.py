@@ -60,10 +60,20 @@ def test_analyst_routes_through_the_gateway_answer_as_the_analyst(
         unkeyed = httpx.post(f"{analyst_url}/news", json={"articles": []}, timeout=60)
         assert unkeyed.status_code == 401
 
+        # the analyst's own 422, relayed: it names the field (no SYN bars are stored)
+        moves = {"symbol": "SYN", "start": AT, "end": "2024-01-11T00:00:00Z"}
+        refused = client.get("/news/moves", params=moves, headers=alice.headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["query", "symbol"]
+
 
 @pytest.mark.parametrize(
     ("path", "params"),
-    [("/sentiment", {"symbol": "SYN", "at": AT}), ("/news/search", {"q": "crash", "at": AT})],
+    [
+        ("/sentiment", {"symbol": "SYN", "at": AT}),
+        ("/news/search", {"q": "crash", "at": AT}),
+        ("/news/moves", {"symbol": "SYN", "start": AT, "end": "2024-01-11T00:00:00Z"}),
+    ],
 )
 def test_analyst_routes_need_a_key(client: TestClient, path: str, params: dict[str, str]) -> None:
     response = client.get(path, params=params)
@@ -72,7 +82,11 @@ def test_analyst_routes_need_a_key(client: TestClient, path: str, params: dict[s
 
 @pytest.mark.parametrize(
     ("path", "params"),
-    [("/sentiment", {"symbol": "SYN", "at": AT}), ("/news/search", {"q": "crash", "at": AT})],
+    [
+        ("/sentiment", {"symbol": "SYN", "at": AT}),
+        ("/news/search", {"q": "crash", "at": AT}),
+        ("/news/moves", {"symbol": "SYN", "start": AT, "end": "2024-01-11T00:00:00Z"}),
+    ],
 )
 def test_analyst_routes_answer_503_when_the_analyst_is_down(
     alice: Account, path: str, params: dict[str, str]

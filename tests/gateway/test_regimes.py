@@ -105,6 +105,7 @@ def test_read_regime_series_agrees_with_each_instant(
             "timeframe",
         ),
         ("/regimes", {"symbol": "BTCUSD", "timeframe": "1h"}, "at"),
+        ("/regimes", {"symbol": "BTCUSD", "timeframe": "1h", "at": "0001-01-01T00:00Z"}, "at"),
         (
             "/regimes/series",
             {"symbol": "BTCUSD", "timeframe": "1h", "start": "2024-02-01", "end": "2024-01-05"},
@@ -135,3 +136,23 @@ def test_regimes_need_a_key(client: TestClient) -> None:
         "/regimes", params={"symbol": "BTCUSD", "timeframe": "1h", "at": "2024-02-01T00:00Z"}
     )
     assert response.status_code == 401
+
+
+def test_regimes_take_instants_far_from_any_bar(
+    client: TestClient, alice: Account, closes: np.ndarray
+) -> None:
+    query = {"symbol": "BTCUSD", "timeframe": "1h"}
+    latest = client.get(
+        "/regimes", params=query | {"at": "8999-01-01T00:00Z"}, headers=alice.headers
+    )
+    assert latest.status_code == 200, latest.text
+    last = DEFAULT_START + (BARS - 1) * HOUR
+    assert latest.json()["opened_at"] == last.isoformat().replace("+00:00", "Z")
+    span = {"start": "1000-01-01T00:00Z", "end": "8999-01-01T00:00Z"}
+    series = client.get("/regimes/series", params=query | span, headers=alice.headers)
+    assert series.status_code == 200, series.text
+    assert len(series.json()["regime"]) == BARS
+    early = client.get(
+        "/regimes", params=query | {"at": "1200-01-01T00:00Z"}, headers=alice.headers
+    )
+    assert [p["loc"] for p in early.json()["detail"]] == [["query", "at"]]

@@ -49,9 +49,16 @@ class News(Base):
     ingested_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    sentiment_score: Mapped[float | None] = mapped_column(Double, nullable=True)
+    """The headline's score in [-1, 1], computed once at ingest; NULL for articles stored
+    before scores were kept, until the analyst first reads them."""
+    sentiment_method: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("source", "headline", name="uq_news_source_headline"),
+        CheckConstraint(
+            "sentiment_score >= -1 AND sentiment_score <= 1", name="sentiment_score_range"
+        ),
         # Cosine HNSW for unfiltered nearest-neighbour queries (filtered ones are computed exactly).
         Index(
             "ix_news_embedding_hnsw",
