@@ -22,6 +22,7 @@ from velocitas.errors import InvalidRequest
 from velocitas.strategies import registry
 
 __all__ = [
+    "Space",
     "Span",
     "declared_span",
     "grid_combinations",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 Space = Mapping[str, "Sequence[Any] | Span"]
+"""A parameter space: each name to its values, or (random search) to a `Span`."""
 _FLOAT_DIGITS = 6  # a drawn float is rounded to this many decimals (readable, reproducible)
 _DRAWS_PER_COMBINATION = 100  # attempts per wanted combination before a draw gives up
 
@@ -176,14 +178,16 @@ def grid_combinations(
     Values outside a parameter's bounds raise `InvalidRequest`; combinations that break a rule
     between parameters (fast < slow) are skipped and counted.
     """
+    lists: dict[str, Sequence[Any]] = {}
     for name, values in space.items():
         if isinstance(values, Span):
             raise InvalidRequest(
                 f"{name}: a range without a step is for random search; give a step",
                 field=f"grid.{name}",
             )
-    _check_bounds(strategy, space)
-    grid = ({**(fixed or {}), **params} for params in grid_points(space))
+        lists[name] = values
+    _check_bounds(strategy, lists)
+    grid = ({**(fixed or {}), **params} for params in grid_points(lists))
     return _valid(strategy, grid)
 
 
