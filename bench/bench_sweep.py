@@ -1,6 +1,13 @@
-"""Sweep benchmark: 100 SMA-crossover combinations on 1M one-minute bars, ours vs vectorbt.
+"""Sweep benchmark: 100 combinations on 1M one-minute bars, every registered strategy, and
+SMA crossover against vectorbt.
 
     python bench/bench_sweep.py [--bars 1000000] [--repeat 3] [--vbt-combos 100]
+                                [--strategies all|NAME,...] [--no-vbt]
+
+Every registered strategy (issue 13, item 3): 100 combinations of its parameters (`GRIDS`),
+each strategy in a fresh child process (`--only NAME`) so that its peak RSS (VmHWM: the
+whole process, imports, numba and the bars included) is its own. Wall and process CPU time of
+`run_sweep` end to end, best of --repeat after a warm-up sweep.
 
 One process, one seeded GBM series (the engine benchmark's). The grid: fast 5..50 step 5 ×
 slow 60..240 step 20 = 100 combinations, 0.1 % fees, all-in sizing, fills at the next open.
@@ -20,7 +27,10 @@ ru_maxrss after each side (ours runs first, so the first figure is ours alone pl
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -39,6 +49,87 @@ from velocitas.research.sweeps import run_sweep
 
 FAST = list(range(5, 55, 5))
 SLOW = list(range(60, 260, 20))
+
+# 100 combinations per registered strategy (fees, sizing and fills of `bench_engine.spec`).
+GRIDS: dict[str, dict[str, list[Any]]] = {
+    "bollinger_reversion": {
+        "period": list(range(10, 110, 10)),
+        "k": [1.0 + 0.25 * i for i in range(10)],
+    },
+    "buy_and_hold": {},  # no parameter: the same run 100 times
+    "donchian_breakout": {"period": list(range(20, 220, 20)), "exit_period": list(range(2, 22, 2))},
+    "ema_cross": {"fast": FAST, "slow": SLOW},
+    "ensemble": {"threshold": [i / 100 for i in range(100)]},
+    "macd_cross": {
+        "fast": [6, 8, 10, 12, 14],
+        "slow": [20, 26, 32, 40],
+        "signal": [5, 7, 9, 11, 13],
+    },
+    "momentum": {
+        "period": list(range(10, 110, 10)),
+        "threshold": [0.05 * i for i in range(10)],
+    },
+    "rsi_reversion": {"period": list(range(7, 27, 2)), "lower": list(range(20, 40, 2))},
+    "sma_cross": {"fast": FAST, "slow": SLOW},
+}
+FIXED: dict[str, dict[str, Any]] = {
+    "ensemble": {
+        "members": [
+            {"name": "sma_cross", "params": {"fast": 10, "slow": 50}},
+            {"name": "rsi_reversion", "params": {"period": 14}, "weight": 2.0},
+            {"name": "momentum", "params": {"period": 30}, "weight": 0.5},
+        ]
+    }
+}
+
+
+def strategy_combos(name: str) -> list[dict[str, Any]]:
+    if not GRIDS[name]:
+        return [{} for _ in range(100)]
+    combos, _ = grid_combinations(name, GRIDS[name], fixed=FIXED.get(name))
+    return combos
+
+
+def one_strategy(name: str, bars: BarArrays, repeat: int) -> dict[str, Any]:
+    """Time `run_sweep` over `name`'s 100 combinations (child process mode)."""
+    combos = strategy_combos(name)
+    base = spec().model_dump(mode="json")
+    base["legs"][0]["strategy"] = {"name": name, "params": FIXED.get(name, {})}
+    the_spec = type(spec()).model_validate(base)
+    run_sweep(the_spec, {"BENCH": bars}, combos[:2], objective="sharpe")  # warm-up
+    best, best_cpu = float("inf"), float("inf")
+    result = None
+    for _ in range(repeat):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        result = run_sweep(the_spec, {"BENCH": bars}, combos, objective="sharpe")
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
+        best = min(best, time.perf_counter() - start)
+    assert result is not None
+    return {
+        "strategy": name,
+        "combinations": len(combos),
+        "path": result.path,
+        "wall_s": best,
+        "cpu_s": best_cpu,
+        "maxrss_mib": peak_rss_mib(),
+        "trades_best": result.rows[0]["trades"] if result.rows else None,
+    }
+
+
+def every_strategy(names: list[str], n_bars: int, repeat: int) -> None:
+    print(f"\nevery registered strategy: 100 combinations on {n_bars} bars, one child each")
+    print(f"{'strategy':<20} {'path':<8} {'wall s':>7} {'CPU s':>7} {'peak RSS MiB':>13}")
+    for name in names:
+        out = subprocess.run(
+            [sys.executable, __file__, "--only", name, "--bars", str(n_bars),
+             "--repeat", str(repeat)],
+            check=True, capture_output=True, text=True, env=os.environ,
+        )  # fmt: skip
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{name:<20} {row['path']:<8} {row['wall_s']:>7.3f} {row['cpu_s']:>7.3f} "
+            f"{row['maxrss_mib']:>13.0f}"
+        )
 
 
 def ours(bars: BarArrays, combos: list[dict[str, Any]]) -> Any:
@@ -92,6 +183,16 @@ def traced_peak_mib(fn: Callable[[], Any]) -> float:
     return peak / 2**20
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM): unlike ru_maxrss it starts afresh at exec,
+    so a child started after the vectorbt part does not report the parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return maxrss_mib()
+
+
 def maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -102,11 +203,29 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--vbt-combos", type=int, default=100)
     parser.add_argument("--vbt-repeat", type=int, default=1)
+    parser.add_argument("--strategies", default="all", help="all, none or NAME,NAME")
+    parser.add_argument("--no-vbt", action="store_true", help="skip the SMA vs vectorbt part")
+    parser.add_argument("--only", help=argparse.SUPPRESS)  # child mode: one strategy, JSON out
     args = parser.parse_args()
 
+    bars = gbm(args.bars)
+    if args.only:
+        print(json.dumps(one_strategy(args.only, bars, args.repeat)))
+        return
+    from velocitas.strategies import registry
+
+    names = registry.names() if args.strategies == "all" else []
+    if args.strategies not in ("all", "none"):
+        names = args.strategies.split(",")
+    if names:  # first: vectorbt's gigabytes would not matter (VmHWM), but its load would
+        every_strategy(names, args.bars, args.repeat)
+    if not args.no_vbt:
+        versus_vectorbt(bars, args)
+
+
+def versus_vectorbt(bars: BarArrays, args: argparse.Namespace) -> None:
     import numba
 
-    bars = gbm(args.bars)
     combos, _ = grid_combinations("sma_cross", {"fast": FAST, "slow": SLOW})
     assert len(combos) == 100
     print(f"{args.bars} bars, {len(combos)} combinations, numba threads {numba.get_num_threads()}")

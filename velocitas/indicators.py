@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma(x: F64, n: int) -> F64:
     """Simple moving average over the last `n` values; NaN while the window holds a NaN.
 
@@ -72,7 +72,7 @@ def sma(x: F64, n: int) -> F64:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ewm(x: F64, alpha: float, min_periods: int) -> F64:
     """Recursive exponential average, seeded with the first non-NaN value."""
     out = np.full(len(x), np.nan)
@@ -96,7 +96,7 @@ def ema(x: F64, n: int) -> F64:
     return _ewm(np.asarray(x, dtype=np.float64), 2.0 / (n + 1.0), n)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rsi(close: F64, n: int) -> F64:
     # One loop, no temporaries: each 1M-bar scratch array costs page faults (milliseconds).
     m = len(close)
@@ -126,7 +126,7 @@ def rsi(close: F64, n: int = 14) -> F64:
     return _rsi(np.asarray(close, dtype=np.float64), n)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _macd(close: F64, fast: int, slow: int, signal: int) -> tuple[F64, F64, F64]:
     # The arithmetic of ema(close, fast) - ema(close, slow) and ema(line, signal), in one loop.
     m = len(close)
@@ -170,7 +170,7 @@ def macd(close: F64, fast: int = 12, slow: int = 26, signal: int = 9) -> tuple[F
     return _macd(np.asarray(close, dtype=np.float64), fast, slow, signal)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bands(x: F64, n: int, k: float, mid: F64) -> tuple[F64, F64]:
     """mid ± k·σ over windows of `n`, σ from sums of deviations from an anchor value.
 
@@ -222,7 +222,7 @@ def bollinger(close: F64, n: int = 20, k: float = 2.0) -> tuple[F64, F64, F64]:
     return mid, upper, lower
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def true_range(high: F64, low: F64, close: F64) -> F64:
     """max(high − low, |high − previous close|, |low − previous close|); high − low at bar 0."""
     out = np.empty(len(high))
@@ -234,7 +234,7 @@ def true_range(high: F64, low: F64, close: F64) -> F64:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def atr(high: F64, low: F64, close: F64, n: int = 14) -> F64:
     """Wilder's average true range, seeded with the mean of the first `n` true ranges."""
     m = len(high)
@@ -260,7 +260,7 @@ def atr(high: F64, low: F64, close: F64, n: int = 14) -> F64:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def roc(close: F64, n: int = 10) -> F64:
     """Rate of change in percent: 100 · (close[t] − close[t−n]) / close[t−n]."""
     out = np.full(len(close), np.nan)
@@ -269,7 +269,7 @@ def roc(close: F64, n: int = 10) -> F64:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rolling_extreme(x: F64, n: int, want_max: bool) -> F64:
     """Rolling max (or min) by van Herk / Gil-Werman: O(len(x)), branch-free inner loops.
 

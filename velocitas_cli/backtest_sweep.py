@@ -18,7 +18,14 @@ from velocitas.engine.spec import BacktestSpec
 from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.report.summary import display_number, format_time
 from velocitas.report.walk_forward_html import render_walk_forward_html
-from velocitas.research.grid import grid_combinations, parse_range, random_combinations
+from velocitas.research.grid import (
+    Span,
+    declared_span,
+    grid_combinations,
+    parse_range,
+    parse_space,
+    random_combinations,
+)
 from velocitas.research.heatmap import write_heatmap
 from velocitas.research.objectives import OBJECTIVES
 from velocitas.research.sweeps import run_sweep
@@ -67,15 +74,20 @@ def _pairs(items: list[str], field: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _space(items: list[str]) -> dict[str, list[Any]]:
+def _space(items: list[str], strategy: str, random: bool) -> dict[str, list[Any] | Span]:
+    """The parameter space from --grid: lists of values; with --random, `START:STOP` (no step)
+    is an interval to draw from and `*` the parameter's declared bounds."""
     if not items:
         raise InvalidRequest("give at least one --grid NAME=START:STOP[:STEP]", field="grid")
-    space: dict[str, list[Any]] = {}
+    space: dict[str, list[Any] | Span] = {}
     for name, value in _pairs(items, "grid"):
         if value.lower() in ("true,false", "false,true"):
             space[name] = [False, True]
-        else:
+        elif not random:
             space[name] = parse_range(value, field=f"grid.{name}")
+        else:
+            drawn = parse_space(value, field=f"grid.{name}")
+            space[name] = declared_span(strategy, name) if drawn is None else drawn
     return space
 
 
@@ -114,7 +126,12 @@ def _load(spec: BacktestSpec) -> Any:
 _Grid = typer.Option(
     [], "--grid", help="NAME=START:STOP[:STEP] or NAME=A,B,C (repeat per parameter)."
 )
-_Random = typer.Option(None, "--random", help="Draw N grid points at random instead.")
+_Random = typer.Option(
+    None,
+    "--random",
+    help="Draw N parameter sets at random instead; NAME=START:STOP then spans the interval,"
+    " NAME=* the declared bounds.",
+)
 _Seed = typer.Option(0, "--seed", help="Seed of the random draw.")
 _Objective = typer.Option("sharpe", "--objective", help=_OBJECTIVE_HELP)
 _MinTrades = typer.Option(0, "--min-trades", help="Exclude runs with fewer trades.")
@@ -140,12 +157,12 @@ def sweep(
 ) -> None:  # fmt: skip
     """Rank STRATEGY's parameter grid (or a random draw of it) by an objective."""
     try:
-        space = _space(grid)
         spec = command_spec(
             symbol=symbol, strategy=strategy, params=param, timeframe=timeframe, start=start,
             end=end, execution=execution,
         )  # fmt: skip
         strategy = spec.legs[0].strategy.name
+        space = _space(grid, strategy, random is not None)
         if objective not in OBJECTIVES:
             raise InvalidRequest(f"unknown objective {objective!r}", field="objective")
         limit = _limit(exclude_drawdown)
@@ -203,12 +220,12 @@ def walk_forward(
 ) -> None:  # fmt: skip
     """Optimise on each in-sample window, trade the best out of sample, stitch the results."""
     try:
-        space = _space(grid)
         spec = command_spec(
             symbol=symbol, strategy=strategy, params=param, timeframe=timeframe, start=start,
             end=end, execution=execution,
         )  # fmt: skip
         strategy = spec.legs[0].strategy.name
+        space = _space(grid, strategy, random is not None)
         if objective not in OBJECTIVES:
             raise InvalidRequest(f"unknown objective {objective!r}", field="objective")
         limit = _limit(exclude_drawdown)

@@ -58,6 +58,23 @@ def test_sweep_table_and_random_draw(stored_bars: str) -> None:
     assert orjson.loads(again.stdout) == orjson.loads(first.stdout)
 
 
+def test_sweep_random_draws_from_intervals_and_declared_bounds(stored_bars: str) -> None:
+    grid = ["--grid", "fast=2:20", "--grid", "slow=30:300", "--grid", "allow_short=*"]
+    args = ["sweep", *RANGE, *grid, "--random", "8", "--seed", "4", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    report = orjson.loads(first.stdout)
+    params = [r["params"] for r in report["ranking"] + report["excluded"]]
+    assert len(params) == 8
+    assert all(2 <= p["fast"] <= 20 and 30 <= p["slow"] <= 300 for p in params)
+    assert {p["allow_short"] for p in params} <= {False, True}
+    assert len({p["slow"] for p in params}) > 4  # any integer of the interval, not 28 points
+    assert orjson.loads(runner.invoke(app, args).stdout) == report
+    bad = runner.invoke(app, ["sweep", *RANGE, "--grid", "allow_short=0:1", "--random", "2"])
+    assert bad.exit_code == 2
+    assert "boolean" in bad.stderr
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -36,6 +36,7 @@ __all__ = [
     "EQUITY_LOT",
     "kernel_config",
     "market_spec",
+    "records_result",
     "run_backtest",
     "run_signals",
     "select_bars",
@@ -217,6 +218,20 @@ def run_signals(
     """
     spec, calendar = market_spec(spec, leg_bars)
     grid, fill_records, rejection_records, equity = simulate_legs(spec, leg_bars, signals)
+    return records_result(spec, calendar, leg_bars, grid, fill_records, rejection_records, equity)
+
+
+def records_result(
+    spec: BacktestSpec,
+    calendar: MarketCalendar,
+    leg_bars: Sequence[BarArrays],
+    grid: AlignedBars,
+    fill_records: np.ndarray,
+    rejection_records: np.ndarray,
+    equity: npt.NDArray[np.float64],
+) -> BacktestResult:
+    """The result of a simulated run (`simulate_legs`' outputs, the spec `market_spec` gave):
+    the exact ledger, the metrics, the run's facts and warnings, and the result hash."""
     ledger = build_ledger(
         fill_records,
         rejection_records,

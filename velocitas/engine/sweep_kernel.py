@@ -1,262 +1,128 @@
-"""The fast path of a sweep: many SMA-crossover runs of one leg at once, on every core (numba).
+"""The fast path of a sweep: one combination's simulation and curve statistics in one call that
+releases the GIL, so a sweep runs combinations on every core from plain threads (numba).
 
-Each combination fuses the strategy (`velocitas.strategies.crossover.sma_cross_side`, the same
-rolling sums operation for operation, so the same signals) with a one-leg copy of the main
-kernel's next-open loop that calls the main kernel's own `open_position` / `close_position` /
-`equity_of`, so sizing, fees, slippage and rounding are the engine's. Nothing per bar is kept:
-each combination streams what the ranking needs (final equity, trade count, maximum drawdown,
-the period-return sums of `velocitas.metrics._equity_stats`, winning and losing trade totals).
+`simulate_combination` is the backtest kernel (`velocitas.engine.kernel.simulate`) with the
+strategy's target sides given: the same `init_state` and the same per-bar rules
+(`velocitas.engine.step.run_bars`, the only place they are written), run over blocks of bars so
+that the fill and rejection buffers grow as needed instead of the whole run being simulated a
+second time when they overflow. Splitting the bars into blocks changes nothing: `run_bars` keeps
+the whole state of the run in the arrays it is given (the RL environment steps it a bar at a
+time). It then computes, on the equity curve, the statistics `velocitas.metrics.compute_metrics`
+computes, with the very same functions (`_equity_stats`, `_drawdown`).
 
-Supported subset: one leg, next-open fills, no stops, no risk rules (the caller checks and
-otherwise runs the general path). Closes must be finite and positive (`select_bars` checks).
+So a combination's fills, rejections and equity are those of `run_backtest` with the same
+parameters, and the sweep's metrics are the report's; `tests/velocitas/research/
+test_sweep_fast.py` checks both for every registered strategy. Stops, risk rules, sizing, fees,
+slippage, shorting and both fill modes are the kernel's own. One leg only (the caller checks).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from velocitas.engine.codes import (
-    CFG_INITIAL_CASH,
-    CFG_LOT_SIZE,
-    F_COLUMNS,
-    R_COLUMNS,
-    REASON_END_OF_DATA,
-    REASON_SIGNAL,
-)
-from velocitas.engine.positions import (
-    A_CASH,
-    A_COOLDOWN_UNTIL,
-    A_OPEN_LEGS,
-    A_SIZE,
-    NO_BLOCK,
-    P_LOTS,
-    P_MARK,
-    P_SIZE,
-    P_STOP_LOSS,
-    P_TAKE_PROFIT,
-    close_position,
-    equity_of,
-    open_position,
-)
-from velocitas.strategies.crossover import _cross_step
+from velocitas.engine.codes import F_COLUMNS, R_COLUMNS
+from velocitas.engine.positions import A_SIZE, P_SIZE
+from velocitas.engine.step import O_SIZE, init_state, run_bars
+from velocitas.metrics import _drawdown, _equity_stats
 
 __all__ = [
-    "S_COLUMNS",
-    "S_COUNT",
-    "S_DOWNSIDE",
-    "S_FINAL_EQUITY",
-    "S_GROSS_LOSS",
-    "S_GROSS_WIN",
-    "S_MAX_DRAWDOWN",
-    "S_MEAN",
-    "S_STD",
-    "S_TRADES",
-    "sma_sweep",
+    "BLOCK_BARS",
+    "C_COUNT",
+    "C_DEEPEST",
+    "C_DOWNSIDE",
+    "C_MEAN",
+    "C_SIZE",
+    "C_STD",
+    "C_VALID",
+    "simulate_combination",
 ]
 
-# Columns of the per-combination statistics.
-S_FINAL_EQUITY = 0
-S_TRADES = 1
-S_MAX_DRAWDOWN = 2
-S_COUNT = 3  # period returns counted
-S_MEAN = 4  # mean period return
-S_STD = 5  # std of period returns, ddof 1
-S_DOWNSIDE = 6  # √mean(min(r, 0)²)
-S_GROSS_WIN = 7  # Σ net P&L of winning trades
-S_GROSS_LOSS = 8  # −Σ net P&L of losing trades
-S_COLUMNS = 9
+BLOCK_BARS = 16_384
+"""Bars simulated between two checks of the record buffers' room."""
+# A bar writes at most 4 fills per leg (exit and entry at the open, a stop, the end-of-data
+# close; same-close mode: a stop, exit and entry at the close) and at most 2 rejections.
+_RECORDS_PER_BAR = 4
+
+# Slots of the statistics `simulate_combination` returns.
+C_VALID = 0  # 1.0 when every target side is -1, 0 or +1
+C_COUNT = 1  # period returns counted
+C_MEAN = 2  # mean excess period return
+C_STD = 3  # their standard deviation, ddof 1
+C_DOWNSIDE = 4  # downside deviation
+C_DEEPEST = 5  # maximum drawdown, a fraction
+C_SIZE = 6
 
 
-@njit(cache=True)
-def _one_combination(
+@njit(cache=True, inline="always")
+def _room(buffer: np.ndarray, used: int, needed: int) -> np.ndarray:
+    """`buffer`, or a copy at least twice as large holding its first `used` rows."""
+    if buffer.shape[0] - used >= needed:
+        return buffer
+    grown = np.empty((max(2 * buffer.shape[0], used + needed), buffer.shape[1]))
+    grown[:used] = buffer[:used]
+    return grown
+
+
+@njit(cache=True, nogil=True)
+def simulate_combination(
     open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
     close: np.ndarray,
-    fast: int,
-    slow: int,
-    strategy_short: bool,
-    scale: float,
+    has_bar: np.ndarray,
+    signals: np.ndarray,
+    day: np.ndarray,
+    atr_stop_loss: np.ndarray,
+    atr_take_profit: np.ndarray,
+    atr_trailing: np.ndarray,
+    leg_scale: np.ndarray,
     cfg: np.ndarray,
-    allow_short: bool,
-    out: np.ndarray,
-) -> None:
-    n = len(close)
-    position = np.zeros((1, P_SIZE))
-    position[0, P_STOP_LOSS] = np.nan
-    position[0, P_TAKE_PROFIT] = np.nan
-    account = np.zeros(A_SIZE)
-    initial = cfg[CFG_INITIAL_CASH]
-    account[A_CASH] = initial
-    account[A_COOLDOWN_UNTIL] = -1.0
-    # Zero-row record buffers: the engine's helpers only count what does not fit.
-    fills = np.empty((0, F_COLUMNS))
-    rejections = np.empty((0, R_COLUMNS))
-    counts = np.zeros(2, dtype=np.int64)
-    lot = cfg[CFG_LOT_SIZE]
+    initial: float,
+    rf: float,
+    equity_curve: np.ndarray,
+    fills: np.ndarray,
+    rejections: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate one combination: (counts [fills, rejections], fill buffer, rejection buffer,
+    statistics `C_*`).
 
-    pending = False
-    pending_filled = False  # a fill happened in this bar (equity may move while flat)
-    pending_side = 0
-    blocked = NO_BLOCK
-    last_signal = NO_BLOCK
-    sum_fast = 0.0
-    sum_slow = 0.0
-    order = 0
-    side_held = 0
-    trades = 0
-    cash_at_entry = 0.0
-    gross_win = 0.0
-    gross_loss = 0.0
-    # velocitas.metrics._equity_stats and _drawdown, streamed (initial equity given, rf = 0).
-    prev = initial
-    count = 0
-    shift = 0.0
-    total = 0.0
-    squares = 0.0
-    downside = 0.0
-    peak = initial
-    deepest = 0.0
-    equity = initial
-
-    for t in range(n):
-        if pending:
-            pending_filled = True  # cash may change at this open
-            position[0, P_MARK] = open_[t]
-            lots = position[0, P_LOTS]
-            if lots != 0.0:
-                held = 1 if lots > 0 else -1
-                if pending_side != held:
-                    close_position(fills, 0, t, 0, open_[t], REASON_SIGNAL, position, account, cfg)
-                    trades += 1
-                    net = account[A_CASH] - cash_at_entry
-                    if net > 0.0:
-                        gross_win += net
-                    elif net < 0.0:
-                        gross_loss -= net
-            pending = False
-            if pending_side != 0 and position[0, P_LOTS] == 0.0:
-                cash_before = account[A_CASH]
-                opened = open_position(
-                    fills, rejections, counts, t, 0, pending_side, open_[t],
-                    (np.nan, np.nan), 0, scale, position, account, cfg,
-                )  # fmt: skip
-                if opened:
-                    cash_at_entry = cash_before
-                else:
-                    blocked = pending_side
-
-        if account[A_OPEN_LEGS] > 0:
-            position[0, P_MARK] = close[t]
-        last_bar = t == n - 1
-        if last_bar and position[0, P_LOTS] != 0.0:
-            pending_filled = True
-            close_position(
-                fills, 0, t, 0, position[0, P_MARK], REASON_END_OF_DATA, position, account, cfg
-            )
-            trades += 1
-            net = account[A_CASH] - cash_at_entry
-            if net > 0.0:
-                gross_win += net
-            elif net < 0.0:
-                gross_loss -= net
-
-        if account[A_OPEN_LEGS] > 0 or pending_filled:
-            equity, _ = equity_of(account[A_CASH], account[A_OPEN_LEGS], position, lot)
-            if prev > 0.0:
-                x = equity / prev - 1.0
-                if count == 0:
-                    shift = x
-                d = x - shift
-                total += d
-                squares += d * d
-                loss = min(x, 0.0)
-                downside += loss * loss
-                count += 1
-            prev = equity
-            # Branch-free (a random-walk curve defeats branch prediction); the same value as
-            # _drawdown's, since 1 − equity / peak is 0 when equity sets the peak.
-            peak = max(peak, equity)
-            deepest = max(deepest, 1.0 - equity / peak)
-        elif prev > 0.0:
-            # Flat with no fill: equity is the previous close's exactly, so the return is 0.0
-            # (as equity / prev − 1 computes it) and the drawdown cannot deepen.
-            if count == 0:
-                shift = 0.0
-            d = -shift
-            total += d
-            squares += d * d
-            count += 1
-        pending_filled = False
-
-        # The strategy's target at t's close (sma_cross_side), then the kernel's _decide.
-        x_close = close[t]
-        sum_fast += x_close
-        sum_slow += x_close
-        if t >= fast:
-            sum_fast -= close[t - fast]
-        if t >= slow:
-            sum_slow -= close[t - slow]
-        if t >= fast - 1 and t >= slow - 1:
-            order, side_held = _cross_step(order, side_held, sum_fast / fast, sum_slow / slow)
-        if last_bar:
-            continue
-        signal = side_held if (strategy_short or side_held >= 0) else 0
-        if signal == last_signal:
-            pending = False
-            continue
-        last_signal = signal
-        lots = position[0, P_LOTS]
-        current = 0 if lots == 0.0 else (1 if lots > 0 else -1)
-        target = signal
-        if target < 0 and not allow_short:
-            target = 0
-        if blocked != NO_BLOCK:
-            if target == blocked:
-                target = current
-            else:
-                blocked = NO_BLOCK
-        pending = target != current
-        pending_side = target
-
-    out[S_FINAL_EQUITY] = equity
-    out[S_TRADES] = trades
-    out[S_MAX_DRAWDOWN] = deepest
-    out[S_COUNT] = count
-    if count == 0:
-        out[S_MEAN] = np.nan
-        out[S_STD] = np.nan
-        out[S_DOWNSIDE] = np.nan
-    else:
-        mean = total / count
-        out[S_MEAN] = mean + shift
-        out[S_STD] = (
-            np.sqrt(max(squares - count * mean * mean, 0.0) / (count - 1)) if count > 1 else np.nan
-        )
-        out[S_DOWNSIDE] = np.sqrt(downside / count)
-    out[S_GROSS_WIN] = gross_win
-    out[S_GROSS_LOSS] = gross_loss
-
-
-@njit(cache=True, parallel=True)
-def sma_sweep(
-    open_: np.ndarray,
-    close: np.ndarray,
-    fast: np.ndarray,
-    slow: np.ndarray,
-    strategy_short: np.ndarray,
-    scale: float,
-    cfg: np.ndarray,
-    allow_short: bool,
-) -> np.ndarray:
-    """Statistics (`S_*` columns) of each (fast[i], slow[i], strategy_short[i]) combination.
-
-    `cfg` is `velocitas.engine.runner.kernel_config(spec)`; `scale` the leg's weight; `allow_short`
-    the spec's. Combinations run in parallel over numba's threads.
+    Arguments are `velocitas.engine.kernel.simulate`'s, plus the initial equity and the
+    per-period risk-free rate of the metrics, and the caller's buffers: `equity_curve` (one
+    value per bar, overwritten) and record buffers of any size (returned grown when the run
+    needed more room; the first `counts` rows are the run's records). Nothing is simulated when
+    a target side is not -1, 0 or +1 (`C_VALID` is then 0).
     """
-    out = np.empty((len(fast), S_COLUMNS))
-    for i in prange(len(fast)):
-        _one_combination(
-            open_, close, int(fast[i]), int(slow[i]), bool(strategy_short[i]),
-            scale, cfg, allow_short, out[i],
+    stats = np.full(C_SIZE, np.nan)
+    stats[C_VALID] = 1.0
+    counts = np.zeros(2, dtype=np.int64)
+    for side in signals.ravel():
+        if side < -1 or side > 1:
+            stats[C_VALID] = 0.0
+            return counts, fills, rejections, stats
+    n, legs = close.shape
+    account = np.empty(A_SIZE)
+    position = np.empty((legs, P_SIZE))
+    orders = np.empty((O_SIZE, legs), dtype=np.int64)
+    init_state(0, day, cfg, account, position, orders, counts)
+    if fills.shape[1] != F_COLUMNS or rejections.shape[1] != R_COLUMNS:
+        fills = np.empty((0, F_COLUMNS))
+        rejections = np.empty((0, R_COLUMNS))
+    for first in range(0, n, BLOCK_BARS):
+        last = min(first + BLOCK_BARS, n) - 1
+        needed = _RECORDS_PER_BAR * legs * (last - first + 1)
+        fills = _room(fills, counts[0], needed)
+        rejections = _room(rejections, counts[1], needed)
+        run_bars(
+            first, last, False, False, open_, high, low, close, has_bar, signals, day,
+            atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg,
+            account, position, orders, counts, fills, rejections, equity_curve,
         )  # fmt: skip
-    return out
+    count, mean, std, downside = _equity_stats(equity_curve, initial, rf)
+    deepest, _, _ = _drawdown(equity_curve, initial)
+    stats[C_COUNT] = count
+    stats[C_MEAN] = mean
+    stats[C_STD] = std
+    stats[C_DOWNSIDE] = downside
+    stats[C_DEEPEST] = deepest
+    return counts, fills, rejections, stats

@@ -1,59 +1,79 @@
 """Measuring a sweep's runs: every combination's ranking metrics, by one of two paths that give
-the same numbers for what they both support.
+the same numbers.
 
-- the fast path (`velocitas.engine.sweep_kernel`): one-leg `sma_cross` with next-open fills and
-  no stops or risk rules runs every combination in one parallel numba pass, keeping no curves;
+- the fast path (`velocitas.engine.sweep_kernel`): any one-leg spec, whatever its strategy,
+  stops, risk rules, sizing or fill mode. Each combination's target sides come from the
+  strategy itself (`Strategy.signals`, the call `run_backtest` makes), its fills from the
+  backtest kernel's own per-bar rules, its metrics from the functions the report uses and its
+  final equity and trades from the exact ledger: the same numbers as `run_backtest`, without
+  the report, the result hash or the per-trade objects. Combinations run on threads: the
+  simulation (and the strategies' numba loops) release the GIL.
 - the general path: `run_backtest` per combination in a process pool, for any spec.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from decimal import Decimal
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from velocitas.calendars import MarketCalendar
 from velocitas.domain.bars import BarArrays
-from velocitas.engine.runner import kernel_config, market_spec, run_backtest, select_bars
+from velocitas.engine.alignment import AlignedBars, align
+from velocitas.engine.codes import F_COLUMNS, R_COLUMNS
+from velocitas.engine.ledger import LegLabel, build_ledger
+from velocitas.engine.records import TradeRecords
+from velocitas.engine.runner import (
+    _NO_DAYS,
+    _atr_grid,
+    kernel_config,
+    market_spec,
+    run_backtest,
+    select_bars,
+)
 from velocitas.engine.spec import BacktestSpec, StrategyRef
 from velocitas.engine.sweep_kernel import (
-    S_COUNT,
-    S_DOWNSIDE,
-    S_FINAL_EQUITY,
-    S_GROSS_LOSS,
-    S_GROSS_WIN,
-    S_MAX_DRAWDOWN,
-    S_MEAN,
-    S_STD,
-    S_TRADES,
-    sma_sweep,
+    C_DEEPEST,
+    C_DOWNSIDE,
+    C_MEAN,
+    C_STD,
+    C_VALID,
+    simulate_combination,
 )
-from velocitas.metrics import calmar_ratio, elapsed_cagr
+from velocitas.errors import InvalidRequest
+from velocitas.metrics import (
+    _ratio,
+    _rf_per_period,
+    calmar_ratio,
+    elapsed_cagr,
+    periods_per_year,
+    profit_factor,
+)
 from velocitas.strategies import registry
+from velocitas.strategies.base import Strategy
 
-__all__ = ["Progress", "fast_path_supported", "fast_runs", "general_runs"]
+__all__ = [
+    "FastPlan",
+    "Progress",
+    "fast_path_supported",
+    "fast_records",
+    "fast_runs",
+    "general_runs",
+]
 
 Progress = Callable[[int, int], None]
-_FAST_PARAMS = {"fast", "slow", "allow_short"}
 
 
 def fast_path_supported(spec: BacktestSpec, combinations: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether the parallel numba path covers this sweep (same results as `run_backtest`)."""
-    stops, risk = spec.stops, spec.risk
-    return (
-        len(spec.legs) == 1
-        and spec.legs[0].strategy.name == "sma_cross"
-        and spec.fill == "next_open"
-        and stops.stop_loss is None
-        and stops.take_profit is None
-        and stops.trailing_stop is None
-        and all(v is None for v in risk.model_dump().values())
-        and all(set(c) <= _FAST_PARAMS for c in combinations)
-        and spec.risk_free_rate == 0  # the kernel's downside deviation is about zero
-    )
+    """Whether the threaded fast path covers this sweep: every one-leg spec (the same results
+    as `run_backtest`, which the tests check for every registered strategy)."""
+    return len(spec.legs) == 1
 
 
 def _with_params(spec: BacktestSpec, params: Mapping[str, Any]) -> BacktestSpec:
@@ -63,8 +83,122 @@ def _with_params(spec: BacktestSpec, params: Mapping[str, Any]) -> BacktestSpec:
     return spec.model_copy(update={"legs": legs})
 
 
-def _number(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+@dataclass(frozen=True, eq=False)
+class FastPlan:
+    """What every combination of a one-leg sweep shares: the run's spec (with the market's lot),
+    calendar, bars, time grid, kernel configuration and ATR arrays, prepared once."""
+
+    spec: BacktestSpec
+    calendar: MarketCalendar
+    bars: BarArrays
+    grid: AlignedBars
+    cfg: npt.NDArray[np.float64]
+    day: npt.NDArray[np.int64]
+    atr: tuple[np.ndarray, np.ndarray, np.ndarray]
+    per_year: float
+    rf: float
+
+    @classmethod
+    def of(cls, spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> FastPlan:
+        (leg_bars,) = select_bars(spec, bars)
+        spec, calendar = market_spec(spec, [leg_bars])  # the calendar and lot run_backtest uses
+        grid = align([leg_bars])
+        stops = spec.stops
+        per_year = periods_per_year(spec.timeframe, calendar)
+        return cls(
+            spec=spec,
+            calendar=calendar,
+            bars=leg_bars,
+            grid=grid,
+            cfg=kernel_config(spec),
+            day=grid.utc_day if spec.risk.max_daily_loss is not None else _NO_DAYS,
+            atr=(
+                _atr_grid(stops.stop_loss, [leg_bars], grid),
+                _atr_grid(stops.take_profit, [leg_bars], grid),
+                _atr_grid(stops.trailing_stop, [leg_bars], grid),
+            ),
+            per_year=per_year,
+            rf=_rf_per_period(float(spec.risk_free_rate), per_year),
+        )
+
+    def strategy(self, params: Mapping[str, Any], index: int) -> Strategy:
+        """Leg 0's strategy with `params` over the spec's own, validated like `run_backtest`."""
+        leg = self.spec.legs[0].strategy
+        return registry.build(leg.name, {**leg.params, **params}, field=f"combinations[{index}]")
+
+
+class _Buffers(threading.local):
+    """One thread's scratch: the equity curve and record buffers, reused run after run."""
+
+    def __init__(self) -> None:
+        self.equity = np.empty(0)
+        self.fills = np.empty((0, F_COLUMNS))
+        self.rejections = np.empty((0, R_COLUMNS))
+
+
+def _simulate(
+    plan: FastPlan, strategy: Strategy, buffers: _Buffers
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(fill records, rejection records, equity curve, statistics) of one combination; the
+    arrays are views of the thread's buffers, valid until its next run."""
+    bars, grid = plan.bars, plan.grid
+    n = len(bars)
+    sides = np.asarray(strategy.signals(bars), dtype=np.int8)  # what strategy_signals returns
+    if len(sides) != n:
+        raise InvalidRequest(f"leg 0: {len(sides)} signals for {n} bars", field="legs")
+    if len(buffers.equity) != n:
+        buffers.equity = np.empty(n)
+    counts, buffers.fills, buffers.rejections, stats = simulate_combination(
+        grid.open, grid.high, grid.low, grid.close, grid.has_bar, sides.reshape(n, 1), plan.day,
+        *plan.atr, np.asarray([float(plan.spec.legs[0].weight)]), plan.cfg,
+        float(plan.spec.initial_cash), plan.rf, buffers.equity, buffers.fills, buffers.rejections,
+    )  # fmt: skip
+    if stats[C_VALID] == 0.0:
+        raise InvalidRequest("leg 0: target sides must be -1, 0 or +1", field="legs")
+    return (
+        buffers.fills[: counts[0]],
+        buffers.rejections[: counts[1]],
+        buffers.equity,
+        stats,
+    )
+
+
+def _ledger(plan: FastPlan, fills: np.ndarray, rejections: np.ndarray) -> Any:
+    spec = plan.spec
+    leg = spec.legs[0]
+    return build_ledger(
+        fills, rejections, plan.grid.opened_at, [LegLabel(leg.symbol, leg.strategy.name)],
+        initial_cash=spec.initial_cash, lot_size=spec.sizing.lot_size,
+        fee_rate=spec.fees.rate, fee_fixed=spec.fees.fixed,
+    )  # fmt: skip
+
+
+def _measure(plan: FastPlan, strategy: Strategy, buffers: _Buffers) -> dict[str, Any]:
+    """One combination's ranking metrics, as `general_runs` reports them from `run_backtest`."""
+    fills, rejections, equity, stats = _simulate(plan, strategy, buffers)
+    ledger = _ledger(plan, fills, rejections)
+    trades = ledger.trades
+    if isinstance(trades, TradeRecords):  # as `runner._trade_figures` reads them
+        net = trades.net_pnl_floats()
+    else:  # the Decimal ledger's trades (amounts beyond the scaled integers)
+        net = np.asarray([float(t.net_pnl) for t in trades], dtype=np.float64)
+    initial = float(plan.spec.initial_cash)
+    final = float(equity[-1])
+    deepest = float(stats[C_DEEPEST])
+    growth = elapsed_cagr(
+        initial, final, plan.grid.opened_at, plan.spec.timeframe, plan.calendar, from_open=True
+    )
+    return {
+        "sharpe": _ratio(stats[C_MEAN], stats[C_STD], plan.per_year),
+        "sortino": _ratio(stats[C_MEAN], stats[C_DOWNSIDE], plan.per_year),
+        "calmar": calmar_ratio(growth, deepest),
+        "total_return": final / initial - 1.0,
+        "profit_factor": profit_factor(net),
+        "max_drawdown": deepest,
+        "trades": len(trades),
+        "final_equity": str(ledger.final_equity),
+        "return_periods": len(equity),
+    }
 
 
 def fast_runs(
@@ -72,60 +206,44 @@ def fast_runs(
     bars: Mapping[str, BarArrays],
     combinations: Sequence[Mapping[str, Any]],
     progress: Progress | None,
+    *,
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
     """The ranking metrics of each combination, in order, by the fast path (check
-    `fast_path_supported` first)."""
-    (leg_bars,) = select_bars(spec, bars)
-    spec, calendar = market_spec(spec, [leg_bars])  # the calendar and lot run_backtest uses
-    base = dict(spec.legs[0].strategy.params)
-    merged = [{**base, **c} for c in combinations]
-    for index, params in enumerate(merged):  # validated as the general path would
-        registry.build("sma_cross", params, field=f"combinations[{index}]")
-    defaults = registry.get("sma_cross").Params()
-    fast = np.array([p.get("fast", defaults.fast) for p in merged], dtype=np.int64)  # type: ignore[attr-defined]
-    slow = np.array([p.get("slow", defaults.slow) for p in merged], dtype=np.int64)  # type: ignore[attr-defined]
-    shorts = np.array([bool(p.get("allow_short", False)) for p in merged], dtype=np.bool_)
-    cfg = kernel_config(spec)
-    open_ = np.ascontiguousarray(leg_bars.open, dtype=np.float64)
-    close = np.ascontiguousarray(leg_bars.close, dtype=np.float64)
-    scale, allow_short = float(spec.legs[0].weight), bool(spec.allow_short)
-    stats = np.empty((len(merged), 9))
-    # Chunks only for progress: each is still spread over every thread.
-    chunk = max(len(merged) // 10, 64)
-    for lo in range(0, len(merged), chunk):
-        hi = min(lo + chunk, len(merged))
-        stats[lo:hi] = sma_sweep(
-            open_, close, fast[lo:hi], slow[lo:hi], shorts[lo:hi], scale, cfg, allow_short
-        )
-        if progress:
-            progress(hi, len(merged))
-    per_year = calendar.periods_per_year(spec.timeframe)
-    initial = float(spec.initial_cash)
-    out = []
-    for row in stats:
-        final = float(row[S_FINAL_EQUITY])
-        deepest = float(row[S_MAX_DRAWDOWN])
-        growth = elapsed_cagr(initial, final, leg_bars.opened_at, spec.timeframe, calendar)
-        mean, std, down = row[S_MEAN], row[S_STD], row[S_DOWNSIDE]
-        win, loss = float(row[S_GROSS_WIN]), float(row[S_GROSS_LOSS])
-        out.append(
-            {
-                "sharpe": _number(mean / std * math.sqrt(per_year)) if std > 0.0 else None,
-                "sortino": _number(mean / down * math.sqrt(per_year)) if down > 0.0 else None,
-                "calmar": calmar_ratio(growth, deepest),
-                "total_return": final / initial - 1.0,
-                "profit_factor": win / loss if loss > 0.0 else None,
-                "max_drawdown": deepest,
-                "trades": int(row[S_TRADES]),
-                "final_equity": _money(final),
-                "return_periods": int(row[S_COUNT]),
-            }
-        )
+    `fast_path_supported` first), on `workers` threads (default: every core)."""
+    plan = FastPlan.of(spec, bars)
+    strategies = [plan.strategy(params, index) for index, params in enumerate(combinations)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(strategies)))
+    buffers = _Buffers()
+    total = len(strategies)
+    out: list[dict[str, Any]] = []
+    if workers == 1:
+        results: Iterator[dict[str, Any]] = (_measure(plan, s, buffers) for s in strategies)
+        for done, row in enumerate(results, start=1):
+            out.append(row)
+            if progress:
+                progress(done, total)
+        return out
+    with ThreadPoolExecutor(workers, thread_name_prefix="sweep") as pool:
+        for done, row in enumerate(
+            pool.map(lambda s: _measure(plan, s, buffers), strategies), start=1
+        ):
+            out.append(row)
+            if progress:
+                progress(done, total)
     return out
 
 
-def _money(value: float) -> str:
-    return str(Decimal(repr(value)).quantize(Decimal("0.00000001")))
+def fast_records(
+    spec: BacktestSpec, bars: Mapping[str, BarArrays], params: Mapping[str, Any]
+) -> tuple[FastPlan, np.ndarray, np.ndarray, npt.NDArray[np.float64]]:
+    """One combination by the fast path's own simulation: (plan, fill records, rejection
+    records, equity curve), copies the caller keeps. For tests and audits: they equal
+    `velocitas.engine.runner.simulate_legs`' outputs for the same parameters, and
+    `runner.records_result` turns them into the `run_backtest` result, hash included."""
+    plan = FastPlan.of(spec, bars)
+    fills, rejections, equity, _ = _simulate(plan, plan.strategy(params, 0), _Buffers())
+    return plan, fills.copy(), rejections.copy(), equity.copy()
 
 
 _POOL_BARS: Mapping[str, BarArrays] = {}

@@ -230,7 +230,7 @@ def run_sweep(
     workers = workers or os.cpu_count() or 1
     if not force_general and fast_path_supported(spec, combinations):
         path: Literal["fast", "general"] = "fast"
-        measured = fast_runs(spec, bars, combinations, progress)
+        measured = fast_runs(spec, bars, combinations, progress, workers=workers)
     else:
         path = "general"
         measured = general_runs(spec, bars, combinations, workers, progress)

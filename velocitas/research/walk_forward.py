@@ -38,7 +38,7 @@ from velocitas.engine.runner import run_signals, select_bars, strategy_signals
 from velocitas.engine.spec import BacktestSpec, StrategyRef
 from velocitas.errors import InvalidRequest
 from velocitas.metrics import compute_metrics
-from velocitas.research.grid import grid_combinations, random_combinations
+from velocitas.research.grid import Space, grid_combinations, random_combinations
 from velocitas.research.objectives import Direction
 from velocitas.research.sweeps import run_sweep
 from velocitas.settings import get_settings
@@ -269,7 +269,7 @@ class FoldChoice:
 
 def plan_walk_forward(
     spec: BacktestSpec,
-    space: Mapping[str, Sequence[Any]],
+    space: Space,
     *,
     in_sample: timedelta,
     out_of_sample: timedelta,
@@ -429,7 +429,7 @@ def stitch_folds(
 def run_walk_forward(
     spec: BacktestSpec,
     bars: Mapping[str, BarArrays],
-    space: Mapping[str, Sequence[Any]],
+    space: Space,
     *,
     in_sample: timedelta,
     out_of_sample: timedelta,

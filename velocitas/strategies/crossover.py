@@ -45,7 +45,7 @@ def _cross_step(order: int, side: int, fast: float, slow: float) -> tuple[int, i
     return order, side
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cross_side(fast: F64, slow: F64) -> I8:
     """Side of the most recent crossing of `fast` over `slow` at each bar; 0 before the first.
 
@@ -66,7 +66,7 @@ def cross_side(fast: F64, slow: F64) -> I8:
 # floats bit for bit; the tests check them against cross_side on the indicators' arrays.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_cross_side(close: F64, fast: int, slow: int) -> I8:
     """`cross_side(sma(close, fast), sma(close, slow))` in one pass."""
     out = np.zeros(len(close), dtype=np.int8)
@@ -102,7 +102,7 @@ def sma_cross_side(close: F64, fast: int, slow: int) -> I8:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema_cross_side(close: F64, fast: int, slow: int) -> I8:
     """`cross_side(ema(close, fast), ema(close, slow))` in one pass."""
     out = np.zeros(len(close), dtype=np.int8)
@@ -129,7 +129,7 @@ def ema_cross_side(close: F64, fast: int, slow: int) -> I8:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def macd_cross_side(close: F64, fast: int, slow: int, signal: int) -> I8:
     """`cross_side(*macd(close, fast, slow, signal)[:2])` in one pass."""
     out = np.zeros(len(close), dtype=np.int8)

@@ -98,13 +98,13 @@ class Ensemble(Strategy):
 # member and per step.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_vote(vote: npt.NDArray[np.float64], side: I8, weight: float) -> None:
     for i in range(len(vote)):
         vote[i] += weight * side[i]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _decide(vote: npt.NDArray[np.float64], needed: float, allow_short: bool) -> I8:
     out = np.zeros(len(vote), dtype=np.int8)
     for i in range(len(vote)):

@@ -44,7 +44,7 @@ def _step(side: int, v: float, lower: float, exit_: float, upper: float, allow_s
     return side
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def band_reversion(value: F64, lower: F64, exit_: F64, upper: F64, allow_short: bool) -> I8:
     """The state machine above with one level of each kind per bar (Bollinger bands)."""
     out = np.zeros(len(value), dtype=np.int8)
@@ -55,7 +55,7 @@ def band_reversion(value: F64, lower: F64, exit_: F64, upper: F64, allow_short: 
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def level_reversion(value: F64, lower: float, exit_: float, upper: float, allow_short: bool) -> I8:
     """The state machine above with fixed levels (RSI)."""
     out = np.zeros(len(value), dtype=np.int8)
@@ -66,7 +66,7 @@ def level_reversion(value: F64, lower: float, exit_: float, upper: float, allow_
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bollinger_reversion_side(close: F64, n: int, k: float, allow_short: bool) -> I8:
     """`band_reversion(close, lower, mid, upper)` on `indicators.bollinger(close, n, k)`, fused.
 

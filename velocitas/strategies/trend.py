@@ -41,7 +41,7 @@ class Momentum(Strategy):
         return side
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def breakout_side(
     close: F64,
     entry_high: F64,

@@ -114,9 +114,9 @@ def test_a_users_strategy_class_runs_and_sweeps() -> None:
         assert bt.result is not None
         assert bt.result.result_hash == expected.result_hash
         assert stats["trade_count"] > 10
-        # Registered by name, so the general sweep path builds it like any strategy.
+        # Registered by name, so the sweep's fast path builds it like any strategy.
         best = bt.optimize(period=[10, 30], objective="total_return", workers=1)
-        assert best.sweep.path == "general"
+        assert best.sweep.path == "fast"
         assert best.best_params in ({"period": 10}, {"period": 30})
         # Running the cell that defines the class again gives a new class of the same name.
         again = type("CloseAboveSma", (CloseAboveSma,), {"__qualname__": "CloseAboveSma"})
