@@ -26,6 +26,17 @@ Why a range of bars and not one call per bar: numba increfs and decrefs every ar
 of a call it cannot prune, about forty atomic operations per bar here, which made a per-bar
 call seven times slower than this loop (bench/RESULTS.md, "One per-bar code path").
 
+Quiet bars: most bars of a one-leg run change nothing but the marks, the equity and its peak
+(the target side is the one already seen, no order waits, no stop fires along the bar's path,
+the drawdown kill switch does not fire). From the start of such a bar, `run_bars` runs the
+stretch of them in a tight loop on locals (cash, lots, stop levels, the trailing extreme),
+computing each bar's equity exactly as `equity_of` does (cash + lots × lot × close), and hands
+the first bar that is not quiet to the full rules below, which redo it from its start (a
+quiet bar's updates are idempotent, so nothing is counted twice). Results are bit-identical to
+running every bar through the full rules (the Stepper, which never takes the shortcut, is held
+equal to the kernel by `tests/velocitas/engine/test_stepper.py`, stops and risk rules
+included); the shortcut is off with several legs and with a daily loss limit.
+
 State lives in small arrays the caller owns (`init_state` fills them), so a call allocates
 nothing: `account` (`velocitas.engine.positions.A_*`: cash, loss streak, cooldown, open legs and
 the risk state), `position` (`P_*` columns, a row per leg), `orders` (`O_*` rows, a column
@@ -193,7 +204,7 @@ def run_bars(
             and not any_pending
             and not (from_decision and t == first)
         ):
-            # A stretch of quiet bars (see the module docstring), run on locals.
+            # A stretch of quiet bars (module docstring), run on locals.
             lots = position[0, P_LOTS]
             quiet_side = 0 if lots == 0.0 else (1 if lots > 0 else -1)
             held = lots * lot  # equity_of's lots * lot * mark, in the same order

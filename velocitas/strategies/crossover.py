@@ -67,10 +67,50 @@ def cross_side(fast: F64, slow: F64) -> I8:
 
 
 @njit(cache=True)
+def _sma_cross_side_finite(close: F64, fast: int, slow: int, out: I8) -> bool:
+    """`sma_cross_side` into `out` for closes without NaN (what a backtest's checked bars
+    are): the same additions in the same order, without the NaN bookkeeping, and no branch on
+    the window in the main loop. Returns False, with `out` partly written, at the first NaN;
+    the caller then runs the general loop, which rewrites every element."""
+    n = len(close)
+    longest = max(fast, slow)
+    sum_fast = 0.0
+    sum_slow = 0.0
+    order = 0
+    side = 0
+    for i in range(min(longest, n)):  # warm-up: one window or both still filling
+        x = close[i]
+        if np.isnan(x):
+            return False
+        sum_fast += x
+        sum_slow += x
+        if i >= fast:
+            sum_fast -= close[i - fast]
+        if i >= slow:
+            sum_slow -= close[i - slow]
+        if i >= fast - 1 and i >= slow - 1:
+            order, side = _cross_step(order, side, sum_fast / fast, sum_slow / slow)
+        out[i] = side
+    for i in range(longest, n):
+        x = close[i]
+        if np.isnan(x):
+            return False
+        sum_fast += x
+        sum_slow += x
+        sum_fast -= close[i - fast]
+        sum_slow -= close[i - slow]
+        order, side = _cross_step(order, side, sum_fast / fast, sum_slow / slow)
+        out[i] = side
+    return True
+
+
+@njit(cache=True)
 def sma_cross_side(close: F64, fast: int, slow: int) -> I8:
     """`cross_side(sma(close, fast), sma(close, slow))` in one pass."""
     out = np.zeros(len(close), dtype=np.int8)
     if fast < 1 or slow < 1:
+        return out
+    if _sma_cross_side_finite(close, fast, slow, out):
         return out
     sum_fast = 0.0
     sum_slow = 0.0
