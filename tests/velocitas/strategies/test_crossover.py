@@ -114,3 +114,15 @@ def test_sma_cross_finite_fast_path_equals_the_crossings_of_the_indicators(
     np.testing.assert_array_equal(sma_cross_side(close, fast, slow), expected)
     if fast != slow and slow < 5_000:
         assert expected.any()  # the comparison is not between zeros
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(2, 4), (3, 6), (10, 50)])
+def test_sma_cross_finite_fast_path_keeps_exact_ties(fast: int, slow: int) -> None:
+    # Small whole prices make the two averages exactly equal (no side) or a hair apart over
+    # and over: the products' shortcut must give way to the division in every such case.
+    rng = np.random.default_rng(5)
+    close = rng.integers(1, 4, 20_000).astype(np.float64)
+    close[::7] += 1e-13  # and differences far below the shortcut's margin
+    expected = cross_side(indicators.sma(close, fast), indicators.sma(close, slow))
+    np.testing.assert_array_equal(sma_cross_side(close, fast, slow), expected)
+    assert expected.any()
