@@ -5,6 +5,9 @@
 One process, one seeded GBM series of one-minute bars. Timed (best of --repeat, after a warm-up
 run that compiles numba code):
 
+- a bare numba loop over the same arrays (all-in long on the precomputed sides, fee on each
+  fill, the equity at every close): the floor a kernel is judged against on this machine
+  (issue 13 item 2: about 3.3 ms where the goals of 8 ms / 12 ms were set);
 - ours, the registry's `sma_cross` (10/50), 0.1 % fees, all-in sizing: indicators + signals +
   fills + equity curve (the numba kernel; no Decimal ledger), then the same with SL 2 % +
   TP 4 % + trailing 3 %, then the full `run_backtest` (adds the Decimal ledger, which runs per
@@ -34,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestSpec, run_backtest
@@ -79,6 +83,29 @@ STOPS = {
 
 
 SMA_CROSS = registry.build("sma_cross", {"fast": 10, "slow": 50})
+
+
+@njit(cache=True)
+def _bare_loop(open_: np.ndarray, close: np.ndarray, sides: np.ndarray, fee: float) -> int:
+    cash, units, fills = 10_000.0, 0.0, 0
+    equity = np.empty(len(close))
+    equity[0] = cash
+    for t in range(1, len(close)):
+        if sides[t - 1] == 1 and units == 0.0:
+            units = cash / (open_[t] * (1.0 + fee))
+            cash = 0.0
+            fills += 1
+        elif sides[t - 1] != 1 and units != 0.0:
+            cash = units * open_[t] * (1.0 - fee)
+            units = 0.0
+            fills += 1
+        equity[t] = cash + units * close[t]
+    return fills
+
+
+def bare_loop(bars: BarArrays, sides: np.ndarray) -> int:
+    """The reference floor: one numba pass, precomputed sides, no rules, no records."""
+    return _bare_loop(bars.open, bars.close, sides, FEE)
 
 
 def ours_kernel(bars: BarArrays, run_spec: BacktestSpec) -> int:
@@ -183,6 +210,7 @@ def main() -> None:
     scale = args.bars / len(bt_bars)
 
     runs: list[tuple[str, Callable[[], int], int]] = [
+        ("bare numba loop (reference floor)", lambda: bare_loop(bars, sides), args.repeat),
         ("ours: SMA 10/50, fees (kernel)", lambda: ours_kernel(bars, plain), args.repeat),
         ("ours: + SL/TP/trailing (kernel)", lambda: ours_kernel(bars, stopped), args.repeat),
         ("ours: run_backtest (+ ledger, metrics)", lambda: ours_full(bars, plain), 3),
@@ -209,6 +237,9 @@ def main() -> None:
         bt = results["backtesting.py"][column]
         print(f"{label}: vectorbt / ours {vbt / ours:.1f}x, with stops {vbt_stops / stops:.1f}x, "
               f"backtesting.py / ours {bt / ours:.0f}x")  # fmt: skip
+        floor = results["bare numba loop (reference floor)"][column]
+        print(f"{label}: ours / bare loop {ours / floor:.2f}x (goal 8 / 3.3 = 2.42x), with stops "
+              f"{stops / floor:.2f}x (goal 12 / 3.3 = 3.64x)")  # fmt: skip
     ledger_ms = results["ours: run_backtest (+ ledger, metrics)"][1] - results[
         "ours: SMA 10/50, fees (kernel)"][1]  # fmt: skip
     fills = results["ours: SMA 10/50, fees (kernel)"][2]

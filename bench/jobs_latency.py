@@ -14,7 +14,10 @@ WebSocket client.
 - engine: `load_bars` + `run_backtest` of the same spec in this process: the work itself.
 Goal: (job - no-op) <= engine + load, at the median.
 - throughput: K backtests of 1,000,000 bars submitted at once, with 1 and then 2 workers;
-  jobs per minute. Goal: 2 workers >= 1.6x one.
+  jobs per minute. Goal: 2 workers >= 1.6x one. One worker reads with `BAR_READ_CONNECTIONS`
+  as set (default 2: two halves at once); two workers sharing the machine read with
+  `--shared-read-connections` (default 1, the setting docs/jobs.md gives for several workers
+  on one machine; pass 2 for the old behaviour).
 """
 
 from __future__ import annotations
@@ -100,19 +103,23 @@ class Platform:
         )  # fmt: skip
         self.workers: list[subprocess.Popen[bytes]] = []
 
-    def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            command, cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+            command, cwd=REPO, env={**self.env, **(env or {})}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
 
-    def scale(self, n: int) -> None:
+    def scale(self, n: int, env: dict[str, str] | None = None) -> None:
         self.stop_workers()
         for i in range(n):
             self.workers.append(
                 self._spawn(
                     [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-c", "1",
                      "-n", f"bench{i}-{uuid.uuid4().hex[:6]}@%h", "-I", "bench.noop_tasks",
-                     "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
+                     "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+                    env,
                 )
             )  # fmt: skip
 
@@ -238,6 +245,10 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=100_000)
     parser.add_argument("--throughput-jobs", type=int, default=8)
     parser.add_argument("--throughput-bars", type=int, default=1_000_000)
+    parser.add_argument(
+        "--shared-read-connections", type=int, choices=(1, 2), default=1,
+        help="BAR_READ_CONNECTIONS of each of the two workers sharing the machine",
+    )  # fmt: skip
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
@@ -267,7 +278,7 @@ def main() -> None:
     platform = Platform(env, port)
     try:
         platform.scale(1)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a loaded machine imports the gateway slowly
         while True:
             try:
                 if httpx.get(f"{base}/health").status_code == 200:
@@ -287,7 +298,8 @@ def main() -> None:
 
         rates, busy = {}, {}
         for n in (1, 2):
-            platform.scale(n)
+            shared = {"BAR_READ_CONNECTIONS": str(args.shared_read_connections)}
+            platform.scale(n, shared if n > 1 else None)
             # Warm the new workers (their kernels and bar caches): one job each, at once.
             throughput(n, args.throughput_bars, base, headers, events)
             print(f"throughput: {args.throughput_jobs} x {args.throughput_bars:,} bars, "
@@ -313,7 +325,9 @@ def main() -> None:
           f"(goal <= 1.00)")  # fmt: skip
     ratio = rates[2] / rates[1]
     print(f"throughput, {args.throughput_bars:,}-bar jobs: 1 worker {rates[1]:.2f}/min, "
-          f"2 workers {rates[2]:.2f}/min, ratio {ratio:.2f} (goal >= 1.60)")  # fmt: skip
+          f"2 workers {rates[2]:.2f}/min, ratio {ratio:.2f} (goal >= 1.60); BAR_READ_CONNECTIONS "
+          f"{os.environ.get('BAR_READ_CONNECTIONS', '2')} with 1 worker, "
+          f"{args.shared_read_connections} with 2")  # fmt: skip
     cores = os.cpu_count() or 1
     # With one worker the machine already keeps busy[1] cores busy (worker, PostgreSQL, gateway,
     # this process); more workers can at most fill the rest.

@@ -1,8 +1,8 @@
 """Settings shared by every process, read from the environment (and an optional `.env`).
 
 Field names match their environment variables: `DATABASE_URL`, `REDIS_URL`, `VELOCITAS_HOME`,
-`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`, `MAX_WALK_FORWARD_FOLDS`,
-`MAX_TOURNAMENT_SIZE`, `LOG_FORMAT`, `LOG_LEVEL`. With no URL
+`ENVIRONMENT`, `VELOCITAS_JOBS_QUEUE`, `BAR_CACHE_MB`, `BAR_READ_CONNECTIONS`,
+`MAX_WALK_FORWARD_FOLDS`, `MAX_TOURNAMENT_SIZE`, `LOG_FORMAT`, `LOG_LEVEL`. With no URL
 set, `velocitas.embedded` starts real servers under `VELOCITAS_HOME` (outside production only).
 Services extend `Settings` with their own fields (`GatewaySettings`, `WorkerSettings`, ...).
 """
@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     """The Celery queue jobs go to; unset: `velocitas.jobs.JOBS_QUEUE`."""
     bar_cache_mb: float = Field(default=512, ge=0)
     """Bars kept in memory per process between jobs (`velocitas.db.bar_cache`); 0 turns it off."""
+    bar_read_connections: int = Field(default=2, ge=1, le=2)
+    """Connections one large bar read (`velocitas.db.bars.load_bars`, from `PARALLEL_MIN_BARS`
+    bars on) may use at once: 2 reads two halves in parallel (the fastest single read on an
+    idle machine), 1 reads on one connection (less CPU per read: the better choice when several
+    workers share a machine's cores)."""
     max_walk_forward_folds: int = Field(default=500, ge=1)
     """The most folds one walk-forward may cut its range into (CLI and REST alike)."""
     log_format: Literal["json", "text"] | None = None

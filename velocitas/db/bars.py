@@ -72,7 +72,8 @@ _COPY_HEADER_BYTES = 19  # binary COPY: signature (11) + flags (4) + extension l
 _COPY_TRAILER_BYTES = 2  # the int16 -1 that ends the rows
 
 PARALLEL_MIN_BARS = 200_000
-"""From this many bars on, `load_bars` reads two halves over two connections at once."""
+"""From this many bars on, `load_bars` reads two halves over two connections at once (unless
+`BAR_READ_CONNECTIONS` is 1)."""
 
 SNAPSHOT_FORMAT = "velocitas-bars/2"  # /2: binary COPY rows (one read with the bars)
 
@@ -285,7 +286,7 @@ def _read_columns(
     if first is None or last is None:
         return BarArrays.empty(symbol, source)
     estimate = source.bars_in(first, last) + 1
-    if estimate < PARALLEL_MIN_BARS:
+    if estimate < PARALLEL_MIN_BARS or get_settings().bar_read_connections < 2:
         parts = [_copy_columns(conn, symbol, source, low, high, int(estimate))]
     else:
         # Two halves over two connections sharing one snapshot: the server formats rows on

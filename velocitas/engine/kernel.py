@@ -7,6 +7,10 @@ Nothing here allocates a Python object per bar or per trade.
 
 The rules of a bar live in `velocitas.engine.step.run_bars`, which the RL environment's
 `velocitas.engine.stepper.Stepper` runs too, one step at a time.
+
+`run_bars` is inlined here, so numba's on-disk cache of `simulate` is keyed by this file, not by
+`step.py`: a change to the rules must touch this file too (a docstring line will do), or a
+warm cache keeps running the previous rules.
 """
 
 from __future__ import annotations

@@ -26,6 +26,17 @@ Why a range of bars and not one call per bar: numba increfs and decrefs every ar
 of a call it cannot prune, about forty atomic operations per bar here, which made a per-bar
 call seven times slower than this loop (bench/RESULTS.md, "One per-bar code path").
 
+Quiet bars: most bars of a one-leg run change nothing but the marks, the equity and its peak
+(the target side is the one already seen, no order waits, no stop fires along the bar's path,
+the drawdown kill switch does not fire). From the start of such a bar, `run_bars` runs the
+stretch of them in a tight loop on locals (cash, lots, stop levels, the trailing extreme),
+computing each bar's equity exactly as `equity_of` does (cash + lots × lot × close), and hands
+the first bar that is not quiet to the full rules below, which redo it from its start (a
+quiet bar's updates are idempotent, so nothing is counted twice). Results are bit-identical to
+running every bar through the full rules (the Stepper, which never takes the shortcut, is held
+equal to the kernel by `tests/velocitas/engine/test_stepper.py`, stops and risk rules
+included); the shortcut is off with several legs and with a daily loss limit.
+
 State lives in small arrays the caller owns (`init_state` fills them), so a call allocates
 nothing: `account` (`velocitas.engine.positions.A_*`: cash, loss streak, cooldown, open legs and
 the risk state), `position` (`P_*` columns, a row per leg), `orders` (`O_*` rows, a column
@@ -178,7 +189,59 @@ def run_bars(
     blocked = orders[O_BLOCKED]
     last_signal = orders[O_LAST_SIGNAL]
 
-    for t in range(first, last + 1):
+    # Quiet stretches (see `_quiet_bars`) can run only for one leg with no daily loss limit;
+    # they end before the run's last bar and before a bar cut at its decision.
+    quiet_ok = legs == 1 and not track_days
+    quiet_end = min(last if to_decision else last + 1, n - 1)
+    kill_switch = not np.isnan(max_drawdown)
+
+    t = first
+    while t <= last:
+        if (
+            quiet_ok
+            and t < quiet_end
+            and not killed
+            and not any_pending
+            and not (from_decision and t == first)
+        ):
+            # A stretch of quiet bars (module docstring), run on locals.
+            lots = position[0, P_LOTS]
+            quiet_side = 0 if lots == 0.0 else (1 if lots > 0 else -1)
+            held = lots * lot  # equity_of's lots * lot * mark, in the same order
+            cash = account[A_CASH]
+            seen = last_signal[0]
+            walk = stops_on and quiet_side != 0
+            stop_loss = position[0, P_STOP_LOSS]
+            take_profit = position[0, P_TAKE_PROFIT]
+            extreme = position[0, P_EXTREME]
+            new_extreme = extreme
+            u = t
+            while u < quiet_end:
+                if not has_bar[u, 0] or signals[u, 0] != seen:
+                    break
+                if walk:
+                    reason, _, new_extreme = walk_bar(
+                        quiet_side, open_[u, 0], high[u, 0], low[u, 0], close[u, 0], stop_loss,
+                        take_profit, ts_kind, ts_value, atr_at(atr_trailing, u - 1, 0, ts_kind),
+                        extreme, path,
+                    )  # fmt: skip
+                    if reason != 0:
+                        break
+                value = cash + held * close[u, 0] if quiet_side != 0 else cash
+                top = max(peak, value)
+                if kill_switch and value <= top * (1.0 - max_drawdown):
+                    break
+                extreme = new_extreme
+                equity_curve[u] = value
+                equity = value
+                peak = top
+                u += 1
+            if u > t:
+                if quiet_side != 0:
+                    position[0, P_MARK] = close[u - 1, 0]
+                    position[0, P_EXTREME] = extreme
+                t = u
+                continue
         last_bar = t == n - 1
         if not (from_decision and t == first):  # bar t up to its decision
             if track_days and day[t] != current_day:
@@ -304,6 +367,7 @@ def run_bars(
             equity, _ = equity_of(account[A_CASH], account[A_OPEN_LEGS], position, lot)
             equity_curve[t] = equity
             peak = max(peak, equity)
+        t += 1
 
     account[A_EQUITY] = equity
     account[A_PEAK] = peak

@@ -11,7 +11,10 @@ Both halves of a bar run through `velocitas.engine.step.run_bars`, the function 
 (`velocitas.engine.kernel.simulate`) runs every bar through: a stepped run and `run_signals` on the
 same
 target sides give the same fills and the same equity (`tests/velocitas/engine/test_stepper.py` holds
-the two to bit-identical equity and fills). The stepper only owns the arrays and the cut.
+the two to bit-identical equity and fills). The stepper only owns the arrays and the cut; it
+never takes `run_bars`' quiet-bar shortcut (it runs one bar at a time), so that test also holds
+the shortcut to the full rules. `run_bars` is inlined into `_advance`: a change to the rules
+must touch this file too, or numba's on-disk cache keeps the previous ones.
 """
 
 from __future__ import annotations

@@ -113,5 +113,5 @@ class Strategy(ABC):
 def long_only(side: I8, allow_short: bool) -> I8:
     """`side` unchanged when shorting is allowed, else with every -1 turned into 0 (in place)."""
     if not allow_short:
-        side[side < 0] = FLAT
+        np.maximum(side, FLAT, out=side)  # no mask array: one pass, the same values
     return side

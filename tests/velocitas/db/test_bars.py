@@ -15,6 +15,7 @@ from velocitas.domain.bars import to_epoch_ns
 from velocitas.domain.resample import resample
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
+from velocitas.settings import get_settings
 
 MINUTE = timedelta(minutes=1)
 
@@ -111,6 +112,26 @@ def test_load_bars_two_connection_read_equals_one_connection_read(
     assert len(single) == 501
     assert halves.equals(single)
     assert ranged.equals(single.slice(7, 400))
+
+
+def test_load_bars_reads_on_one_connection_when_bar_read_connections_is_1(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    insert_bars(database_url, "BTCUSDT", "1m", random_rows(120))
+    monkeypatch.setattr(bars, "PARALLEL_MIN_BARS", 10)
+    halves, halves_hash = bars.load_bars_with_snapshot("BTCUSDT", "1m")
+
+    def second_connection(*args: object) -> None:
+        raise AssertionError("a second connection was opened")
+
+    monkeypatch.setenv("BAR_READ_CONNECTIONS", "1")
+    get_settings.cache_clear()
+    monkeypatch.setattr(bars, "_copy_columns_in", second_connection)
+    single, single_hash = bars.load_bars_with_snapshot("BTCUSDT", "1m")
+
+    assert len(single) == 120
+    assert single.equals(halves)
+    assert single_hash == halves_hash
 
 
 def test_load_bars_derives_a_missing_timeframe_from_the_largest_stored_divisor(

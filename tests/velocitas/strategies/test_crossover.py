@@ -97,3 +97,32 @@ def test_fused_kernels_equal_crossings_of_the_indicators(fast: int, slow: int) -
     line, signal, _ = indicators.macd(close, fast, slow, 4)
     np.testing.assert_array_equal(macd_cross_side(close, fast, slow, 4), cross_side(line, signal))
     assert sma_cross_side(close, fast, slow).any()  # the comparison is not between zeros
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(1, 2), (10, 50), (50, 10), (7, 7), (30, 6_000)])
+@pytest.mark.parametrize("nan_at", [None, 3, 4_000])
+def test_sma_cross_finite_fast_path_equals_the_crossings_of_the_indicators(
+    fast: int, slow: int, nan_at: int | None
+) -> None:
+    # Finite closes take the loop without NaN bookkeeping; a NaN anywhere (in the warm-up or
+    # long after it) must send the whole series back to the general loop.
+    rng = np.random.default_rng(11)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 5_000)))
+    if nan_at is not None:
+        close[nan_at] = np.nan
+    expected = cross_side(indicators.sma(close, fast), indicators.sma(close, slow))
+    np.testing.assert_array_equal(sma_cross_side(close, fast, slow), expected)
+    if fast != slow and slow < 5_000:
+        assert expected.any()  # the comparison is not between zeros
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(2, 4), (3, 6), (10, 50)])
+def test_sma_cross_finite_fast_path_keeps_exact_ties(fast: int, slow: int) -> None:
+    # Small whole prices make the two averages exactly equal (no side) or a hair apart over
+    # and over: the products' shortcut must give way to the division in every such case.
+    rng = np.random.default_rng(5)
+    close = rng.integers(1, 4, 20_000).astype(np.float64)
+    close[::7] += 1e-13  # and differences far below the shortcut's margin
+    expected = cross_side(indicators.sma(close, fast), indicators.sma(close, slow))
+    np.testing.assert_array_equal(sma_cross_side(close, fast, slow), expected)
+    assert expected.any()
