@@ -22,7 +22,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from analyst.settings import BUNDLED_MODEL, AnalystSettings
-from velocitas.db.models.news import EMBEDDING_DIM
+from velocitas.db.news_schema import EMBEDDING_DIM
 from velocitas.errors import ConfigurationError
 
 __all__ = [
