@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from analyst.onnx_embeddings import OnnxSentenceEmbeddings, OnnxUnavailable
+from analyst.onnx_embeddings import OnnxSentenceEmbeddings, OnnxUnavailable, default_onnx_cache
 from analyst.settings import BUNDLED_MODEL, AnalystSettings
 from velocitas.db.news_schema import EMBEDDING_DIM
 from velocitas.errors import ConfigurationError
@@ -139,7 +139,7 @@ def load_embeddings(settings: AnalystSettings) -> Embeddings:
             path,
             settings.embedding_batch_size,
             settings.embedding_runtime,
-            str(settings.home / "models" / "onnx"),
+            str(settings.embedding_cache or default_onnx_cache()),
         )
     dim = len(model.embed_query("dimension probe"))
     if dim != EMBEDDING_DIM:

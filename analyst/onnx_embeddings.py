@@ -6,7 +6,8 @@ runs as an ONNX graph in ONNX Runtime, the tokenizer is the model's own `tokeniz
 `tokenizers` (Rust), and pooling and normalisation are numpy: no torch in the process.
 
 The graph is exported from the model once, at first use, into a cache directory
-(`VELOCITAS_HOME/models/onnx/<key>/model.onnx`, `key` derived from the model's files): that
+(`default_onnx_cache()/<key>/model.onnx` unless `EMBEDDING_CACHE` says otherwise; `key` derived
+from the model's files; shared by every `VELOCITAS_HOME` of the user): that
 export needs torch, transformers and the `onnx` package, all installed with the analyst, and no
 network. Before it is kept, the exported graph must give vectors with cosine >= 0.9999 to
 sentence-transformers' own on probe texts of several lengths (padding included); otherwise
@@ -31,7 +32,13 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-__all__ = ["EXPORT_FORMAT", "OnnxSentenceEmbeddings", "OnnxUnavailable", "onnx_graph"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "OnnxSentenceEmbeddings",
+    "OnnxUnavailable",
+    "default_onnx_cache",
+    "onnx_graph",
+]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +168,12 @@ def _pad_token_id(model_dir: Path) -> int:
 # The exported graph, cached
 
 
+def default_onnx_cache() -> Path:
+    """`$XDG_CACHE_HOME/velocitas/onnx` (`~/.cache/velocitas/onnx` without it)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "velocitas" / "onnx"
+
+
 def onnx_graph(model_path: str, cache_dir: Path) -> Path:
     """The model's ONNX graph under `cache_dir`, exported (and checked) on first use.
 
@@ -271,3 +284,28 @@ def _check(model_path: str, graph: Path, reference: Any) -> None:
             f"{model_path}: the exported graph's vectors differ (cosine {cosine.min():.6f}) "
             f"from sentence-transformers'; not kept in {folder}"
         )
+
+
+def main() -> None:
+    """`python -m analyst.onnx_embeddings`: export the configured local model's graph now, so
+    that no later command pays for it (scripts/bootstrap runs this once per install)."""
+    from analyst.embeddings import bundled_model_path
+    from analyst.settings import BUNDLED_MODEL, get_analyst_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = get_analyst_settings()
+    spec = settings.embedding_model
+    if spec.startswith("python:") or settings.embedding_runtime == "sentence-transformers":
+        print(f"nothing to export: EMBEDDING_MODEL={spec}, runtime {settings.embedding_runtime}")
+        return
+    path = bundled_model_path() if spec == BUNDLED_MODEL else spec
+    cache = settings.embedding_cache or default_onnx_cache()
+    try:
+        _sentence_config(Path(path))
+        print(f"ONNX graph of {spec}: {onnx_graph(path, cache)}")
+    except OnnxUnavailable as exc:
+        print(f"not exported ({exc}); the analyst will use sentence-transformers")
+
+
+if __name__ == "__main__":
+    main()
