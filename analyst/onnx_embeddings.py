@@ -226,7 +226,8 @@ def _export(model_path: str, target: Path) -> None:
         raise OnnxUnavailable(f"cannot export to ONNX: {exc}") from exc
 
     reference = SentenceTransformer(model_path, device="cpu", local_files_only=True)
-    transformer = reference[0].auto_model.eval()
+    transformer: Any = reference[0].auto_model
+    transformer.eval()
     names = ["input_ids", "attention_mask", "token_type_ids"]
 
     class LastHiddenState(torch.nn.Module):
