@@ -3,6 +3,11 @@
 - `EMBEDDING_MODEL`: `all-MiniLM-L6-v2` (bundled, offline), a sentence-transformers model
   directory, or `python:module:factory` returning a LangChain `Embeddings` (a hosted model).
 - `EMBEDDING_BATCH_SIZE`: texts per embedding batch.
+- `EMBEDDING_RUNTIME`: how a local model runs: `auto` (ONNX Runtime, falling back to
+  sentence-transformers when that is not possible), `onnx` (ONNX Runtime or an error),
+  `sentence-transformers`.
+- `EMBEDDING_CACHE`: where the ONNX graphs exported from local models are kept (default
+  `$XDG_CACHE_HOME/velocitas/onnx`, i.e. `~/.cache/velocitas/onnx`: shared by every home).
 - `SYMBOL_ALIASES`: a JSON or YAML file `{SYMBOL: [alias, ...]}` replacing the shipped aliases.
 - `LLM_MODEL`: `python:module:factory` returning a LangChain chat model; unset: offline only.
 - `SENTIMENT_WINDOW`: how far back `score(symbol, at)` looks (`3d`, `12h`, ...).
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -30,6 +36,8 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 class AnalystSettings(Settings):
     embedding_model: str = BUNDLED_MODEL
     embedding_batch_size: int = 64
+    embedding_runtime: Literal["auto", "onnx", "sentence-transformers"] = "auto"
+    embedding_cache: Path | None = None
     symbol_aliases: Path | None = None
     llm_model: str | None = None
     sentiment_window: str = "3d"

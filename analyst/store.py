@@ -11,7 +11,7 @@ from pgvector.psycopg import register_vector
 from analyst.records import NewsRecord
 from analyst.scorers import ArticleScorer
 from velocitas import embedded
-from velocitas.db.engine import libpq_url
+from velocitas.db.urls import libpq_url
 from velocitas.settings import Settings
 
 INSERT_NEWS = """

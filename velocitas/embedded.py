@@ -110,8 +110,17 @@ def _across_processes(lock_file: Path) -> Iterator[None]:
 
 def _migrate(url: str) -> None:
     """Bring the embedded database to the newest schema (under the start-up lock, so
-    processes starting together migrate once)."""
-    from velocitas.db import migrate  # velocitas.db builds on this module
+    processes starting together migrate once). A database already at the head is recognised
+    without importing alembic and SQLAlchemy (`velocitas.db.revision`): most attaches."""
+    import psycopg
+
+    # velocitas.db builds on this module: imported here, not at the top.
+    from velocitas.db.revision import at_head
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        if at_head(conn):
+            return
+    from velocitas.db import migrate
 
     migrate.upgrade_if_behind(url)
 

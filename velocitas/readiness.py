@@ -26,8 +26,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from velocitas import embedded
-from velocitas.db.engine import libpq_url
 from velocitas.db.migrate import head_revisions
+from velocitas.db.urls import libpq_url
 from velocitas.errors import ConfigurationError
 from velocitas.settings import Settings
 

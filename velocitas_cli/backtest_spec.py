@@ -21,18 +21,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, get_type_hints
 
+import numpy.typing as npt
 import orjson
 import typer
 from pydantic import ValidationError
 
 from velocitas.db.bars import stored_span
-from velocitas.db.models_registry import get_model
-from velocitas.db.sentiment import bar_sentiment
+from velocitas.domain.bars import BarArrays
 from velocitas.domain.timeframe import Timeframe
 from velocitas.engine import BacktestSpec
 from velocitas.errors import InvalidRequest
 from velocitas.strategies import registry
-from velocitas.strategies.policy import PolicyResolver, register_policy_strategy
+from velocitas.strategies.policy import PolicyResolver, RegisteredModel, register_policy_strategy
 from velocitas.timeparse import parse_instant
 
 __all__ = [
@@ -234,7 +234,22 @@ def execution_options(command: _Command) -> _Command:
 def register_cli_strategies() -> None:
     """Let this process run registered RL policies (`--strategy policy --param model=V`), as
     the worker does: the policy strategy reads the model registry and the analyst's sentiment."""
-    register_policy_strategy(PolicyResolver(model=get_model, sentiment=bar_sentiment))
+    register_policy_strategy(PolicyResolver(model=_registered_model, sentiment=_bar_sentiment))
+
+
+# The registry's models (SQLAlchemy) are imported only when a policy is run.
+
+
+def _registered_model(version: str) -> RegisteredModel:
+    from velocitas.db.models_registry import get_model
+
+    return get_model(version)
+
+
+def _bar_sentiment(bars: BarArrays) -> npt.ArrayLike:
+    from velocitas.db.sentiment import bar_sentiment
+
+    return bar_sentiment(bars)
 
 
 def command_spec(

@@ -44,7 +44,7 @@ from velocitas.db.bar_sql import (
     source_range,
 )
 from velocitas.db.copy_out import drain_copy
-from velocitas.db.engine import libpq_url
+from velocitas.db.urls import libpq_url
 from velocitas.domain.bars import BarArrays, ExactBar
 from velocitas.domain.resample import can_resample, resample
 from velocitas.domain.timeframe import Timeframe

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import psycopg
 from psycopg import pq
 
-__all__ = ["drain_copy", "stream_copy"]
+__all__ = ["NATIVE_MIN_BYTES", "drain_copy", "stream_copy"]
 
 Pump = Callable[[int, npt.NDArray[np.uint8], int, npt.NDArray[np.int64]], tuple[int, int]]
 
@@ -38,14 +38,24 @@ class _Native(NamedTuple):
 
 
 def drain_copy(
-    conn: psycopg.Connection[Any], statement: str, *, size_hint: int = 1 << 20
+    conn: psycopg.Connection[Any],
+    statement: str,
+    *,
+    size_hint: int = 1 << 20,
+    native: bool | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Run `COPY (…) TO STDOUT` and return every byte it sent as one uint8 array.
 
     `size_hint` (bytes) sizes the first buffer; it grows by half as often as needed.
+    `native`: True takes the native loop where it can be built, False the Python loop; None
+    (default) takes the native loop for a read expected at `NATIVE_MIN_BYTES` or more, or once
+    this process has built it. Building it (numba, not cacheable) costs more than the Python
+    loop spends on fewer rows, so a one-shot command reading a few thousand bars never does.
     """
-    native = _native()
     if native is None:
+        native = size_hint >= NATIVE_MIN_BYTES or _built
+    loop = _native() if native else None
+    if loop is None:
         collected = bytearray()
         stream_copy(conn, statement, collected.extend)
         return np.frombuffer(collected, dtype=np.uint8)
@@ -56,15 +66,15 @@ def drain_copy(
     used = 0
     pending = np.zeros(2, dtype=np.int64)  # (pointer, length) of a message that did not fit
     while True:
-        status, used = native.pump(handle, out, used, pending)
+        status, used = loop.pump(handle, out, used, pending)
         if status != _NEED_ROOM:
             break
         grown = np.empty(max(out.size * 3 // 2, used + int(pending[1])), dtype=np.uint8)
         grown[:used] = out[:used]
         out = grown
         length = int(pending[1])
-        native.memcpy(out.ctypes.data + used, int(pending[0]), length)
-        native.free(int(pending[0]))
+        loop.memcpy(out.ctypes.data + used, int(pending[0]), length)
+        loop.free(int(pending[0]))
         used += length
     _finish(pgconn)
     return out[:used]
@@ -118,6 +128,10 @@ def _raise_from(result: pq.abc.PGresult | None, pgconn: pq.abc.PGconn) -> None:
 _DONE = -1  # PQgetCopyData: the COPY is complete
 _NEED_ROOM = 1
 
+NATIVE_MIN_BYTES = 8 << 20
+"""A read expected to be smaller than this (~70k bars) takes the Python loop unless the native
+one is built already: compiling it takes about a second, the Python loop ~1.5 s a million rows."""
+
 
 def _loaded_libpq() -> str | None:
     """Path of the one libpq mapped into this process, if exactly one is."""
@@ -132,8 +146,12 @@ def _loaded_libpq() -> str | None:
     return paths.pop() if len(paths) == 1 else None
 
 
+_built = False  # whether this process has built the native loop (then it always uses it)
+
+
 @cache
 def _native() -> _Native | None:
+    global _built
     import numba  # here, not at the top: processes that only stream (the gateway) skip it
 
     psycopg.pq.version()  # make sure psycopg's libpq is loaded before looking for it
@@ -173,4 +191,5 @@ def _native() -> _Native | None:
             free(pending[0])
             used += length
 
+    _built = True
     return _Native(pump, memcpy, free)

@@ -11,20 +11,11 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from velocitas import embedded
+from velocitas.db.urls import libpq_url, sqlalchemy_url
 from velocitas.settings import Settings, get_settings
 
-
-def sqlalchemy_url(url: str) -> str:
-    """`postgresql://…` with the psycopg 3 driver named, as SQLAlchemy wants it."""
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    raise ValueError(f"not a PostgreSQL URL: {url!r}")
-
-
-def libpq_url(url: str) -> str:
-    """The same URL without a SQLAlchemy driver suffix, for psycopg.connect."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+# The URL helpers live in velocitas.db.urls (no SQLAlchemy); still importable from here.
+__all__ = ["connect", "get_engine", "libpq_url", "session_scope", "sqlalchemy_url"]
 
 
 @lru_cache(maxsize=8)

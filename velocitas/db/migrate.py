@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from velocitas import embedded
-from velocitas.db.engine import sqlalchemy_url
+from velocitas.db.urls import sqlalchemy_url
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import numpy as np
 import psycopg
 
 from velocitas import embedded
-from velocitas.db.engine import libpq_url
+from velocitas.db.urls import libpq_url
 from velocitas.domain.bars import BarArrays, from_epoch_ns
 from velocitas.domain.timeframe import Timeframe
 

@@ -97,11 +97,12 @@ def test_drain_copy_native_and_python_loops_return_the_same_bytes(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        native = drain_copy(conn, _SERIES, size_hint=1)  # grows its buffer many times
-        monkeypatch.setattr(copy_out, "_native", lambda: None)
-        python = drain_copy(conn, _SERIES)
+        native = drain_copy(conn, _SERIES, size_hint=1, native=True)  # grows its buffer often
+        python = drain_copy(conn, _SERIES, native=False)
+        monkeypatch.setattr(copy_out, "_native", lambda: None)  # the loop cannot be built
+        fallback = drain_copy(conn, _SERIES, native=True)
     assert native.size > 100_000
-    assert native.tobytes() == python.tobytes()
+    assert native.tobytes() == python.tobytes() == fallback.tobytes()
     opened_at, values = decode_bars(native)
     assert opened_at.size == 3000
     assert values[4, -1] == float(Decimal("0.00003000"))

@@ -28,9 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from velocitas.db.models.base import Base
-
-EMBEDDING_DIM = 384
-"""Dimension of `news.embedding`; equals the default model's (all-MiniLM-L6-v2) output size."""
+from velocitas.db.news_schema import EMBEDDING_DIM  # here too: the models' readers find it
 
 
 class News(Base):

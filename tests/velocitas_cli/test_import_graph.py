@@ -1,0 +1,81 @@
+"""What a command imports, run in a fresh interpreter: a short command must not pay for the
+heavy packages it never uses (issue 13: a CLI that answers at once). No clock is read: each
+test names the modules a path must leave alone, so a stray import fails it on any machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from tests.support.processes import REPO, python_env
+
+# The embedding model's stack (seconds to import), the ORM and migrations (a quarter of a
+# second and more), and what only other services use.
+MODEL_STACK = ("torch", "sentence_transformers", "transformers", "onnxruntime")
+ORM = ("sqlalchemy", "alembic")
+SERVICES = ("celery", "fastapi", "langchain_core", "pandas")
+
+_PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from velocitas_cli.main import app
+result = CliRunner().invoke(app, sys.argv[1:])
+copy_out = sys.modules.get("velocitas.db.copy_out")
+print(json.dumps({
+    "exit_code": result.exit_code,
+    "output": result.output,
+    "modules": sorted({name.split(".")[0] for name in sys.modules}),
+    "native_copy_built": bool(copy_out and copy_out._built),
+}))
+"""
+
+
+def _run(*argv: str) -> dict[str, Any]:
+    """The CLI with `argv` in a fresh interpreter (this test's DATABASE_URL in its environment):
+    exit code, output and the top-level packages it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=python_env({}),
+        check=True,
+    )
+    answer: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return answer
+
+
+def _imported(answer: dict[str, Any], names: tuple[str, ...]) -> set[str]:
+    return set(answer["modules"]) & set(names)
+
+
+def test_backtest_run_help_imports_no_model_orm_or_service() -> None:
+    answer = _run("backtest", "run", "--help")
+    assert answer["exit_code"] == 0, answer["output"]
+    assert "--strategy" in answer["output"]
+    assert _imported(answer, MODEL_STACK + ORM + SERVICES) == set()
+
+
+def test_backtest_run_on_daily_bars_reads_with_psycopg_alone(goog: str) -> None:
+    """A backtest on 2,148 stored daily bars: bars read with psycopg (no SQLAlchemy models,
+    no alembic check of an up-to-date schema), no embedding stack, and the small read takes
+    the Python COPY loop instead of compiling the native one."""
+    answer = _run(
+        "backtest", "run", "--symbol", "GOOG", "--timeframe", "1d", "--strategy", "sma_cross",
+        "--json",
+    )  # fmt: skip
+    assert answer["exit_code"] == 0, answer["output"]
+    assert json.loads(answer["output"])["result_hash"]
+    # pandas may come in with exchange-calendars (GOOG trades on XNYS sessions): not checked.
+    assert _imported(answer, MODEL_STACK + ORM + ("celery", "fastapi", "langchain_core")) == set()
+    assert answer["native_copy_built"] is False
+
+
+def test_analyst_sentiment_with_nothing_to_embed_loads_no_model(database_url: str) -> None:
+    """No stored news: nothing to embed, so neither the model nor the ORM is imported."""
+    answer = _run("analyst", "sentiment", "--symbol", "SYN", "--at", "2024-01-02T00:00:00Z")
+    assert answer["exit_code"] == 0, answer["output"]
+    assert "0 article(s)" in answer["output"]
+    assert _imported(answer, MODEL_STACK + ORM) == set()
