@@ -22,6 +22,7 @@ from analyst.sentiment import SentimentAnalyst, default_analyst
 from analyst.settings import get_analyst_settings
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
+from velocitas.http_metrics import HttpMetrics
 from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.web_errors import install_error_handlers
 
@@ -48,6 +49,7 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
     app.add_middleware(KeyGuard, checker=KeyChecker(settings))
     app.include_router(news.router)
     app.include_router(sentiment.router)
+    app.add_middleware(HttpMetrics, routes=app.routes)  # outermost; `/metrics` needs no key
     return app
 
 

@@ -19,6 +19,7 @@ from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobEvent, JobKind, JobStatus
 from velocitas.errors import InvalidRequest, NotFound
 from velocitas.jobs import publish
+from velocitas.telemetry import JOBS_CREATED
 
 Responses = dict[int | str, dict[str, Any]]
 NOT_YOURS: Responses = {404: {"model": ErrorBody, "description": "No such job (or not yours)."}}
@@ -61,6 +62,7 @@ def submit(
     )
     session.commit()
     if created:
+        JOBS_CREATED.labels(kind.value).inc()
         # Announced before it is sent, so `job.queued` cannot arrive after the worker's
         # `job.running`.
         publish(JobEvent.of(job, "job.queued", progress=job.progress))

@@ -17,6 +17,7 @@ from oracle.settings import OracleSettings, get_oracle_settings
 from velocitas import __version__
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
+from velocitas.http_metrics import HttpMetrics
 from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.web_errors import install_error_handlers
 
@@ -56,4 +57,5 @@ def create_app(settings: OracleSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)
+    app.add_middleware(HttpMetrics, routes=app.routes)  # outermost; `/metrics` needs no key
     return app

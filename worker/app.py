@@ -21,7 +21,13 @@ def create_app() -> Celery:
     register_policy_strategy(PolicyResolver(model=get_model, sentiment=bar_sentiment))
     app = Celery(
         "velocitas",
-        include=["worker.backtests", "worker.sweeps", "worker.walk_forwards", "worker.reconciler"],
+        include=[
+            "worker.backtests",
+            "worker.sweeps",
+            "worker.walk_forwards",
+            "worker.reconciler",
+            "worker.telemetry",
+        ],
     )
     app.conf.update(
         broker_url=broker_url(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from velocitas.settings import Settings
 
@@ -40,6 +40,12 @@ class WorkerSettings(Settings):
     worker_reconcile_interval_s: float = 10.0
     """How often the reconciler (one worker at a time: the leader) looks for lost jobs; 0
     turns it off."""
+
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve this worker's metrics on this port (`/metrics`); unset: not served. Needs
+    `PROMETHEUS_MULTIPROC_DIR` (docs/monitoring.md)."""
+    worker_metrics_host: str = "0.0.0.0"
+    """The interface the metrics endpoint listens on."""
 
     @model_validator(mode="after")
     def _visibility_above_time_limit(self) -> WorkerSettings:

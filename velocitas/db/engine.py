@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from velocitas import embedded
 from velocitas.settings import Settings, get_settings
+from velocitas.telemetry import instrument_pool
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -29,7 +30,9 @@ def libpq_url(url: str) -> str:
 
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+    engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+    instrument_pool(engine)  # velocitas_db_pool_connections_{in_use,max}
+    return engine
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
