@@ -49,7 +49,8 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
     app.add_middleware(KeyGuard, checker=KeyChecker(settings))
     app.include_router(news.router)
     app.include_router(sentiment.router)
-    app.add_middleware(HttpMetrics, routes=app.routes)  # outermost; `/metrics` needs no key
+    # Outermost: every answer is counted, and `/metrics` needs no key (velocitas.http_metrics).
+    app.add_middleware(HttpMetrics, templates=lambda: app.openapi()["paths"])
     return app
 
 

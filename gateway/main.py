@@ -86,7 +86,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(news.router)
     # Outermost: every answer is counted, the key guard's too, and `/metrics` needs no key
     # (velocitas.http_metrics); the backlog is read from PostgreSQL and Redis at each scrape.
-    app.add_middleware(HttpMetrics, routes=app.routes, collectors=[JobBacklog()])
+    app.add_middleware(
+        HttpMetrics, templates=lambda: app.openapi()["paths"], collectors=[JobBacklog()]
+    )
     return app
 
 

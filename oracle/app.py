@@ -57,5 +57,6 @@ def create_app(settings: OracleSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)
-    app.add_middleware(HttpMetrics, routes=app.routes)  # outermost; `/metrics` needs no key
+    # Outermost: every answer is counted, and `/metrics` needs no key (velocitas.http_metrics).
+    app.add_middleware(HttpMetrics, templates=lambda: app.openapi()["paths"])
     return app

@@ -20,8 +20,9 @@ microseconds; bench/RESULTS.md, issue 17).
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio.to_thread
@@ -53,56 +54,68 @@ DURATION = Histogram(
 
 
 class RouteTemplates:
-    """A request's route template, read from the app's `routes` (Starlette-like objects with
-    `path` and `matches(scope)`; read lazily, so routes included after the middleware count).
+    """A request's route template.
 
-    The router writes the route it chose into the scope (`scope["route"]`); a request answered
-    before routing (401, 413, the gateway's relayed `/predict`) is matched here: an exact path
-    by a dictionary lookup, a templated one by asking each route."""
+    The router writes the route it chose into the scope (`scope["route"]`, its `path` the
+    template). A request answered before routing (401, 413, the gateway's relayed `/predict`)
+    is matched against `templates()` (the app's paths, `/backtests/{job_id}`; read on the first
+    such request, once every route is included): exact paths by a dictionary lookup (the
+    relayed `/predict` is a hot path), the others by pattern."""
 
-    def __init__(self, routes: Sequence[Any]) -> None:
-        self._routes = routes
+    def __init__(self, templates: Callable[[], Iterable[str]] = tuple) -> None:
+        self._source = templates
         self._exact: dict[str, str] | None = None
-        self._seen = -1
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
 
     def __call__(self, scope: Scope) -> str:
-        route = scope.get("route")
-        path = getattr(route, "path", None)
+        path = getattr(scope.get("route"), "path", None)
         if isinstance(path, str):
             return path
-        if self._exact is None or self._seen != len(self._routes):
-            self._exact = {
-                r.path: r.path for r in self._routes if "{" not in getattr(r, "path", "{")
-            }
-            self._seen = len(self._routes)
+        if self._exact is None:
+            self._compile()
+            assert self._exact is not None
         exact = self._exact.get(scope["path"])
         if exact is not None:
             return exact
-        for candidate in self._routes:
-            matches = getattr(candidate, "matches", None)
-            template = getattr(candidate, "path", None)
-            if matches is None or not isinstance(template, str) or "{" not in template:
-                continue
-            match, _ = matches(scope)
-            if match.value:  # Match.FULL, or PARTIAL (the path matches, the method does not)
+        for pattern, template in self._patterns:
+            if pattern.fullmatch(scope["path"]):
                 return template
         return UNMATCHED
+
+    def _compile(self) -> None:
+        templates = list(self._source())
+        self._exact = {t: t for t in templates if "{" not in t}
+        self._patterns = [(_pattern(t), t) for t in templates if "{" in t]
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """`/a/{x}/b/{rest:path}` -> a regular expression matching the paths it routes."""
+    parts = re.split(r"(\{[^}]*\})", template)
+    return re.compile(
+        "".join(
+            (".+" if part.endswith(":path}") else "[^/]+")
+            if part.startswith("{")
+            else re.escape(part)
+            for part in parts
+        )
+    )
 
 
 class HttpMetrics:
     """Counts and times every HTTP request of `app`; answers `GET /metrics` (module doc).
-    `collectors` are read at each scrape (outside state, such as the queue's length)."""
+    `templates` gives the app's route templates (`RouteTemplates`); `collectors` are read at
+    each scrape (outside state, such as the queue's length)."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        routes: Sequence[Any] = (),
+        templates: Callable[[], Iterable[str]] = tuple,
         collectors: Iterable[Collector] = (),
         path: str = METRICS_PATH,
     ) -> None:
         self.app = app
-        self.templates = RouteTemplates(routes)
+        self.templates = RouteTemplates(templates)
         self.collectors = tuple(collectors)
         self.path = path
         self._counters: dict[tuple[str, str, int], Any] = {}

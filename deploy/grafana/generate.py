@@ -62,9 +62,7 @@ def stat(title: str, *queries: tuple[str, str], unit: str = "short", text: str =
 def dashboard(uid: str, title: str, text: str, panels: list[Any]) -> Any:
     """Panels laid out two a row, in order."""
     for i, panel in enumerate(panels):
-        panel.gridPos = GridPos(
-            h=_HEIGHT, w=_WIDTH, x=(i % 2) * _WIDTH, y=(i // 2) * _HEIGHT
-        )
+        panel.gridPos = GridPos(h=_HEIGHT, w=_WIDTH, x=(i % 2) * _WIDTH, y=(i // 2) * _HEIGHT)
     return Dashboard(
         title=title,
         uid=uid,
@@ -111,7 +109,10 @@ def overview() -> Any:
             ),
             series(
                 "Jobs waiting and running",
-                ('sum by (status) (max by (kind, status) (velocitas_jobs_unfinished))', "{{status}}"),
+                (
+                    "sum by (status) (max by (kind, status) (velocitas_jobs_unfinished))",
+                    "{{status}}",
+                ),
                 text="From PostgreSQL at each scrape of the gateway.",
             ),
             series(
