@@ -242,7 +242,12 @@ def ml_serving() -> Any:
                 text="The policy's forward pass alone.",
             ),
             series(
-                "Through the gateway: /predict p99",
+                "Through the gateway: /predict p50 / p99",
+                (
+                    'job_route:velocitas_http_request_duration_seconds:p50_5m{job="gateway",'
+                    ' route="/predict"}',
+                    "p50",
+                ),
                 (
                     'job_route:velocitas_http_request_duration_seconds:p99_5m{job="gateway",'
                     ' route="/predict"}',
