@@ -36,6 +36,8 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from velocitas.domain.events import JobKind
+
 __all__ = [
     "BAR_CACHE_BYTES",
     "BAR_CACHE_HITS",
@@ -108,6 +110,10 @@ JOB_QUEUE_WAIT = Histogram(
     ["kind"],
     buckets=_JOB_BUCKETS,
 )
+
+for _kind in JobKind:  # every kind's series from the start: a ratio reads 0, not nothing
+    for _counter in (JOBS_CREATED, JOBS_STARTED, JOBS_SUCCEEDED, JOBS_FAILED, JOBS_RETRIED):
+        _counter.labels(_kind.value)
 
 # The database connection pool of each process (SQLAlchemy's), summed over live processes.
 DB_POOL_IN_USE = Gauge(

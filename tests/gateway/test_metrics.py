@@ -67,3 +67,4 @@ def test_metrics_count_created_jobs_and_read_the_backlog(
     assert samples[("velocitas_jobs_unfinished", queued)] == 1  # no worker runs in this test
     assert samples[("velocitas_jobs_oldest_unfinished_age_seconds", queued)] >= 0
     assert samples[("velocitas_queue_messages", frozenset({("queue", platform_env)}))] == 1
+    assert samples[("velocitas_db_pool_connections_max", frozenset())] > 0
