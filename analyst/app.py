@@ -22,6 +22,7 @@ from analyst.sentiment import SentimentAnalyst, default_analyst
 from analyst.settings import get_analyst_settings
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
+from velocitas.http_metrics import HttpMetrics
 from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.request_id import RequestId
 from velocitas.structured_logs import configure_logging
@@ -52,6 +53,8 @@ def create_app(analyst: SentimentAnalyst | None = None) -> FastAPI:
     app.add_middleware(RequestId)  # the gateway's X-Request-ID, kept
     app.include_router(news.router)
     app.include_router(sentiment.router)
+    # Outermost: every answer is counted, and `/metrics` needs no key (velocitas.http_metrics).
+    app.add_middleware(HttpMetrics, templates=lambda: app.openapi()["paths"])
     return app
 
 

@@ -40,6 +40,7 @@ from psycopg.pq import TransactionStatus
 from analyst.embeddings import embed_query
 from analyst.scorers import NEUTRAL_BAND, FinanceVaderScorer
 from analyst.store import connect
+from analyst.telemetry import RETRIEVAL
 from velocitas.errors import InvalidRequest
 from velocitas.settings import Settings
 
@@ -192,10 +193,11 @@ def search_vector(
 ) -> list[Hit]:
     """`search` for an already embedded (unit) query vector; `strategy` overrides the choice."""
     _check(at, window, k)
-    if conn is None:
-        with connect(settings) as owned:
-            return _run(owned, vector, at, symbol, window, k, ef_search, strategy)
-    return _run(conn, vector, at, symbol, window, k, ef_search, strategy)
+    with RETRIEVAL.time():
+        if conn is None:
+            with connect(settings) as owned:
+                return _run(owned, vector, at, symbol, window, k, ef_search, strategy)
+        return _run(conn, vector, at, symbol, window, k, ef_search, strategy)
 
 
 def any_news(

@@ -21,6 +21,7 @@ from velocitas.domain.events import JobEvent, JobKind, JobStatus
 from velocitas.errors import InvalidRequest, NotFound
 from velocitas.jobs import publish
 from velocitas.structured_logs import bound
+from velocitas.telemetry import JOBS_CREATED
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def submit(
     session.commit()
     if not created:
         return job
+    JOBS_CREATED.labels(kind.value).inc()
     with bound(job_id=str(job.id)):  # this request's lines from here on name the job too
         log.info("%s job %s created", kind.value, job.id)
         # Announced before it is sent, so `job.queued` cannot arrive after the worker's

@@ -24,10 +24,12 @@ from gateway.routes import (
     walk_forwards,
 )
 from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.telemetry import JobBacklog
 from gateway.upstream import Upstream
 from velocitas import __version__
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
+from velocitas.http_metrics import HttpMetrics
 from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.request_id import RequestId
 from velocitas.strategies.policy import register_policy_strategy
@@ -92,6 +94,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(news.router)
     app.include_router(alerts.router)
     app.include_router(regimes.router)
+    # Outermost: every answer is counted, the key guard's too, and `/metrics` needs no key
+    # (velocitas.http_metrics); the backlog is read from PostgreSQL and Redis at each scrape.
+    app.add_middleware(
+        HttpMetrics, templates=lambda: app.openapi()["paths"], collectors=[JobBacklog()]
+    )
     return app
 
 

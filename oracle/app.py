@@ -17,6 +17,7 @@ from oracle.settings import OracleSettings, get_oracle_settings
 from velocitas import __version__
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
+from velocitas.http_metrics import HttpMetrics
 from velocitas.key_guard import KeyChecker, KeyGuard
 from velocitas.request_id import RequestId
 from velocitas.structured_logs import configure_logging
@@ -60,4 +61,6 @@ def create_app(settings: OracleSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)
+    # Outermost: every answer is counted, and `/metrics` needs no key (velocitas.http_metrics).
+    app.add_middleware(HttpMetrics, templates=lambda: app.openapi()["paths"])
     return app

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from oracle.bundles import ServedModel, load_served_model
 from oracle.settings import OracleSettings
+from oracle.telemetry import serving
 from velocitas.db.models_registry import ModelRecord, get_model, get_production_model
 from velocitas.errors import ConfigurationError, NotFound
 
@@ -76,6 +77,7 @@ class ModelHolder:
             self.last_error = message
             return False
         self.current = model  # the swap: one reference, rebound atomically
+        serving(model.version, served.version if served is not None else None)
         self.last_error = None
         log.info("serving model %s (sha256 %s)", model.version, model.sha256)
         return True

@@ -59,6 +59,8 @@ __all__ = [
     "publish",
     "publish_alert",
     "send_bars_imported",
+    "queue_lists",
+    "queued_messages",
     "send_job",
     "subscribe",
 ]
@@ -112,6 +114,32 @@ def broker_url(redis_url: str | None = None) -> str:
     if url.startswith("unix://"):
         return "redis+socket://" + url[len("unix://") :]
     return url
+
+
+# kombu's Redis transport keeps a queue as a list, plus one per priority step when priorities
+# are used: `<queue>\x06\x16<step>`.
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_lists(queue: str | None = None) -> list[str]:
+    """The Redis lists holding the messages waiting in `queue` (the jobs queue by default)."""
+    name = queue or jobs_queue()
+    return [name, *(f"{name}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS)]
+
+
+def queued_messages(redis_url: str | None = None) -> int:
+    """Messages waiting in the jobs queue now (not those a worker holds). Answers within about
+    two seconds or raises `redis.RedisError`."""
+    url = redis_url or embedded.redis_url()
+    client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for name in queue_lists():
+            pipe.llen(name)
+        return sum(int(n) for n in pipe.execute())
+    finally:
+        client.close()
 
 
 _clients: dict[str, redis.Redis] = {}

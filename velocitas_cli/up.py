@@ -16,6 +16,7 @@ parent exits; so does a crash loop, with exit code 1.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import typer
@@ -31,6 +33,7 @@ from rich.markup import escape
 from velocitas import embedded
 from velocitas.db import migrate
 from velocitas.jobs import jobs_queue
+from velocitas.settings import get_settings
 from velocitas_cli.output import console
 from velocitas_cli.supervisor import Supervised, Supervisor, describe_exit
 
@@ -43,11 +46,24 @@ class Service:
     name: str
     command: list[str]
     colour: str
+    url: str = ""
+    """Where it serves HTTP (its `/metrics` included)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment of its own, over the one every service shares."""
+    metrics_dir: Path | None = None
+    """Its multiprocess metrics directory, emptied before each start (workers)."""
 
 
-def services(workers: int, host: str, port: int, internal_host: str = "127.0.0.1") -> list[Service]:
+def services(
+    workers: int,
+    host: str,
+    port: int,
+    internal_host: str = "127.0.0.1",
+    home: Path | None = None,
+) -> list[Service]:
     """What `up` runs: the gateway on `host`, the oracle (on port + 1) and the analyst (on
-    port + 2) on `internal_host`, then one Celery worker process per `workers`."""
+    port + 2) on `internal_host`, then one Celery worker process per `workers`, worker i
+    serving its metrics on `internal_host`, port + 2 + i (kept under `home`/metrics/)."""
     python = sys.executable
     gateway = [python, "-m", "uvicorn", "gateway.main:app", "--host", host, "--port", str(port)]
     oracle = [
@@ -58,18 +74,29 @@ def services(workers: int, host: str, port: int, internal_host: str = "127.0.0.1
         python, "-m", "uvicorn", "analyst.app:create_app", "--factory",
         "--host", internal_host, "--port", str(port + 2),
     ]  # fmt: skip
+    internal = url_host(internal_host)
     result = [
-        Service("gateway", gateway, _COLOURS[0]),
-        Service("oracle", oracle, _COLOURS[-1]),
-        Service("analyst", analyst, _COLOURS[-2]),
+        Service("gateway", gateway, _COLOURS[0], f"http://{url_host(host)}:{port}"),
+        Service("oracle", oracle, _COLOURS[-1], f"http://{internal}:{port + 1}"),
+        Service("analyst", analyst, _COLOURS[-2], f"http://{internal}:{port + 2}"),
     ]
+    metrics_home = (home or get_settings().home) / "metrics"
     for i in range(1, workers + 1):
         command = [
             python, "-m", "celery", "-A", "worker.app", "worker", "-Q", jobs_queue(),
             "-c", "1", "-n", f"worker{i}@%h", "--loglevel", "INFO",
             "--without-gossip", "--without-mingle",
         ]  # fmt: skip
-        result.append(Service(f"worker{i}", command, _COLOURS[i % len(_COLOURS)]))
+        metrics_port = port + 2 + i
+        directory = metrics_home / f"worker{i}"
+        env = {
+            "PROMETHEUS_MULTIPROC_DIR": str(directory),
+            "WORKER_METRICS_PORT": str(metrics_port),
+            "WORKER_METRICS_HOST": internal_host,
+        }
+        url = f"http://{internal}:{metrics_port}"
+        colour = _COLOURS[i % len(_COLOURS)]
+        result.append(Service(f"worker{i}", command, colour, url, env, directory))
     return result
 
 
@@ -101,8 +128,8 @@ def up(
     database_url = embedded.database_url()
     redis_url = embedded.redis_url()
     migrate.upgrade("head", database_url=database_url)
-    oracle_url = f"http://{url_host(internal_host)}:{port + 1}"
-    analyst_url = f"http://{url_host(internal_host)}:{port + 2}"
+    planned = services(workers, host, port, internal_host)
+    oracle_url, analyst_url = planned[1].url, planned[2].url
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -113,19 +140,19 @@ def up(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    children = [ChildProcess(s, env) for s in services(workers, host, port, internal_host)]
+    children = [ChildProcess(s, env) for s in planned]
     try:
         for child in children:
             child.start()
     except BaseException:
         _stop_all(children)
         raise
-    console.print(
-        f"[bold]gateway[/] on http://{url_host(host)}:{port}, "
-        f"[bold]oracle[/] on {oracle_url}, [bold]analyst[/] on {analyst_url} "
-        f"({workers} worker(s)); Ctrl-C stops",
-        soft_wrap=True,
-    )
+    for service in planned:
+        served = f"on {service.url}, metrics" if service.name[:6] != "worker" else "metrics"
+        console.print(
+            f"[bold]{service.name:<8}[/] {served} on {service.url}/metrics", soft_wrap=True
+        )
+    console.print(f"[bold]velocitas up[/]: {workers} worker(s) started; Ctrl-C stops")
     servers: list[Supervised] = [ServerWatch(s) for s in embedded.servers_in_use()]
     supervisor = Supervisor([*children, *servers], report=_report)
     crash_loop = supervisor.run(stop)
@@ -156,9 +183,12 @@ class ChildProcess:
         return self.service.name
 
     def start(self) -> None:
+        if self.service.metrics_dir is not None:  # a new process starts its counts at zero
+            shutil.rmtree(self.service.metrics_dir, ignore_errors=True)
+            self.service.metrics_dir.mkdir(parents=True)
         self.process = subprocess.Popen(
             self.service.command,
-            env=self.env,
+            env={**self.env, **self.service.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -30,6 +30,7 @@ def create_app() -> Celery:
             "worker.tournaments",
             "worker.reconciler",
             "worker.alerts",
+            "worker.telemetry",
         ],
     )
     app.conf.update(

@@ -11,6 +11,7 @@ not (and these workers keep no result backend).
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -24,8 +25,10 @@ from velocitas.db.models import BacktestJob
 from velocitas.domain.events import JobKind, JobStatus
 from velocitas.errors import InvalidRequest, TransientError
 from velocitas.jobs import send_job
+from velocitas.telemetry import JOBS_CREATED
 from worker.alerts import on_job_failed
 from worker.lifecycle import JobContext, persist, retry_later, settle_parent, transient_errors
+from worker.telemetry import job_ended, job_started, queue_wait
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,12 @@ def _fan_out(
     if expanded is None:
         return "skipped"
     context, children, error = expanded
+    job_started(context.kind, context.waited_s)
+    if context.attempt == 1:  # created in this delivery's transaction (a redelivery finds them)
+        for child in children:
+            JOBS_CREATED.labels(child.kind).inc()
     if error is not None:
+        job_ended(context.kind, "failed", time.monotonic() - context.claimed_at)
         context.publish("job.failed", progress=0.0, error=error)
         on_job_failed(context.id)
         return "failed"
@@ -80,7 +88,14 @@ def _claim_and_expand(
         parent = job_store.mark_running(session, job_id)
         if parent is None:
             return None
-        context = JobContext(parent.id, parent.owner_id, parent.kind, {}, parent.attempts)
+        context = JobContext(
+            parent.id,
+            parent.owner_id,
+            parent.kind,
+            {},
+            parent.attempts,
+            waited_s=queue_wait(parent),
+        )
         error, children = None, []
         try:
             with session.begin_nested():

@@ -47,6 +47,7 @@ from worker.alerts import on_job_failed
 from worker.heartbeat import heartbeat
 from worker.settings import get_worker_settings
 from worker.settling import settle
+from worker.telemetry import job_ended, job_retried, job_started, queue_wait, run_time
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ class JobContext:
     spec: dict[str, Any]
     attempt: int
     parent_id: uuid.UUID | None = None
+    claimed_at: float = field(default_factory=time.monotonic, repr=False)
+    """When this delivery claimed the job (monotonic seconds): its duration's start."""
+    waited_s: float | None = field(default=None, repr=False)
+    """From the job's creation to its first start, on its first delivery (else None)."""
     # The job's `job.running` counts as its first report: a job shorter than the interval
     # writes no progress at all (its result write refuses a cancelled job anyway).
     _last_report: float = field(default_factory=time.monotonic, repr=False)
@@ -148,6 +153,7 @@ def _run_job(task: Task, job_id: uuid.UUID, work: Work) -> str:
         settle_parent(claim.parent_id, redelivered=True)
         return "skipped"
     context = claim.context
+    job_started(context.kind, context.waited_s)
     if context.attempt > settings.worker_max_attempts:
         return _fail(
             context,
@@ -181,6 +187,7 @@ def _run_job(task: Task, job_id: uuid.UUID, work: Work) -> str:
     # our own commit went through but its answer was lost in an outage. Either way the
     # parent is settled again: a finished parent is left alone.
     if recorded:
+        job_ended(context.kind, "succeeded", time.monotonic() - context.claimed_at)
         context.publish("job.succeeded", progress=1.0, summary=outcome.summary)
     else:
         log.info("job %s finished meanwhile (cancelled or done by another delivery)", job_id)
@@ -194,7 +201,13 @@ def _claim(job_id: uuid.UUID) -> _Claim:
         if job is not None:
             return _Claim(
                 JobContext(
-                    job.id, job.owner_id, job.kind, dict(job.spec), job.attempts, job.parent_id
+                    job.id,
+                    job.owner_id,
+                    job.kind,
+                    dict(job.spec),
+                    job.attempts,
+                    job.parent_id,
+                    waited_s=queue_wait(job),
                 )
             )
         finished = job_store.get_job(session, job_id)
@@ -221,6 +234,7 @@ def _fail(context: JobContext, error: str) -> str:
             return job_store.mark_failed(session, context.id, error)
 
     if persist(mark_failed, "recording its failure", context.id):
+        job_ended(context.kind, "failed", time.monotonic() - context.claimed_at)
         context.publish("job.failed", progress=0.0, error=error)
         on_job_failed(context.id)
         settle_parent(context.parent_id)
@@ -248,8 +262,10 @@ def settle_parent(parent_id: uuid.UUID | None, *, redelivered: bool = False) -> 
     if parent is None:
         return
     if parent.status == JobStatus.SUCCEEDED:
+        job_ended(parent.kind, "succeeded", run_time(parent))
         event = JobEvent.of(parent, "job.succeeded", progress=1.0, summary=parent.result_summary)
     elif parent.status == JobStatus.FAILED:
+        job_ended(parent.kind, "failed", run_time(parent))
         event = JobEvent.of(parent, "job.failed", progress=parent.progress, error=parent.error)
         on_job_failed(parent.id)
     else:
@@ -285,6 +301,7 @@ def retry_later(task: Task, exc: Exception, *, attempt: int = 0) -> NoReturn:
     exponent = min(max(attempt, task.request.retries + 1), 16)
     countdown = min(2**exponent, settings.worker_retry_backoff_max_s)
     log.warning("job %s: transient error, retry in ~%s s: %s", task.request.id, countdown, exc)
+    job_retried(task.name)
     raise task.retry(exc=exc, countdown=countdown * random.uniform(0.5, 1.0)) from exc
 
 

@@ -24,15 +24,13 @@ from celery import Celery
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.domain.events import JobKind
-from velocitas.jobs import jobs_queue, send_job
+from velocitas.jobs import queue_lists, send_job
 from worker.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 
-# kombu's Redis transport: a priority queue's lists, and the messages workers hold unacked
-# (a hash by delivery tag, with the delivery times in a sorted set).
-_PRIORITY_SEPARATOR = "\x06\x16"
-_PRIORITY_STEPS = (3, 6, 9)
+# kombu's Redis transport: the messages workers hold unacked (a hash by delivery tag, with
+# the delivery times in a sorted set).
 _UNACKED = "unacked"
 _UNACKED_INDEX = "unacked_index"
 
@@ -80,8 +78,7 @@ def orphaned_jobs(celery: Celery) -> list[tuple[uuid.UUID, JobKind]]:
 def _ids_with_a_message(celery: Celery, *, held_for_s: float) -> set[str]:
     """Task ids waiting in the jobs queue, or held unacknowledged by a worker that took them
     less than `held_for_s` ago (kombu's Redis structures)."""
-    queue = jobs_queue()
-    lists = [queue, *(f"{queue}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS)]
+    lists = queue_lists()
     with celery.connection_for_write() as connection:
         client = connection.default_channel.client
         pipe = client.pipeline()

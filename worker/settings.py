@@ -50,6 +50,12 @@ class WorkerSettings(Settings):
     alerts_webhook_timeout_s: float = Field(default=10.0, gt=0)
     """How long one webhook request may take."""
 
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve this worker's metrics on this port (`/metrics`); unset: not served. Needs
+    `PROMETHEUS_MULTIPROC_DIR` (docs/monitoring.md)."""
+    worker_metrics_host: str = "0.0.0.0"
+    """The interface the metrics endpoint listens on."""
+
     @model_validator(mode="after")
     def _visibility_above_time_limit(self) -> WorkerSettings:
         if not self.worker_soft_time_limit_s < self.worker_time_limit_s:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
+from gateway.telemetry import WEBSOCKET_MESSAGES, WEBSOCKETS_OPEN, WEBSOCKETS_OPENED
 from velocitas.access_log import names_a_secret
 from velocitas.db.accounts import User
 from velocitas.jobs import subscribe
@@ -22,6 +23,8 @@ from velocitas.key_guard import KeyChecker, Refusal, bearer_key, client
 router = APIRouter(tags=["events"])
 
 _AUTH_TIMEOUT_S = 10.0
+_SENT = WEBSOCKET_MESSAGES.labels("sent")
+_RECEIVED = WEBSOCKET_MESSAGES.labels("received")
 # A URL naming a key-like parameter (`velocitas.access_log`) is closed unread, with this reason.
 _KEY_IN_URL = "API key in the URL refused: send it in the Authorization header or first message"
 
@@ -37,21 +40,29 @@ async def stream_events(websocket: WebSocket) -> None:
         code = status.WS_1013_TRY_AGAIN_LATER if user.status == 429 else None
         await websocket.close(code=code or status.WS_1008_POLICY_VIOLATION, reason=user.detail)
         return
-    async with subscribe(user.id) as events:
-        await websocket.send_json({"type": "ready"})
-        async with anyio.create_task_group() as tasks:
+    WEBSOCKETS_OPENED.inc()
+    WEBSOCKETS_OPEN.inc()
+    try:
+        async with subscribe(user.id) as events:
+            await websocket.send_json({"type": "ready"})
+            _SENT.inc()
+            async with anyio.create_task_group() as tasks:
 
-            async def forward() -> None:
-                async for event in events:
-                    await websocket.send_text(event.model_dump_json())
+                async def forward() -> None:
+                    async for event in events:
+                        await websocket.send_text(event.model_dump_json())
+                        _SENT.inc()
 
-            tasks.start_soon(forward)
-            try:
-                while True:  # the client says nothing more; this notices when it leaves
-                    await websocket.receive_text()
-            except WebSocketDisconnect:
-                pass
-            tasks.cancel_scope.cancel()
+                tasks.start_soon(forward)
+                try:
+                    while True:  # the client says nothing more; this notices when it leaves
+                        await websocket.receive_text()
+                        _RECEIVED.inc()
+                except WebSocketDisconnect:
+                    pass
+                tasks.cancel_scope.cancel()
+    finally:
+        WEBSOCKETS_OPEN.dec()
 
 
 async def _authenticate(websocket: WebSocket) -> User | Refusal:

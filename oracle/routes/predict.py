@@ -18,6 +18,7 @@ from oracle.inference import Prediction
 from oracle.observations import observation_at
 from oracle.responses import json_response
 from oracle.schemas import BatchPredictionPublic, PredictionPublic, PredictRequest
+from oracle.telemetry import infer
 from velocitas.errors import InvalidRequest
 from velocitas.request_body import read_capped
 
@@ -94,9 +95,11 @@ async def create_prediction(http_request: Request) -> Response:
                     field=f"states[{index}]",
                 )
         matrix = np.array(states, dtype=np.float64)
-        run = model.compiled.run
+        compiled = model.compiled
         prediction = (
-            await asyncio.to_thread(run, matrix) if len(states) >= THREAD_ROWS else run(matrix)
+            await asyncio.to_thread(infer, compiled, matrix)
+            if len(states) >= THREAD_ROWS
+            else infer(compiled, matrix)
         )
         rows = [
             {"action": _action(model, prediction, r), "confidence": prediction.confidence[r]}
@@ -129,7 +132,7 @@ async def create_prediction(http_request: Request) -> Response:
             raise InvalidRequest(str(exc), field=exc.field or "symbol") from exc
         state = built.state
         extra = {"observation": state[0], "bar_closed_at": built.bar_closed_at}
-    prediction = model.compiled.run(state)
+    prediction = infer(model.compiled, state)
     return json_response(
         {
             "action": _action(model, prediction, 0),

@@ -3,6 +3,8 @@ loopback unless told otherwise."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from velocitas_cli.up import services, url_host
@@ -48,3 +50,19 @@ def test_up_binds_the_internal_services_where_asked() -> None:
 )
 def test_url_host_is_where_a_local_client_reaches_the_interface(interface: str, host: str) -> None:
     assert url_host(interface) == host
+
+
+def test_up_gives_each_worker_its_metrics_port_and_directory(tmp_path: Path) -> None:
+    planned = {s.name: s for s in services(2, "0.0.0.0", 8000, "10.0.0.5", home=tmp_path)}
+    assert planned["gateway"].url == "http://127.0.0.1:8000"
+    assert planned["oracle"].url == "http://10.0.0.5:8001"
+    for i, port in ((1, 8003), (2, 8004)):
+        worker = planned[f"worker{i}"]
+        assert worker.url == f"http://10.0.0.5:{port}"
+        assert worker.env == {
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics" / f"worker{i}"),
+            "WORKER_METRICS_PORT": str(port),
+            "WORKER_METRICS_HOST": "10.0.0.5",
+        }
+        assert worker.metrics_dir == tmp_path / "metrics" / f"worker{i}"
+    assert planned["gateway"].env == {}  # one process: no shared directory

@@ -33,6 +33,12 @@ from velocitas.db.engine import get_engine
 from velocitas.domain.bars import BarArrays
 from velocitas.domain.timeframe import Timeframe
 from velocitas.settings import get_settings
+from velocitas.telemetry import (
+    BAR_CACHE_BYTES,
+    BAR_CACHE_HIT_BYTES,
+    BAR_CACHE_HITS,
+    BAR_CACHE_MISSES,
+)
 
 __all__ = ["BarCache", "bar_data_version", "load_bars_cached"]
 
@@ -80,6 +86,8 @@ class BarCache:
             if entry is not None and entry.version == version:
                 self._entries.move_to_end(key)
                 self.hits += 1
+                BAR_CACHE_HITS.inc()
+                BAR_CACHE_HIT_BYTES.inc(entry.nbytes)
                 return entry.bars, entry.digest
         bars, digest = load_bars_with_snapshot(symbol, timeframe, start, end)
         _freeze(bars)
@@ -89,16 +97,18 @@ class BarCache:
     def _store(self, key: tuple[object, ...], entry: _Entry) -> None:
         with self._lock:
             self.misses += 1
+            BAR_CACHE_MISSES.inc()
+            held = self._bytes
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old.nbytes
-            if entry.nbytes > self.limit_bytes:
-                return  # larger than the whole cache: served, not kept
-            self._entries[key] = entry
-            self._bytes += entry.nbytes
-            while self._bytes > self.limit_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.nbytes
+            if entry.nbytes <= self.limit_bytes:  # else larger than the whole cache: not kept
+                self._entries[key] = entry
+                self._bytes += entry.nbytes
+                while self._bytes > self.limit_bytes:
+                    _, evicted = self._entries.popitem(last=False)
+                    self._bytes -= evicted.nbytes
+            BAR_CACHE_BYTES.inc(self._bytes - held)
 
 
 def _columns(bars: BarArrays) -> tuple[np.ndarray, ...]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from velocitas import embedded
 from velocitas.db.urls import libpq_url, sqlalchemy_url
 from velocitas.settings import Settings, get_settings
+from velocitas.telemetry import instrument_pool
 
 # The URL helpers live in velocitas.db.urls (no SQLAlchemy); still importable from here.
 __all__ = ["connect", "get_engine", "libpq_url", "session_scope", "sqlalchemy_url"]
@@ -20,7 +21,9 @@ __all__ = ["connect", "get_engine", "libpq_url", "session_scope", "sqlalchemy_ur
 
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+    engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+    instrument_pool(engine)  # velocitas_db_pool_connections_{in_use,max}
+    return engine
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

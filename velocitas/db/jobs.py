@@ -35,8 +35,10 @@ from velocitas.errors import Conflict
 
 __all__ = [
     "TRADE_COLUMNS",
+    "Backlog",
     "Cursor",
     "EquityPoint",
+    "backlog",
     "beat",
     "cancel_job",
     "claim_settling",
@@ -183,6 +185,28 @@ def cancel_job(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID) -> Back
     job.finished_at = now
     session.flush()
     return job
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The unfinished jobs of one kind and status: how many, and the age of the oldest."""
+
+    kind: str
+    status: str
+    count: int
+    oldest_age_s: float
+
+
+def backlog(session: Session) -> list[Backlog]:
+    """The queued and running jobs by kind and status (the partial index of unfinished jobs
+    serves it: one scan of what is waiting, not of the history)."""
+    age = func.extract("epoch", func.now() - func.min(BacktestJob.created_at))
+    rows = session.execute(
+        select(BacktestJob.kind, BacktestJob.status, func.count(), age)
+        .where(BacktestJob.status.in_(_UNFINISHED))
+        .group_by(BacktestJob.kind, BacktestJob.status)
+    )
+    return [Backlog(kind, status, int(n), max(float(a), 0.0)) for kind, status, n, a in rows]
 
 
 def stale_queued_jobs(
