@@ -58,9 +58,9 @@ __all__ = [
     "jobs_queue",
     "publish",
     "publish_alert",
-    "send_bars_imported",
     "queue_lists",
     "queued_messages",
+    "send_bars_imported",
     "send_job",
     "subscribe",
 ]

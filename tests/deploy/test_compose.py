@@ -88,8 +88,12 @@ def _port(command: list[str]) -> int:
     return int(command[command.index("--port") + 1])
 
 
+# Read by a library rather than by a settings class: name -> who reads it.
+LIBRARY_READS = {"PROMETHEUS_MULTIPROC_DIR": "prometheus_client (velocitas.telemetry)"}
+
+
 def _env_names(settings: type[BaseSettings]) -> set[str]:
-    return {name.upper() for name in settings.model_fields}
+    return {name.upper() for name in settings.model_fields} | set(LIBRARY_READS)
 
 
 def _dockerfile_env() -> dict[str, str]:
@@ -290,3 +294,26 @@ def test_the_dockerfile_passes_hadolint() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _listen_port(service: dict[str, Any]) -> int:
+    command = service["command"]
+    if "--port" in command:
+        return int(command[command.index("--port") + 1])
+    return int(service["environment"]["WORKER_METRICS_PORT"])
+
+
+def test_prometheus_scrapes_each_service_where_it_listens(services: dict[str, Any]) -> None:
+    # deploy/prometheus/prometheus.yml finds replicas by the compose service's DNS name.
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    scraped = {
+        sd["names"][0]: sd["port"]
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+    }
+    assert set(scraped) == {"gateway", "oracle", "analyst", "worker"}
+    for name, port in scraped.items():
+        assert _listen_port(services[name]) == port, name
+    worker = services["worker"]
+    # The pool's metrics files live on a fresh tmpfs: stale files would be summed in.
+    assert worker["environment"]["PROMETHEUS_MULTIPROC_DIR"] in worker["tmpfs"]
