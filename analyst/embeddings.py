@@ -34,7 +34,6 @@ from velocitas.errors import ConfigurationError
 __all__ = [
     "LazyEmbeddings",
     "LocalSentenceEmbeddings",
-    "OnnxSentenceEmbeddings",
     "bundled_model_path",
     "embed_query",
     "embed_texts",

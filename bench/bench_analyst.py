@@ -58,8 +58,8 @@ def bench_embeddings(n: int) -> None:
     the vectors of ONNX Runtime compared per text (cosine) to sentence-transformers'."""
     from sentence_transformers import SentenceTransformer
 
-    from analyst.embeddings import OnnxSentenceEmbeddings, embed_texts
-    from analyst.onnx_embeddings import default_onnx_cache
+    from analyst.embeddings import embed_texts
+    from analyst.onnx_embeddings import OnnxSentenceEmbeddings, default_onnx_cache
     from analyst.settings import get_analyst_settings
 
     base = [row["headline"] for row in _headlines()]
