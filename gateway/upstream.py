@@ -108,3 +108,13 @@ async def _analyst(request: Request) -> Upstream:
 
 OracleDep = Annotated[Upstream, Depends(_oracle)]
 AnalystDep = Annotated[Upstream, Depends(_analyst)]
+
+
+def analyst_responses(ok: str) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI answers of a route relayed to the analyst: `ok` describes its 200."""
+    return {
+        200: {"description": ok},
+        401: {"model": ErrorBody},
+        503: {"model": ErrorBody, "description": "The analyst is down."},
+        504: {"model": ErrorBody},
+    }

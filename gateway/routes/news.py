@@ -13,8 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from gateway.analyst_client import forward_get
 from gateway.deps import CurrentUser
-from gateway.schemas import ErrorBody
-from gateway.upstream import AnalystDep
+from gateway.upstream import AnalystDep, analyst_responses
 from velocitas.domain.symbols import SYMBOL_PATTERN
 from velocitas.domain.timeframe import Timeframe
 from velocitas.timeparse import Instant
@@ -26,12 +25,7 @@ MAX_K = 1000  # the analyst's own limit
 
 @router.get(
     "/search",
-    responses={
-        200: {"description": "The analyst's hits: `query`, `at`, `symbol`, `window`, `hits`."},
-        401: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "The analyst is down."},
-        504: {"model": ErrorBody},
-    },
+    responses=analyst_responses("The analyst's hits: `query`, `at`, `symbol`, `window`, `hits`."),
 )
 async def search_news(
     request: Request,
@@ -52,12 +46,7 @@ async def search_news(
 
 @router.get(
     "/moves",
-    responses={
-        200: {"description": "The analyst's tagged moves: `moves[]` with `tag` and `articles`."},
-        401: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "The analyst is down."},
-        504: {"model": ErrorBody},
-    },
+    responses=analyst_responses("The analyst's tagged moves: `moves[]` with `tag` and `articles`."),
 )
 async def read_news_moves(
     request: Request,

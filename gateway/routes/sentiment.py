@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from gateway.analyst_client import forward_get
 from gateway.deps import CurrentUser
-from gateway.schemas import ErrorBody
-from gateway.upstream import AnalystDep
+from gateway.upstream import AnalystDep, analyst_responses
 from velocitas.timeparse import Instant
 
 router = APIRouter(tags=["sentiment"])
@@ -17,12 +16,7 @@ router = APIRouter(tags=["sentiment"])
 
 @router.get(
     "/sentiment",
-    responses={
-        200: {"description": "`symbol`, `at`, `score` in [-1, 1], `n_docs`, `method`."},
-        401: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "The analyst is down."},
-        504: {"model": ErrorBody},
-    },
+    responses=analyst_responses("`symbol`, `at`, `score` in [-1, 1], `n_docs`, `method`."),
 )
 async def read_sentiment(
     request: Request,
