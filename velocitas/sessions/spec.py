@@ -1,0 +1,44 @@
+"""`SessionSpec`: what a trading session trades, on which feed, at which speed.
+
+A session is a backtest spec (legs on one account, fees, sizing, stops, risk rules, calendar)
+played forward in time: the same fields mean the same things, so `POST /backtests` with a
+session's `backtest_spec()` and the same bars gives the fills a session at `speed="max"` with
+no manual order gives.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from velocitas.engine.spec import BacktestSpec
+
+__all__ = ["MAX_SPEED", "SessionSpec"]
+
+MAX_SPEED = 1_000_000.0
+"""The fastest finite replay: a million times real time (a 1m bar every 60 us)."""
+
+
+class SessionSpec(BacktestSpec):
+    """A backtest spec plus how to replay it: `speed` is real time x N (`"max"`: as fast as
+    the engine goes), `seed` the seed of the intrabar ticks, `ticks_per_bar` how many
+    ticks each bar is cut into (None: the timeframe's default), `tick_batch` how many ticks
+    travel in one WebSocket message."""
+
+    name: str = Field(default="", max_length=128)
+    feed: Literal["replay"] = "replay"
+    speed: float | Literal["max"] = Field(default=1.0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    ticks_per_bar: int | None = Field(default=None, ge=2, le=10_000)
+    tick_batch: int = Field(default=10, ge=1, le=1_000)
+
+    @field_validator("speed")
+    @classmethod
+    def _finite_positive_speed(cls, value: float | str) -> float | str:
+        if value == "max":
+            return value
+        speed = float(value)
+        if not (0 < speed <= MAX_SPEED):  # NaN fails too
+            raise ValueError(f"speed must be 'max' or a number in (0, {MAX_SPEED:g}]")
+        return speed
