@@ -210,3 +210,22 @@ def test_stepper_with_bridge_equals_the_kernel(fill: str) -> None:
     assert ledger.fills == reference.fills
     assert ledger.trades == reference.trades
     assert {t.exit_reason for t in reference.trades} >= {"stop_loss", "take_profit"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("tick_seed", -1), ("tick_seed", 2**53), ("ticks_per_bar", 3), ("intrabar_path", "brownian")],
+)
+def test_bad_bridge_settings_are_refused_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=field):
+        _bridge_spec("X", "1m", stops={"intrabar_path": "bridge", field: value})
+
+
+def test_the_bridge_settings_reach_the_kernel_configuration() -> None:
+    from velocitas.engine.codes import CFG_PATH, CFG_TICK_SEED, CFG_TICKS_PER_BAR, PATH_BRIDGE
+    from velocitas.engine.runner import kernel_config
+
+    cfg = kernel_config(_bridge_spec("X", "1h", stops={"intrabar_path": "bridge", "tick_seed": 9}))
+    assert (cfg[CFG_PATH], cfg[CFG_TICK_SEED], cfg[CFG_TICKS_PER_BAR]) == (PATH_BRIDGE, 9, 240)
+    cfg = kernel_config(_bridge_spec("X", "1m", stops={"ticks_per_bar": 12}))
+    assert cfg[CFG_TICKS_PER_BAR] == 12
