@@ -14,7 +14,10 @@ call that compiles or loads the numba code):
    SL 0.5 % + TP 1 % + trailing 0.7 % on SMA(10/50) sides, with `intrabar_path` `pessimistic`
    and `bridge`: bars/s, and for the bridge the ticks walked per second (bars holding a
    position × ticks per bar: the walk covers every one of them; a bar on which no level can be
-   reached is decided without drawing its ticks, with the result walking them would give).
+   reached is decided without drawing its ticks, with the result walking them would give);
+3. the worst case of that walk: every bar's ticks drawn (`bar_ticks`) and walked (`walk_ticks`)
+   for a long with a trailing stop too wide to fire, in one numba loop: ticks drawn and walked
+   per second.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestSpec
-from velocitas.engine.codes import F_BAR, F_REASON, REASON_ENTRY
+from velocitas.engine.codes import F_BAR, F_REASON, REASON_ENTRY, STOP_PERCENT
 from velocitas.engine.runner import simulate_legs
-from velocitas.engine.ticks import SIGMA_FRACTION, series_ticks, symbol_key
+from velocitas.engine.ticks import SIGMA_FRACTION, bar_ticks, series_ticks, symbol_key, walk_ticks
 from velocitas.indicators import sma
 
 U64 = npt.NDArray[np.uint64]
@@ -103,6 +107,25 @@ def numpy_ticks(seed: int, symbol: str, bars: BarArrays, n: int) -> npt.NDArray[
     x[rows, i2] = second
     x[:, -1] = c
     return x
+
+
+@njit(cache=True)
+def draw_and_walk(
+    key: int,
+    opened: np.ndarray,
+    o: np.ndarray,
+    h: np.ndarray,
+    low: np.ndarray,
+    c: np.ndarray,
+    n: int,
+) -> float:
+    """Every bar's ticks drawn and walked for a long whose 50 % trailing stop never fires."""
+    ticks = np.empty(n)
+    extreme = o[0]
+    for bar in range(opened.shape[0]):
+        bar_ticks(7, key, opened[bar], o[bar], h[bar], low[bar], c[bar], n, ticks)
+        _, _, extreme, _ = walk_ticks(1, ticks, np.nan, np.nan, STOP_PERCENT, 0.5, np.nan, extreme)
+    return extreme
 
 
 def best_of(repeat: int, call: Callable[[], Any]) -> float:
@@ -192,6 +215,15 @@ def main() -> None:
         if path == "bridge":
             line += f"  ticks walked {held * ticks / seconds / 1e6:6.1f} M/s"
         print(line)
+    key = symbol_key("BENCH")
+    seconds = best_of(
+        args.repeat,
+        lambda: draw_and_walk(
+            key, bars.opened_at, bars.open, bars.high, bars.low, bars.close, ticks
+        ),
+    )
+    print(f"draw + walk every bar's ticks {n:,} bars: {seconds * 1e3:8.1f} ms  "
+          f"{n * ticks / seconds / 1e6:6.1f} M ticks/s")  # fmt: skip
 
 
 if __name__ == "__main__":
