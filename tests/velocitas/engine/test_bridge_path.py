@@ -214,7 +214,13 @@ def test_stepper_with_bridge_equals_the_kernel(fill: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("tick_seed", -1), ("tick_seed", 2**53), ("ticks_per_bar", 3), ("intrabar_path", "brownian")],
+    [
+        ("tick_seed", -1),
+        ("tick_seed", 2**53),
+        ("ticks_per_bar", 3),
+        ("ticks_per_bar", 10_001),
+        ("intrabar_path", "brownian"),
+    ],
 )
 def test_bad_bridge_settings_are_refused_naming_the_field(field: str, value: Any) -> None:
     with pytest.raises(ValueError, match=field):
