@@ -11,7 +11,7 @@ A bar of `n` ticks (tick k prints at `opened_ns + k * bar_ns // n`, k = 0..n-1) 
 
       X_k = A + r (B - A) + sigma (W_k - W_i - r (W_j - W_i)),   r = (k - i) / (j - i),
 
-  where W is a random walk of standard normal steps (W_0 = 0, W_k = W_{k-1} + Z_k) and
+  where W is a random walk of unit-variance steps (W_0 = 0, W_k = W_{k-1} + Z_k) and
   sigma = SIGMA_FRACTION * (high - low) / sqrt(n); an X_k outside [low, high] is reflected
   at the bound it crossed (2 low - X_k, or 2 high - X_k), then clipped to [low, high].
 
@@ -31,7 +31,8 @@ session that checks stops tick by tick agrees with the backtest.
 
 numba's on-disk cache of a kernel that calls `walk_bridge` (`kernel.simulate`,
 `stepper._advance`, `sweep_kernel.simulate_combination`) is keyed by the kernel's own file: a
-change to the ticks must touch those files too, or a warm cache keeps drawing the previous ticks.
+change to the ticks must change those files too (a docstring line will do), or a warm cache
+keeps drawing the previous ticks.
 """
 
 from __future__ import annotations
