@@ -1,4 +1,4 @@
-"""`velocitas session start | list | show | pause | resume | stop | kill | watch`.
+"""`velocitas session start | list | show | pause | resume | stop | kill | order | watch`.
 
 Sessions run in the platform's traders, so these commands talk to the gateway's REST API
 (docs/sessions.md, "REST API"): `--url` (or `VELOCITAS_URL`, default http://127.0.0.1:8000)
@@ -305,6 +305,53 @@ def kill(
     console.print(f"killed {len(killed)} session(s)")
     for session in killed:
         console.print(f"  {session['id']} {escape(session['name'])}", highlight=False)
+
+
+PriceOption = typer.Option(None, help="A price level (decimal).", show_default=False)
+
+
+@app.command()
+def order(
+    session_id: str = typer.Argument(..., help="The session's id."),
+    side: str = typer.Argument(..., help="buy or sell."),
+    quantity: str = typer.Argument(..., help="How many units (decimal)."),
+    symbol: str | None = typer.Option(None, "--symbol", help="Default: the session's first."),
+    limit: str | None = typer.Option(None, "--limit", help="A limit order at this price."),
+    stop_loss: str | None = PriceOption,
+    take_profit: str | None = PriceOption,
+    trailing_stop: str | None = typer.Option(None, help="A price distance from the best price."),
+    client_order_id: str | None = typer.Option(None, help="Makes a retry place one order."),
+    url: str = UrlOption,
+    key: str | None = KeyOption,
+    json: bool = JsonOption,
+) -> None:
+    """Place a manual order (market, or limit with --limit) in the session's manual book."""
+    gateway = Gateway(url, key)
+    if symbol is None:
+        symbol = gateway.get(f"/sessions/{session_id}")["spec"]["legs"][0]["symbol"]
+    body = {
+        "symbol": symbol,
+        "side": side,
+        "type": "market" if limit is None else "limit",
+        "quantity": quantity,
+        "limit_price": limit,
+        "stop_loss": stop_loss,
+        "take_profit": take_profit,
+        "trailing_stop": trailing_stop,
+        "client_order_id": client_order_id,
+    }
+    placed = gateway.post(
+        f"/sessions/{session_id}/orders", {k: v for k, v in body.items() if v is not None}
+    )
+    if json:
+        emit_json(placed)
+        return
+    price = f" at {placed['limit_price']}" if placed["limit_price"] else ""
+    console.print(
+        f"order {placed['id']}: {placed['side']} {placed['quantity']} "
+        f"{escape(placed['symbol'])} {placed['type']}{price}: {placed['status']}",
+        highlight=False,
+    )
 
 
 def _print_session(session: Mapping[str, Any], json: bool) -> None:

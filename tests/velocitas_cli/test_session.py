@@ -93,6 +93,15 @@ def test_session_lifecycle_through_the_cli(gateway: Live, tmp_path: Path) -> Non
     assert "cli run" in table.output
 
     sid = started["id"]
+    placed = _json(gateway, alice, "order", sid, "buy", "0.5", "--limit", "101.25",
+                   "--client-order-id", "c-1")  # fmt: skip
+    assert (placed["type"], placed["symbol"], placed["status"]) == ("limit", "BTCUSDT", "new")
+    again = _json(gateway, alice, "order", sid, "buy", "0.5", "--limit", "101.25",
+                  "--client-order-id", "c-1")  # fmt: skip
+    assert again["id"] == placed["id"]
+    bad = _cli(gateway, alice, "order", sid, "buy", "0")
+    assert bad.exit_code == 2
+    assert "quantity" in bad.output
     assert _json(gateway, alice, "pause", sid, "--reason", "lunch")["reason"] == "lunch"
     assert _json(gateway, alice, "resume", sid)["state"] == "running"
     refused = _cli(gateway, alice, "resume", sid)
