@@ -12,6 +12,7 @@ import json as jsonlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -413,7 +414,7 @@ def _render(view: Snapshot) -> Group:
     reason = f" ({session['reason']})" if session.get("reason") else ""
     head = Text.assemble(
         (f"{session['name']} ", "bold"),
-        f"{session['state']}{reason}  clock {cell(session['clock']) or '-'}  "
+        f"{session['state']}{reason}  clock {_clock(session['clock'])}  "
         f"{session['progress']:.0%}  equity {pnl['equity']}  P&L {pnl['total']}",
     )
     held = {(p["leg"], p["symbol"]): p for p in view.positions}
@@ -441,6 +442,10 @@ def _render(view: Snapshot) -> Group:
         )
     view_table.add_row("", "all", "", "", "", pnl["realised"], pnl["unrealised"])
     return Group(head, view_table)
+
+
+def _clock(text: str | None) -> str:
+    return "-" if text is None else cell(datetime.fromisoformat(text))
 
 
 def _legs_of(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
