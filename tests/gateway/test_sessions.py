@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.deps import session_publisher
 from tests.gateway.conftest import T0, Account, store_bars
 from velocitas.db.engine import session_scope
 from velocitas.db.journal import append_events
 from velocitas.domain.roles import Role
 from velocitas.domain.session_events import LegPnl, PnlSnapshot, PositionChanged, TradeEvent
+from velocitas.sessions.publisher import RecordingPublisher
 
 SPEC: dict[str, Any] = {
     "name": "sma on btc",
@@ -473,3 +475,21 @@ def test_session_routes_need_an_api_key(client: TestClient) -> None:
     assert client.get("/sessions").status_code == 401
     assert client.post("/sessions", json=SPEC).status_code == 401
     assert client.post("/sessions/kill-all").status_code == 401
+
+
+def test_journaled_changes_are_published_after_commit_and_refusals_publish_nothing(
+    client: TestClient, alice: Account
+) -> None:
+    _bars()
+    recorder = RecordingPublisher()
+    client.app.dependency_overrides[session_publisher] = lambda: recorder  # type: ignore[attr-defined]
+    session = _created(client, alice)
+    base = f"/sessions/{session['id']}"
+    client.post(f"{base}/start", headers=alice.headers)
+    client.post(f"{base}/orders", json=ORDER | {"client_order_id": "a"}, headers=alice.headers)
+    client.post(f"{base}/orders", json=ORDER | {"client_order_id": "a"}, headers=alice.headers)
+    assert client.post(f"{base}/resume", headers=alice.headers).status_code == 409
+    published = [(e.seq, e.payload["type"]) for e in recorder.published_events]
+    assert published == [(1, "session.state"), (2, "order.new")]
+    journal = _events(client, alice, session["id"])["events"]
+    assert [e["event"] for e in journal] == [e.payload for e in recorder.published_events]
