@@ -74,8 +74,9 @@ def test_backtest_run_on_daily_bars_reads_with_psycopg_alone(goog: str) -> None:
 
 
 def test_analyst_sentiment_with_nothing_to_embed_loads_no_model(database_url: str) -> None:
-    """No stored news: nothing to embed, so neither the model nor the ORM is imported."""
+    """No stored news: nothing to embed, so neither the model, LangChain (its `Embeddings` base
+    class alone pulls in its callbacks and LangSmith's client) nor the ORM is imported."""
     answer = _run("analyst", "sentiment", "--symbol", "SYN", "--at", "2024-01-02T00:00:00Z")
     assert answer["exit_code"] == 0, answer["output"]
     assert "0 article(s)" in answer["output"]
-    assert _imported(answer, MODEL_STACK + ORM) == set()
+    assert _imported(answer, MODEL_STACK + ORM + ("langchain_core", "langsmith")) == set()
