@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 
 from sqlalchemy.orm import sessionmaker
 
-from trader.service import Trader, load_runner
-from trader.settings import get_trader_settings
+from trader.service import SessionRunner, Trader, load_runner
+from trader.settings import TraderSettings, get_trader_settings
 from trader.telemetry import serve_metrics
 from velocitas.db.engine import get_engine
 from velocitas.sessions.publisher import NullPublisher
 from velocitas.structured_logs import configure_logging
+
+log = logging.getLogger("trader")
 
 
 def main() -> None:
@@ -21,12 +24,34 @@ def main() -> None:
     configure_logging("trader", settings)
     if settings.trader_metrics_port is not None:
         serve_metrics(settings.trader_metrics_port, settings.trader_metrics_host)
+    runner = _runner(settings)
+    if runner is None:
+        _idle()
+        return
     sessions = sessionmaker(get_engine(settings), expire_on_commit=False)
     # The Redis publisher (velocitas.sessions.publisher) replaces NullPublisher once it lands.
-    trader = Trader(settings, sessions, load_runner(settings.trader_runner), NullPublisher())
+    trader = Trader(settings, sessions, runner, NullPublisher())
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: trader.stop())
     trader.run()
+
+
+def _runner(settings: TraderSettings) -> SessionRunner | None:
+    try:
+        return load_runner(settings.trader_runner)
+    except ModuleNotFoundError as exc:
+        # A build without the session engine (trader.run) claims nothing rather than crash-loop
+        # under `velocitas up`: the sessions wait, running, for a trader that can run them.
+        log.error("no session runner %s (%s): claiming no session", settings.trader_runner, exc)
+        return None
+
+
+def _idle() -> None:
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    while not stopped.wait(3600):
+        pass
 
 
 if __name__ == "__main__":
