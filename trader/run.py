@@ -246,7 +246,10 @@ class _Loop:
         runner = self.runner
         now = time.monotonic()
         if final or now - self.last_pnl >= PNL_EVERY_S:
-            events = [*events, runner.pnl()]
+            # Before a closing state change: the state is the journal's last word.
+            cut = next((i for i, e in enumerate(events) if isinstance(e, SessionEvent)), None)
+            cut = len(events) if cut is None else cut
+            events = [*events[:cut], runner.pnl(), *events[cut:]]
             self.last_pnl = now
         with self.sessions() as db, db.begin():
             _store_orders(db, runner.session_id, events)
