@@ -69,6 +69,7 @@ class Traders:
             **os.environ,
             "PYTHONPATH": str(REPO),
             "DATABASE_URL": database_url,
+            "VELOCITAS_HOME": str(logs),  # an embedded Redis, if one is needed, lives here
             "TRADER_RUNNER": runner,
             "TRADER_LEASE_TTL_S": str(ttl),
             "TRADER_POLL_S": "0.2",

@@ -11,8 +11,10 @@ from sqlalchemy.orm import sessionmaker
 from trader.service import SessionRunner, Trader, load_runner
 from trader.settings import TraderSettings, get_trader_settings
 from trader.telemetry import serve_metrics
+from velocitas import embedded
 from velocitas.db.engine import get_engine
-from velocitas.sessions.publisher import NullPublisher
+from velocitas.sessions import publisher
+from velocitas.sessions.publisher import SessionPublisher
 from velocitas.structured_logs import configure_logging
 
 log = logging.getLogger("trader")
@@ -29,8 +31,7 @@ def main() -> None:
         _idle()
         return
     sessions = sessionmaker(get_engine(settings), expire_on_commit=False)
-    # The Redis publisher (velocitas.sessions.publisher) replaces NullPublisher once it lands.
-    trader = Trader(settings, sessions, runner, NullPublisher())
+    trader = Trader(settings, sessions, runner, _publisher(settings))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: trader.stop())
     trader.run()
@@ -44,6 +45,16 @@ def _runner(settings: TraderSettings) -> SessionRunner | None:
         # under `velocitas up`: the sessions wait, running, for a trader that can run them.
         log.error("no session runner %s (%s): claiming no session", settings.trader_runner, exc)
         return None
+
+
+def _publisher(settings: TraderSettings) -> SessionPublisher:
+    """Redis pub/sub for the WebSocket fan-out (best effort: the journal is the record)."""
+    redis_publisher = getattr(publisher, "RedisPublisher", None)
+    if redis_publisher is None:  # a build before the streaming's publisher: nobody listens
+        log.warning("no Redis publisher in velocitas.sessions.publisher: sessions not streamed")
+        return publisher.NullPublisher()
+    found: SessionPublisher = redis_publisher(embedded.redis_url(settings))
+    return found
 
 
 def _idle() -> None:

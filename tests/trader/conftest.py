@@ -9,21 +9,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.reliability.conftest import private_database, private_postgres
+from tests.reliability.conftest import private_database, private_postgres, private_redis
 from tests.trader.process import TraderProcess
 from velocitas.db.engine import get_engine
 
-__all__ = ["private_database", "private_postgres"]  # the outage test's servers
+__all__ = ["private_database", "private_postgres", "private_redis"]  # the outage tests' servers
 
 TradersFactory = Callable[..., TraderProcess]
 
 
 @pytest.fixture
-def traders(tmp_path: Path) -> Iterator[TradersFactory]:
-    """Starts trader processes on the database `DATABASE_URL` names; stops them after."""
+def traders(tmp_path: Path, redis_url: str) -> Iterator[TradersFactory]:
+    """Starts trader processes on the given database (and the suite's Redis unless `env`
+    names another `REDIS_URL`); stops them after."""
     started: list[TraderProcess] = []
 
     def start(database_url: str, trader_id: str, **env: str) -> TraderProcess:
+        env = {"REDIS_URL": redis_url, **env}
         handle = TraderProcess(database_url, trader_id, tmp_path, **env).start()
         started.append(handle)
         return handle
