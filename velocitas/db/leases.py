@@ -3,7 +3,9 @@
 A trader (the `trader` service, one process with several session slots) claims a `running`
 session whose lease is free or expired, in one statement that skips rows another trader is
 claiming (`FOR UPDATE SKIP LOCKED`), so N traders on N machines share the sessions and none
-is run twice. The claim stamps `trader_id`, `lease_expires_at = now() + ttl` and
+is run twice. A `killed` session whose flattening is not journaled yet (no `risk.killed`: it was
+killed while paused, when no trader held it) is claimed too, so that a trader flattens it. The
+claim stamps `trader_id`, `lease_expires_at = now() + ttl` and
 `heartbeat_at`; PostgreSQL's clock decides, never the traders'. A heartbeat renews the leases a
 trader holds every ttl/3; a renewal that finds another `trader_id` on the row means the lease
 was lost (the trader was too slow and another took over): that trader must stop the session
@@ -22,10 +24,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from velocitas.db.models.sessions import TradingSession
+from velocitas.db.models.sessions import SessionJournalEntry, TradingSession
 from velocitas.errors import Conflict
 
 __all__ = [
@@ -79,12 +81,16 @@ def current_holder() -> str | None:
 
 
 def claim(session: Session, trader_id: str, ttl_s: float) -> Claim | None:
-    """Claim one running session whose lease is free or expired (the oldest update first), or
-    None. Committed by the caller."""
+    """Claim one running (or killed, not yet flattened) session whose lease is free or
+    expired (the oldest update first), or None. Committed by the caller."""
+    flattened = exists().where(
+        SessionJournalEntry.session_id == TradingSession.id,
+        SessionJournalEntry.type == "risk.killed",
+    )
     free = (
         select(TradingSession.id, TradingSession.trader_id.label("previous"))
         .where(
-            TradingSession.state == "running",
+            (TradingSession.state == "running") | ((TradingSession.state == "killed") & ~flattened),
             (TradingSession.trader_id.is_(None))
             | (TradingSession.lease_expires_at.is_(None))
             | (TradingSession.lease_expires_at < func.now()),

@@ -12,7 +12,7 @@ from tests.trader.sessions import expire_lease, journal, make_session, row
 from velocitas.db import leases
 from velocitas.db.engine import get_engine
 from velocitas.db.journal import append_events
-from velocitas.domain.session_events import SessionEvent, SessionState
+from velocitas.domain.session_events import RiskEvent, SessionEvent, SessionState
 
 TTL = 30.0
 
@@ -45,6 +45,25 @@ def test_claim_takes_a_running_session_and_stamps_the_lease(
         assert held.heartbeat_at is not None
         assert (held.lease_expires_at - held.heartbeat_at).total_seconds() == TTL
         assert leases.claim(db, "b", TTL) is None  # held, and nothing else is running
+
+
+def test_a_session_killed_while_no_trader_held_it_is_claimed_until_flattened(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as db:
+        session_id = make_session(db, state="killed")
+    with sessions.begin() as db:
+        assert leases.claim(db, "a", TTL) == leases.Claim(session_id, None)
+        flattened = RiskEvent(
+            type="risk.killed",
+            rule="manual_kill",
+            reason="test",
+            at=datetime(2024, 1, 1, tzinfo=UTC),
+        )
+        append_events(db, session_id, [flattened], trader_id="a")
+        assert leases.release(db, "a", session_id)
+    with sessions.begin() as db:
+        assert leases.claim(db, "b", TTL) is None
 
 
 def test_an_expired_lease_is_taken_over_and_the_old_holder_loses_it(
