@@ -10,7 +10,8 @@ The rules of a bar live in `velocitas.engine.step.run_bars`, which the RL enviro
 
 `run_bars` is inlined here, so numba's on-disk cache of `simulate` is keyed by this file, not by
 `step.py`: a change to the rules must touch this file too (a docstring line will do), or a
-warm cache keeps running the previous rules.
+warm cache keeps running the previous rules (last: the trades-per-day, open-positions,
+holding-period, session-close and confidence rules).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from numba import njit
 from velocitas.engine.codes import F_COLUMNS, R_COLUMNS
 from velocitas.engine.positions import A_SIZE, P_SIZE
 from velocitas.engine.step import O_SIZE, init_state, run_bars
+
+NO_CONFIDENCE = np.ones((1, 1))
+"""The `confidence` placeholder of a run without a minimum confidence (never read)."""
+NO_SESSIONS = np.zeros(0, dtype=np.bool_)
+"""The `session_last` placeholder of a run not flattened at session closes."""
 
 
 @njit(cache=True)
@@ -39,6 +45,8 @@ def simulate(
     cfg: np.ndarray,
     fills: np.ndarray,
     rejections: np.ndarray,
+    confidence: np.ndarray,
+    session_last: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the whole backtest into the `fills` and `rejections` record buffers.
 
@@ -48,7 +56,10 @@ def simulate(
     Price arrays are `[bar, leg]` float64 with each leg's last close carried over bars where
     `has_bar` is False; `signals` is int8 target side; `day` is the UTC day number of each bar
     (read only with a daily loss limit; a one-element placeholder otherwise);
-    ATR arrays are read only for ATR-based stops (shape (1, 1) placeholders otherwise).
+    ATR arrays are read only for ATR-based stops (shape (1, 1) placeholders otherwise);
+    `confidence` (`[bar, leg]` float64 in [0, 1]) only with a minimum confidence
+    (`NO_CONFIDENCE` otherwise); `session_last` (bool per bar: the last bar of a trading
+    session) only when positions go flat at session closes (`NO_SESSIONS` otherwise).
     """
     n, legs = close.shape
     counts = np.zeros(2, dtype=np.int64)  # fills, rejections
@@ -60,7 +71,8 @@ def simulate(
     run_bars(
         0, n - 1, False, False, open_, high, low, close, has_bar, signals, day,
         atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg,
-        account, position, orders, counts, fills, rejections, equity_curve,
+        account, position, orders, counts, fills, rejections, equity_curve, confidence,
+        session_last,
     )  # fmt: skip
     return counts, equity_curve
 
@@ -78,6 +90,8 @@ def run_kernel(
     atr_trailing: np.ndarray,
     leg_scale: np.ndarray,
     cfg: np.ndarray,
+    confidence: np.ndarray = NO_CONFIDENCE,
+    session_last: np.ndarray = NO_SESSIONS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`simulate` with record buffers sized for the run: (fills, rejections, equity).
 
@@ -93,6 +107,7 @@ def run_kernel(
         counts, equity = simulate(
             open_, high, low, close, has_bar, signals, day,
             atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg, fills, rejections,
+            confidence, session_last,
         )  # fmt: skip
         if counts[0] <= fill_room and counts[1] <= rejection_room:
             return fills[: counts[0]], rejections[: counts[1]], equity

@@ -14,7 +14,8 @@ target sides give the same fills and the same equity (`tests/velocitas/engine/te
 the two to bit-identical equity and fills). The stepper only owns the arrays and the cut; it
 never takes `run_bars`' quiet-bar shortcut (it runs one bar at a time), so that test also holds
 the shortcut to the full rules. `run_bars` is inlined into `_advance`: a change to the rules
-must touch this file too, or numba's on-disk cache keeps the previous ones.
+must touch this file too, or numba's on-disk cache keeps the previous ones (last: the
+trades-per-day, open-positions, holding-period, session-close and confidence rules).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import numpy.typing as npt
 from numba import njit
 
 from velocitas.domain.bars import BarArrays
-from velocitas.engine.alignment import NS_PER_DAY
+from velocitas.engine.alignment import NS_PER_DAY, align
 from velocitas.engine.codes import F_COLUMNS, F_FEE, R_COLUMNS
+from velocitas.engine.kernel import NO_CONFIDENCE
 from velocitas.engine.ledger import Ledger, LegLabel, build_ledger
 from velocitas.engine.positions import A_KILLED, A_SIZE, P_SIZE
-from velocitas.engine.runner import kernel_config
+from velocitas.engine.runner import kernel_config, session_grid
 from velocitas.engine.spec import BacktestSpec
 from velocitas.engine.step import O_SIZE, init_state, run_bars
 from velocitas.indicators import atr
@@ -74,6 +76,7 @@ def _restart(
 @njit(cache=True)
 def _advance(
     target: int,
+    certainty: float,
     decide: bool,
     prices: np.ndarray,
     atrs: np.ndarray,
@@ -87,11 +90,14 @@ def _advance(
     fills: np.ndarray,
     rejections: np.ndarray,
     equity_curve: np.ndarray,
+    confidence: np.ndarray,
+    session_last: np.ndarray,
 ) -> tuple[float, float, bool, int, int]:
     """From the current bar on to the next decision point (or the end of the data).
 
-    `decide` False: run the current bar up to its close. True: decide `target` at the current
-    bar's close, finish the bar, then run the next bar (if any) up to its close.
+    `decide` False: run the current bar up to its close. True: decide `target` (with
+    confidence `certainty`, kept where the spec has a minimum confidence) at the current bar's
+    close, finish the bar, then run the next bar (if any) up to its close.
     Returns (equity at the close reached, fees paid, halted, fill count, rejection count).
     """
     account, position, orders, counts = _state_views(fstate, istate)
@@ -100,6 +106,8 @@ def _advance(
     first_fill = counts[0]
     if decide:  # finish bar t, then run bar t + 1 (if any) up to its decision
         signals[t, 0] = target
+        if confidence.shape[0] == n:
+            confidence[t, 0] = certainty
         last = min(t + 1, n - 1)
         to_decision = last > t
     else:  # bar t up to its decision
@@ -109,6 +117,7 @@ def _advance(
         t, last, decide, to_decision, prices[OPEN], prices[HIGH], prices[LOW], prices[CLOSE],
         has_bar, signals, day, atrs[ATR_STOP_LOSS], atrs[ATR_TAKE_PROFIT], atrs[ATR_TRAILING],
         leg_scale, cfg, account, position, orders, counts, fills, rejections, equity_curve,
+        confidence, session_last,
     )  # fmt: skip
     t = last
     istate[I_BAR] = t
@@ -151,6 +160,11 @@ class Stepper:
         self._has_bar = np.ones((n, 1), dtype=np.bool_)
         self._signals = np.zeros((n, 1), dtype=np.int8)
         self._leg_scale = np.array([float(spec.legs[0].weight)])
+        # Read only with a minimum confidence; else the kernel's placeholder (never written).
+        self._confidence = (
+            np.ones((n, 1)) if spec.risk.min_confidence is not None else NO_CONFIDENCE
+        )
+        self._session_last = session_grid(spec, align([bars]))
         self._equity = np.full(n, np.nan)
         self._fstate = np.zeros(S_SIZE)
         self._istate = np.zeros(I_SIZE, dtype=np.int64)
@@ -161,11 +175,13 @@ class Stepper:
         self._start = 0
         self._call: Any = _advance
 
-    def _play(self, target: int, decide: bool) -> tuple[float, float, bool, int, int]:
+    def _play(
+        self, target: int, decide: bool, confidence: float = 1.0
+    ) -> tuple[float, float, bool, int, int]:
         result: tuple[float, float, bool, int, int] = self._call(
-            target, decide, self._prices, self._atrs, self._has_bar, self._signals,
-            self._day, self._leg_scale, self._cfg, self._fstate, self._istate, self._fills,
-            self._rejections, self._equity,
+            target, confidence, decide, self._prices, self._atrs, self._has_bar,
+            self._signals, self._day, self._leg_scale, self._cfg, self._fstate, self._istate,
+            self._fills, self._rejections, self._equity, self._confidence, self._session_last,
         )  # fmt: skip
         if self._call is _advance:
             self._call = _compiled_entry(_advance)
@@ -185,19 +201,24 @@ class Stepper:
         touched = slice(self._start, self.index + 1)
         self._equity[touched] = np.nan
         self._signals[touched] = 0
+        if self._confidence.shape[0] == self.n:
+            self._confidence[touched] = 1.0
         self._start = start
         _restart(start, self._day, self._cfg, self._fstate, self._istate)
         return self._play(0, False)[0]
 
-    def step(self, target_side: int) -> tuple[float, float, bool]:
-        """Target `target_side` (+1/0/−1) at the current close; run the next bar.
+    def step(self, target_side: int, confidence: float = 1.0) -> tuple[float, float, bool]:
+        """Target `target_side` (+1/0/−1) at the current close, with `confidence` in [0, 1]
+        (read against the spec's `risk.min_confidence`); run the next bar.
 
         Returns (equity at the next bar's close, fees paid during the step, halted): `halted`
         is true once the drawdown kill switch has fired (the engine flattens and stops trading).
         """
         if self.index >= self.n - 1:
             raise IndexError("the stepper is at the last bar; reset it")
-        equity, fees, halted, _, _ = self._play(int(target_side), True)
+        if not 0.0 <= confidence <= 1.0:
+            raise ValueError("confidence must lie in [0, 1]")
+        equity, fees, halted, _, _ = self._play(int(target_side), True, float(confidence))
         return equity, fees, halted
 
     def finish(self, target_side: int = 0) -> float:
