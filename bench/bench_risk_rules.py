@@ -1,0 +1,94 @@
+"""Kernel time on 1M one-minute bars with and without the issue-14 risk rules.
+
+    python bench/bench_risk_rules.py [--bars 1000000] [--repeat 7]
+
+Times `simulate_legs` (the numba kernel, no Decimal ledger) for the registry's `sma_cross`
+(10/50) on one seeded GBM series: plain, with SL 2 % / TP 4 % / trailing 3 %, and (where the
+engine has them) with every new rule set so that each one binds. Run it on the code before the
+rules too (it skips the rule rows there) and compare the first two rows: the rules must not slow
+a run that does not use them. Best of --repeat after a warm-up that compiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from velocitas.domain.bars import BarArrays
+from velocitas.engine import BacktestSpec
+from velocitas.engine.runner import simulate_legs
+from velocitas.strategies import registry
+
+
+def gbm(n: int, seed: int = 42) -> BarArrays:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    wick = np.abs(rng.normal(0.0, 0.0005, n)) * close
+    high = np.maximum(open_, close) + wick
+    low = np.minimum(open_, close) - wick
+    opened_at = 1_704_067_200 * 10**9 + 60 * 10**9 * np.arange(n, dtype=np.int64)
+    return BarArrays("BENCH", "1m", opened_at, open_, high, low, close, np.ones(n))
+
+
+def spec(**overrides: Any) -> BacktestSpec:
+    data: dict[str, Any] = {
+        "symbol": "BENCH",
+        "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 50}},
+        "timeframe": "1m",
+        "start": "2024-01-01",
+        "end": "2030-01-01",
+        "fees": {"rate": "0.001"},
+    }
+    return BacktestSpec.model_validate(data | overrides)
+
+
+STOPS = {
+    "stop_loss": {"kind": "percent", "value": "0.02"},
+    "take_profit": {"kind": "percent", "value": "0.04"},
+    "trailing_stop": {"kind": "percent", "value": "0.03"},
+}
+RULES = {
+    "max_trades_per_day": 100,
+    "max_open_positions": 1,
+    "max_holding_bars": 30,
+    "min_confidence": "0.5",
+}
+
+
+def best(run: Any, repeat: int) -> float:
+    run()  # compile
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    bars = gbm(args.bars)
+    sides = registry.build("sma_cross", {"fast": 10, "slow": 50}).signals(bars)
+    confidence = np.random.default_rng(1).uniform(0.0, 1.0, len(bars))
+    cases: dict[str, BacktestSpec] = {"plain": spec(), "stops": spec(stops=STOPS)}
+    if "max_holding_bars" in type(spec().risk).model_fields:
+        cases["rules"] = spec(risk=RULES)
+        cases["rules+stops"] = spec(risk=RULES, stops=STOPS)
+    print(f"{args.bars:,} bars, best of {args.repeat}, load {os.getloadavg()[0]:.2f}")
+    for name, case in cases.items():
+        extra = [[confidence]] if name.startswith("rules") else []
+        seconds = best(lambda c=case, e=extra: simulate_legs(c, [bars], [sides], *e), args.repeat)
+        _, fills, rejections, _ = simulate_legs(case, [bars], [sides], *extra)
+        print(f"{name:12s} {seconds * 1e3:8.2f} ms  fills {len(fills):7d}  rej {len(rejections)}")
+
+
+if __name__ == "__main__":
+    main()
