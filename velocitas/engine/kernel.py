@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from velocitas.engine.codes import F_COLUMNS, R_COLUMNS
+from velocitas.engine.codes import CFG_MIN_CONFIDENCE, F_COLUMNS, R_COLUMNS
 from velocitas.engine.positions import A_SIZE, P_SIZE
 from velocitas.engine.step import O_SIZE, init_state, run_bars
 
@@ -99,6 +99,9 @@ def run_kernel(
     run is simulated once more with exactly the room it reported needing (the kernel is
     deterministic, so the second pass repeats the first).
     """
+    if not np.isnan(cfg[CFG_MIN_CONFIDENCE]) and confidence.shape != close.shape:
+        # `simulate` reads it without bounds checks: a placeholder here would read garbage.
+        raise ValueError("a minimum confidence needs a [bar, leg] confidence array")
     fill_room = 1024 + close.size // 8
     rejection_room = 1024 + close.size // 64
     while True:
