@@ -1,17 +1,20 @@
 """Kernel time on 1M one-minute bars with and without the issue-14 risk rules.
 
-    python bench/bench_risk_rules.py [--bars 1000000] [--repeat 7]
+    python bench/bench_risk_rules.py [--bars 1000000] [--repeat 7] [--keep-memory]
 
 Times `simulate_legs` (the numba kernel, no Decimal ledger) for the registry's `sma_cross`
 (10/50) on one seeded GBM series: plain, with SL 2 % / TP 4 % / trailing 3 %, and (where the
 engine has them) with every new rule set so that each one binds. Run it on the code before the
 rules too (it skips the rule rows there) and compare the first two rows: the rules must not slow
-a run that does not use them. Best of --repeat after a warm-up that compiles.
+a run that does not use them. Best of --repeat after a warm-up that compiles. `--keep-memory`
+as in bench_engine.py (glibc keeps freed memory: no page faults on each fresh array).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import time
 from typing import Any
@@ -70,11 +73,21 @@ def best(run: Any, repeat: int) -> float:
     return min(times)
 
 
+def keep_freed_memory() -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    libc.mallopt(m_trim_threshold, 2**30)
+    libc.mallopt(m_mmap_threshold, 2**30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--keep-memory", action="store_true", help="mallopt: no trimming")
     args = parser.parse_args()
+    if args.keep_memory:
+        keep_freed_memory()
     bars = gbm(args.bars)
     sides = registry.build("sma_cross", {"fast": 10, "slow": 50}).signals(bars)
     confidence = np.random.default_rng(1).uniform(0.0, 1.0, len(bars))
