@@ -241,14 +241,14 @@ def run_bars(
             take_profit = position[0, P_TAKE_PROFIT]
             extreme = position[0, P_EXTREME]
             new_extreme = extreme
-            # A held position's time exit and session close end the stretch.
-            due = (
-                position[0, P_ENTRY_BAR] + max_holding if holding_on and quiet_side != 0 else np.inf
-            )
+            # A held position's time exit (bar entry + N) and a session close end the stretch.
+            until = quiet_end
+            if holding_on and quiet_side != 0:
+                until = min(until, int(position[0, P_ENTRY_BAR] + max_holding))
             watch_sessions = sessions_on and quiet_side != 0
             u = t
-            while u < quiet_end:
-                if not has_bar[u, 0] or signals[u, 0] != seen or u >= due:
+            while u < until:
+                if not has_bar[u, 0] or signals[u, 0] != seen:
                     break
                 if watch_sessions and session_last[u]:
                     break
