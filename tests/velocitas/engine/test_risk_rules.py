@@ -319,3 +319,24 @@ def test_session_last_marks_each_sessions_final_bar() -> None:
     daily = np.arange(5, dtype=np.int64) * DAY_NS + 1_704_672_000_000_000_000
     assert xnys.session_last(daily, "1d").all()
     assert not market_calendar("crypto").session_last(bars.opened_at, "30m").any()
+
+
+def test_run_backtest_filters_an_ensembles_unsure_entries() -> None:
+    from velocitas.engine import run_backtest
+
+    bars = hourly_bars(600, seed=13)
+    members = [
+        {"name": "sma_cross", "params": {"fast": 5, "slow": 20}, "weight": 2.0},
+        {"name": "sma_cross", "params": {"fast": 10, "slow": 40}},
+        {"name": "momentum", "params": {"period": 12}},
+    ]
+    strategy = {"name": "ensemble", "params": {"members": members, "threshold": 0.0}}
+    legs = [{"symbol": "T", "strategy": strategy}]
+    ensemble = BacktestSpec.model_validate(make_spec().model_dump(mode="json") | {"legs": legs})
+    loose = run_backtest(ensemble, {"T": bars})
+    strict_risk = ensemble.risk.model_copy(update={"min_confidence": Decimal("0.5")})
+    strict = run_backtest(ensemble.model_copy(update={"risk": strict_risk}), {"T": bars})
+    assert any(r.reason == "low_confidence" for r in strict.rejections)
+    assert not any(r.reason == "low_confidence" for r in loose.rejections)
+    # Entries led by the weight-2 member (a share of at least 0.5) pass, the others' not.
+    assert 0 < len(strict.trades) < len(loose.trades)
