@@ -29,7 +29,6 @@ from numba import njit
 from velocitas.domain.bars import BarArrays
 from velocitas.engine.alignment import NS_PER_DAY, align
 from velocitas.engine.codes import F_COLUMNS, F_FEE, R_COLUMNS
-from velocitas.engine.kernel import NO_CONFIDENCE
 from velocitas.engine.ledger import Ledger, LegLabel, build_ledger
 from velocitas.engine.positions import A_KILLED, A_SIZE, P_SIZE
 from velocitas.engine.runner import kernel_config, session_grid
@@ -39,16 +38,20 @@ from velocitas.indicators import atr
 
 __all__ = ["Stepper"]
 
-# Rows of the price stack and the ATR stack (each row a `[bar, leg]` array of the one leg).
+# Rows of the price stack and of the series stack (each row a `[bar, leg]` array of the one leg),
+# columns of the flags. Stacked so that a step passes few arrays: each array argument of a call
+# costs its unboxing.
 OPEN, HIGH, LOW, CLOSE = range(4)
-ATR_STOP_LOSS, ATR_TAKE_PROFIT, ATR_TRAILING = range(3)
+ATR_STOP_LOSS, ATR_TAKE_PROFIT, ATR_TRAILING, CONFIDENCE = range(4)
+HAS_BAR, SESSION_LAST = range(2)
 # Float state: the kernel's account, then the leg's position row.
 S_POSITION = A_SIZE
 S_SIZE = A_SIZE + P_SIZE
 # Integer state: the leg's order column, the record counts (fills, rejections), the current bar.
 I_COUNTS = O_SIZE
 I_BAR = O_SIZE + 2
-I_SIZE = I_BAR + 1
+I_SESSIONS = I_BAR + 1  # 1 when the spec goes flat at session closes
+I_SIZE = I_SESSIONS + 1
 ROOM = 4  # free record rows guaranteed before every step (a bar records at most 3)
 
 
@@ -79,8 +82,8 @@ def _advance(
     certainty: float,
     decide: bool,
     prices: np.ndarray,
-    atrs: np.ndarray,
-    has_bar: np.ndarray,
+    series: np.ndarray,
+    flags: np.ndarray,
     signals: np.ndarray,
     day: np.ndarray,
     leg_scale: np.ndarray,
@@ -90,8 +93,6 @@ def _advance(
     fills: np.ndarray,
     rejections: np.ndarray,
     equity_curve: np.ndarray,
-    confidence: np.ndarray,
-    session_last: np.ndarray,
 ) -> tuple[float, float, bool, int, int]:
     """From the current bar on to the next decision point (or the end of the data).
 
@@ -104,6 +105,9 @@ def _advance(
     n = equity_curve.shape[0]
     t = istate[I_BAR]
     first_fill = counts[0]
+    confidence = series[CONFIDENCE]
+    has_bar = flags[:, HAS_BAR : HAS_BAR + 1]
+    session_last = flags[:, SESSION_LAST] if istate[I_SESSIONS] != 0 else flags[:0, SESSION_LAST]
     if decide:  # finish bar t, then run bar t + 1 (if any) up to its decision
         signals[t, 0] = target
         if confidence.shape[0] == n:
@@ -115,9 +119,9 @@ def _advance(
         to_decision = True
     run_bars(
         t, last, decide, to_decision, prices[OPEN], prices[HIGH], prices[LOW], prices[CLOSE],
-        has_bar, signals, day, atrs[ATR_STOP_LOSS], atrs[ATR_TAKE_PROFIT], atrs[ATR_TRAILING],
-        leg_scale, cfg, account, position, orders, counts, fills, rejections, equity_curve,
-        confidence, session_last,
+        has_bar, signals, day, series[ATR_STOP_LOSS], series[ATR_TAKE_PROFIT],
+        series[ATR_TRAILING], leg_scale, cfg, account, position, orders, counts, fills,
+        rejections, equity_curve, confidence, session_last,
     )  # fmt: skip
     t = last
     istate[I_BAR] = t
@@ -152,22 +156,26 @@ class Stepper:
         stops = spec.stops
         levels = (stops.stop_loss, stops.take_profit, stops.trailing_stop)
         uses_atr = any(level is not None and level.kind == "atr" for level in levels)
-        self._atrs = np.full((3, n if uses_atr else 1, 1), np.nan)  # read only for ATR stops
+        # ATRs are read only for ATR stops, the confidence only with a minimum confidence.
+        self._confident = spec.risk.min_confidence is not None
+        long = uses_atr or self._confident
+        self._series = np.full((4, n if long else 1, 1), np.nan)
+        self._series[CONFIDENCE] = 1.0
         for row, level in zip((ATR_STOP_LOSS, ATR_TAKE_PROFIT, ATR_TRAILING), levels, strict=True):
             if level is not None and level.kind == "atr":
-                self._atrs[row, :, 0] = atr(bars.high, bars.low, bars.close, level.atr_period)
+                self._series[row, :, 0] = atr(bars.high, bars.low, bars.close, level.atr_period)
         self._day = bars.opened_at // NS_PER_DAY
-        self._has_bar = np.ones((n, 1), dtype=np.bool_)
+        self._flags = np.zeros((n, 2), dtype=np.bool_)
+        self._flags[:, HAS_BAR] = True
+        session_last = session_grid(spec, align([bars]))
+        if len(session_last):
+            self._flags[:, SESSION_LAST] = session_last
         self._signals = np.zeros((n, 1), dtype=np.int8)
         self._leg_scale = np.array([float(spec.legs[0].weight)])
-        # Read only with a minimum confidence; else the kernel's placeholder (never written).
-        self._confidence = (
-            np.ones((n, 1)) if spec.risk.min_confidence is not None else NO_CONFIDENCE
-        )
-        self._session_last = session_grid(spec, align([bars]))
         self._equity = np.full(n, np.nan)
         self._fstate = np.zeros(S_SIZE)
         self._istate = np.zeros(I_SIZE, dtype=np.int64)
+        self._istate[I_SESSIONS] = 1 if spec.risk.flat_at_session_close else 0
         self._fills = np.empty((64, F_COLUMNS))
         self._rejections = np.empty((16, R_COLUMNS))
         self.index = 0
@@ -179,9 +187,9 @@ class Stepper:
         self, target: int, decide: bool, confidence: float = 1.0
     ) -> tuple[float, float, bool, int, int]:
         result: tuple[float, float, bool, int, int] = self._call(
-            target, confidence, decide, self._prices, self._atrs, self._has_bar,
-            self._signals, self._day, self._leg_scale, self._cfg, self._fstate, self._istate,
-            self._fills, self._rejections, self._equity, self._confidence, self._session_last,
+            target, confidence, decide, self._prices, self._series, self._flags, self._signals,
+            self._day, self._leg_scale, self._cfg, self._fstate, self._istate, self._fills,
+            self._rejections, self._equity,
         )  # fmt: skip
         if self._call is _advance:
             self._call = _compiled_entry(_advance)
@@ -201,8 +209,8 @@ class Stepper:
         touched = slice(self._start, self.index + 1)
         self._equity[touched] = np.nan
         self._signals[touched] = 0
-        if self._confidence.shape[0] == self.n:
-            self._confidence[touched] = 1.0
+        if self._confident:
+            self._series[CONFIDENCE, touched] = 1.0
         self._start = start
         _restart(start, self._day, self._cfg, self._fstate, self._istate)
         return self._play(0, False)[0]
