@@ -6,7 +6,8 @@ Times `simulate_legs` (the numba kernel, no Decimal ledger) for the registry's `
 (10/50) on one seeded GBM series: plain, with SL 2 % / TP 4 % / trailing 3 %, and (where the
 engine has them) with every new rule set so that each one binds. Run it on the code before the
 rules too (it skips the rule rows there) and compare the first two rows: the rules must not slow
-a run that does not use them. Best of --repeat after a warm-up that compiles. `--keep-memory`
+a run that does not use them; then the RL environment's `Stepper.step` rate. Best of --repeat
+after a warm-up that compiles. `--keep-memory`
 as in bench_engine.py (glibc keeps freed memory: no page faults on each fresh array).
 """
 
@@ -100,6 +101,24 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_mmap_threshold, 2**30)
 
 
+def step_rate(bars: BarArrays, steps: int, repeat: int) -> float:
+    """`Stepper.step` calls per second (best CPU time of `repeat` episodes of `steps`): the RL
+    environment's engine, which passes the rules' arrays on every step."""
+    from velocitas.engine.stepper import Stepper
+
+    stepper = Stepper(spec(strategy={"name": "given"}, allow_short=True), bars)
+    sides = np.random.default_rng(0).choice([-1, 0, 1], size=steps).tolist()
+    best = np.inf
+    for _ in range(repeat):
+        stepper.reset(0)
+        step = stepper.step
+        cpu = time.thread_time()
+        for k in range(steps):
+            step(sides[k // 7])
+        best = min(best, time.thread_time() - cpu)
+    return steps / best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
@@ -126,6 +145,8 @@ def main() -> None:
             line += f"   {k_wall * 1e3:8.2f} / {k_cpu * 1e3:8.2f} ms"
         _, fills, rejections, _ = simulate_legs(case, [bars], [sides], *extra)
         print(f"{line}   fills {len(fills)}, rejections {len(rejections)}")
+    rate = step_rate(bars, min(100_000, args.bars - 1), 5)
+    print(f"Stepper.step {rate / 1e3:8.0f}k steps/s (CPU, best of 5 episodes of 100k steps)")
 
 
 if __name__ == "__main__":
