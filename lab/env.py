@@ -75,7 +75,9 @@ class TradingEnv(gym.Env[npt.NDArray[np.float32], Any]):
     Every order goes through `velocitas.engine`'s per-bar stepper: fills at the next bar's open
     (or the same close, per the spec), fees, slippage, stop loss / take profit / trailing stop
     along the intrabar path, and the risk rules (cash check, maximum position, daily loss limit,
-    drawdown kill switch). A policy therefore trades here exactly as it would in a backtest.
+    drawdown kill switch, open positions, trades per day, maximum holding period, flat at the
+    session close). A policy therefore trades here exactly as it would in a backtest. The
+    agent's actions carry confidence 1, so a spec's `risk.min_confidence` never refuses them.
 
     ## Action Space
 

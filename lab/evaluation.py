@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from velocitas.agent.policy import PolicyModel, policy_signals
+from velocitas.agent.policy import PolicyModel, policy_decisions, policy_signals
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestResult, BacktestSpec, LegSpec, StrategyRef, run_backtest
 from velocitas.engine.runner import run_signals
@@ -42,10 +42,12 @@ def backtest_policy(
     """
     if features is None:
         features = build_features(bars, policy.feature_spec, sentiment)
-    signals = policy_signals(policy, features)
     params: dict[str, Any] = {"model": model_version} if model_version else {}
     leg_spec = _one_leg(execution, bars.symbol, StrategyRef(name="policy", params=params))
-    return run_signals(leg_spec, [bars], [signals])
+    if leg_spec.risk.min_confidence is None:
+        return run_signals(leg_spec, [bars], [policy_signals(policy, features)])
+    signals, confidence = policy_decisions(policy, features)  # as the policy strategy gives
+    return run_signals(leg_spec, [bars], [signals], [confidence])
 
 
 @dataclass(frozen=True)

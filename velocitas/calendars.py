@@ -97,6 +97,54 @@ class MarketCalendar:
             return grid[_fx_open(grid, bar_ns)]
         return self._session_bars(grid, bar_ns)
 
+    def session_last(self, opened_at_ns: npt.ArrayLike, timeframe: str) -> npt.NDArray[np.bool_]:
+        """True for each bar (opening times, oldest first) that is the last of its trading
+        session: the next bar belongs to a later session, or (the series' last bar) it reaches
+        the session's close. A session is an exchange's trading day (every daily or longer bar
+        is one), the FX week (Sunday 17:00 to Friday 17:00 New York, taken as 22:00 UTC as in
+        `expected_opens`); crypto trades 24/7 and has no session close: all False."""
+        times = np.asarray(opened_at_ns, dtype=np.int64)
+        bar_ns = Timeframe.parse(timeframe).seconds * 1_000_000_000
+        if self.kind == "crypto" or len(times) == 0:
+            return np.zeros(len(times), dtype=np.bool_)
+        if self.kind == "fx":
+            week_ns = 7 * _DAY_NS
+            # Weeks counted from Sunday 22:00 UTC (Monday 00:00 is 3 days before the epoch's
+            # Thursday, minus the 2 hours the week opens before it).
+            start = (_EPOCH_WEEKDAY * _DAY_NS + 2 * 3_600_000_000_000) % week_ns
+            session = (times + start) // week_ns
+            ends = session * week_ns - start + 5 * _DAY_NS  # Friday 22:00 UTC
+        elif bar_ns >= _DAY_NS:
+            return np.ones(len(times), dtype=np.bool_)
+        else:
+            closes = self._session_closes(int(times[0]), int(times[-1]))
+            session = np.searchsorted(closes, times, side="right")
+            padded = np.append(closes, np.iinfo(np.int64).max)
+            ends = padded[session]
+        last = np.empty(len(times), dtype=np.bool_)
+        last[:-1] = session[1:] != session[:-1]
+        last[-1] = times[-1] + bar_ns >= ends[-1]
+        return last
+
+    def _session_closes(self, first_ns: int, last_ns: int) -> npt.NDArray[np.int64]:
+        """Closing instants (int64 ns UTC, sorted) of the exchange's sessions from the day
+        before `first_ns` to the day after `last_ns`."""
+        first = np.datetime64(first_ns - _DAY_NS, "ns").astype("datetime64[D]")
+        last = np.datetime64(last_ns + _DAY_NS, "ns").astype("datetime64[D]")
+        calendar = _exchange(self.name, (f"{str(first)[:4]}-01-01", None))
+        lo = max(first, calendar.first_session.to_datetime64().astype("datetime64[D]"))
+        hi = min(last, calendar.last_session.to_datetime64().astype("datetime64[D]"))
+        if hi < lo:
+            return np.zeros(0, dtype=np.int64)
+        sessions = calendar.sessions_in_range(str(lo), str(hi))
+        closes: npt.NDArray[np.int64] = (
+            calendar.closes.loc[sessions]
+            .dt.tz_convert(None)
+            .to_numpy("datetime64[ns]")
+            .astype(np.int64)
+        )
+        return closes
+
     def _session_bars(self, grid: npt.NDArray[np.int64], bar_ns: int) -> npt.NDArray[np.int64]:
         if len(grid) == 0:
             return grid

@@ -82,6 +82,11 @@ OPTION_OF = {
     "risk.max_drawdown": "--max-drawdown",
     "risk.cooldown_losses": "--cooldown",
     "risk.cooldown_bars": "--cooldown",
+    "risk.max_trades_per_day": "--max-trades-per-day",
+    "risk.max_open_positions": "--max-open-positions",
+    "risk.max_holding_bars": "--max-holding-bars",
+    "risk.flat_at_session_close": "--flat-at-session-close",
+    "risk.min_confidence": "--min-confidence",
 }
 
 
@@ -130,6 +135,11 @@ class ExecutionOptions:
     max_daily_loss: str | None = None
     max_drawdown: str | None = None
     cooldown: str | None = None
+    max_trades_per_day: str | None = None
+    max_open_positions: str | None = None
+    max_holding_bars: str | None = None
+    flat_at_session_close: bool = False
+    min_confidence: str | None = None
     calendar: str | None = None
     risk_free: str | None = None
 
@@ -166,6 +176,17 @@ class ExecutionOptions:
         if stops:
             request["stops"] = stops
         risk = parse_risk(self.max_position, self.max_daily_loss, self.max_drawdown, self.cooldown)
+        for key, count in (
+            ("max_trades_per_day", self.max_trades_per_day),
+            ("max_open_positions", self.max_open_positions),
+            ("max_holding_bars", self.max_holding_bars),
+        ):
+            if count is not None:  # the spec model checks it is a whole number in range
+                risk[key] = count.strip()
+        if self.flat_at_session_close:
+            risk["flat_at_session_close"] = True
+        if self.min_confidence is not None:
+            risk["min_confidence"] = parse_rate(self.min_confidence, "--min-confidence")
         if risk:
             request["risk"] = risk
         if self.calendar is not None:
@@ -195,6 +216,21 @@ _EXECUTION_OPTIONS: dict[str, Any] = {
     "max_daily_loss": typer.Option(None, "--max-daily-loss", help="Daily loss halt, e.g. 5%."),
     "max_drawdown": typer.Option(None, "--max-drawdown", help="Kill switch, e.g. 20%."),
     "cooldown": typer.Option(None, "--cooldown", help="LOSSES:BARS, e.g. 3:60."),
+    "max_trades_per_day": typer.Option(
+        None, "--max-trades-per-day", help="Entries per UTC day, e.g. 5."
+    ),
+    "max_open_positions": typer.Option(
+        None, "--max-open-positions", help="Legs holding a position at once, e.g. 3."
+    ),
+    "max_holding_bars": typer.Option(
+        None, "--max-holding-bars", help="Exit a position after this many bars, e.g. 60."
+    ),
+    "flat_at_session_close": typer.Option(
+        False, "--flat-at-session-close", help="Close every position at each session's close."
+    ),
+    "min_confidence": typer.Option(
+        None, "--min-confidence", help="Refuse entries whose signal confidence is below: 60%."
+    ),
     "calendar": typer.Option(
         None, "--calendar", help="crypto, fx or an exchange (XNYS); default: from the bars."
     ),

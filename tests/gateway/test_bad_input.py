@@ -52,6 +52,7 @@ DECIMAL_FIELDS = [
     ("stops", "stop_loss", "value"),
     ("risk", "max_drawdown"),
     ("risk", "max_position"),
+    ("risk", "min_confidence"),
     ("risk_free_rate",),
 ]
 # Raw JSON: Python's parser reads NaN/Infinity and turns 1e309 into infinity; the quoted ones
@@ -141,6 +142,23 @@ BAD_SPECS = [
         "cooldown-past-int64",
         _spec_with(("risk",), {"cooldown_losses": 10**30, "cooldown_bars": 1}),
         ("cooldown_losses",),
+    ),
+    ("no-trades-a-day", _spec_with(("risk",), {"max_trades_per_day": 0}), ("max_trades_per_day",)),
+    (
+        "negative-open-positions",
+        _spec_with(("risk",), {"max_open_positions": -1}),
+        ("max_open_positions",),
+    ),
+    (
+        "holding-past-int64",
+        _spec_with(("risk",), {"max_holding_bars": 10**30}),
+        ("max_holding_bars",),
+    ),
+    ("confidence-above-one", _spec_with(("risk",), {"min_confidence": "1.5"}), ("min_confidence",)),
+    (
+        "session-close-not-a-bool",
+        _spec_with(("risk",), {"flat_at_session_close": "sometimes"}),
+        ("flat_at_session_close",),
     ),
     (
         "unknown-policy-model",

@@ -86,3 +86,25 @@ def test_build_spec_names_option_and_field_of_a_bound_violation() -> None:
     with pytest.raises(InvalidRequest, match=r"--max-drawdown \(risk.max_drawdown\)") as caught:
         build_spec(request | {"initial_cash": 1, "risk": {"max_drawdown": Decimal(2)}})
     assert caught.value.field == "risk.max_drawdown"
+
+
+def test_execution_options_set_the_count_time_session_and_confidence_rules() -> None:
+    from velocitas_cli.backtest_spec import ExecutionOptions
+
+    base = spec_request(
+        symbol="X", strategy="sma_cross", params=[], legs=[], timeframe="1m",
+        start="2024-01-01", end="2024-01-02", allow_short=False,
+    )  # fmt: skip
+    options = ExecutionOptions(
+        max_trades_per_day="5", max_open_positions=" 2", max_holding_bars="60",
+        flat_at_session_close=True, min_confidence="60%",
+    )  # fmt: skip
+    risk = build_spec(base | options.request()).risk
+    assert (risk.max_trades_per_day, risk.max_open_positions, risk.max_holding_bars) == (5, 2, 60)
+    assert risk.flat_at_session_close
+    assert risk.min_confidence == Decimal("0.6")
+    bad = ExecutionOptions(max_holding_bars="0").request()
+    with pytest.raises(InvalidRequest, match=r"--max-holding-bars \(risk.max_holding_bars\)"):
+        build_spec(base | bad)
+    with pytest.raises(InvalidRequest, match=r"--min-confidence \(risk.min_confidence\)"):
+        build_spec(base | ExecutionOptions(min_confidence="150%").request())

@@ -43,7 +43,14 @@ from velocitas.bundle import (
 )
 from velocitas.features import FeatureSpec
 
-__all__ = ["PolicyModel", "build_policy", "policy_from_bundle", "policy_signals", "read_policy"]
+__all__ = [
+    "PolicyModel",
+    "build_policy",
+    "policy_decisions",
+    "policy_from_bundle",
+    "policy_signals",
+    "read_policy",
+]
 
 F32 = npt.NDArray[np.float32]
 I8 = npt.NDArray[np.int8]
@@ -126,6 +133,15 @@ class PolicyModel:
 
         The feature part of the first layer is computed once per bar and shared by the three
         positions; the same arithmetic as `predict`, so the same choices."""
+        return self._decisions(features, None)
+
+    def side_decisions_with_confidence(self, features: F32) -> tuple[I8, F32]:
+        """`side_decisions` and, at the same [k, t], the chosen action's probability (as
+        `predict` gives it: 1.0 for box policies)."""
+        confidence = np.ones((len(SIDES), len(features)), dtype=np.float32)
+        return self._decisions(features, confidence), confidence
+
+    def _decisions(self, features: F32, confidence: F32 | None) -> I8:
         n = len(features)
         out = np.zeros((len(SIDES), n), dtype=np.int8)
         features_t, position, bias = self._split_first()
@@ -142,6 +158,9 @@ class PolicyModel:
                     continue  # a long-only agent never holds −1: that row is never read
                 result = self._output(shared + (held_norm[k] * position + bias))
                 out[k, lo:hi] = self._sides(result, held)
+                if confidence is not None and self.action_kind == "discrete":
+                    exp = np.exp(result - result.max(axis=1, keepdims=True))
+                    confidence[k, lo:hi] = exp.max(axis=1) / exp.sum(axis=1)
         return out
 
     def _sides(self, result: F32, held: int) -> I8:
@@ -252,6 +271,39 @@ def _follow(decisions: npt.NDArray[np.int8], first: int) -> npt.NDArray[np.int8]
         held = decisions[held + 1, t]  # SIDES = (-1, 0, 1): row = side + 1
         signals[t] = held
     return signals
+
+
+@njit(cache=True)
+def _follow_confidence(
+    decisions: npt.NDArray[np.int8], confidence: F32, first: int
+) -> npt.NDArray[np.float64]:
+    """The probability of each action `_follow` takes (1 before `first`: no decision)."""
+    n = decisions.shape[1]
+    out = np.ones(n)
+    held = 0
+    for t in range(first, n):
+        out[t] = confidence[held + 1, t]
+        held = decisions[held + 1, t]
+    return out
+
+
+def policy_decisions(
+    policy: PolicyModel, features: F32, first_bar: int | None = None
+) -> tuple[I8, npt.NDArray[np.float64]]:
+    """`policy_signals` and each bar's confidence: the probability the policy gave the action
+    it took there (1.0 for box policies, whose action is a deterministic mean)."""
+    if features.ndim != 2 or features.shape[1] + 1 != policy.obs_dim:
+        raise ValueError(
+            f"the policy expects {policy.obs_dim - 1} features per bar, got {features.shape}"
+        )
+    if first_bar is None:
+        first_bar = policy.feature_spec.warmup
+    first = min(first_bar, len(features))
+    with _one_blas_thread():
+        decisions, confidence = policy.side_decisions_with_confidence(
+            np.ascontiguousarray(features, dtype=np.float32)
+        )
+    return _follow(decisions, first), _follow_confidence(decisions, confidence, first)
 
 
 def policy_signals(policy: PolicyModel, features: F32, first_bar: int | None = None) -> I8:

@@ -10,6 +10,8 @@ REASON_TAKE_PROFIT = 3
 REASON_TRAILING_STOP = 4
 REASON_KILL_SWITCH = 5
 REASON_END_OF_DATA = 6
+REASON_MAX_HOLDING = 7
+REASON_SESSION_CLOSE = 8
 FILL_REASONS = (
     "entry",
     "signal",
@@ -18,6 +20,8 @@ FILL_REASONS = (
     "trailing_stop",
     "kill_switch",
     "end_of_data",
+    "max_holding",
+    "session_close",
 )
 
 # Why an entry order was refused.
@@ -27,6 +31,9 @@ REJECT_MAX_POSITION = 3
 REJECT_DAILY_LOSS_LIMIT = 4
 REJECT_COOLDOWN = 5
 REJECT_KILL_SWITCH = 6
+REJECT_MAX_TRADES_PER_DAY = 7
+REJECT_MAX_OPEN_POSITIONS = 8
+REJECT_LOW_CONFIDENCE = 9
 REJECT_REASONS = (
     "",
     "insufficient_funds",
@@ -35,6 +42,9 @@ REJECT_REASONS = (
     "daily_loss_limit",
     "cooldown",
     "kill_switch",
+    "max_trades_per_day",
+    "max_open_positions",
+    "low_confidence",
 )
 
 STOP_NONE = 0
@@ -78,7 +88,10 @@ CFG_COOLDOWN_BARS = 20
 CFG_PRICE_DECIMALS = 21
 CFG_TICKS_PER_BAR = 22  # the bridge path model's ticks per bar
 CFG_TICK_SEED = 23  # its seed (an integer below 2**53)
-# 24..27: the risk rules of issue 14.
+CFG_MAX_TRADES_PER_DAY = 24
+CFG_MAX_OPEN_POSITIONS = 25
+CFG_MAX_HOLDING_BARS = 26
+CFG_MIN_CONFIDENCE = 27
 CFG_SIZE = 28
 
 # Columns of the fill records the kernel returns.

@@ -10,7 +10,8 @@ The rules of a bar live in `velocitas.engine.step.run_bars`, which the RL enviro
 
 `run_bars` is inlined here, so numba's on-disk cache of `simulate` is keyed by this file, not by
 `step.py`: a change to the rules must touch this file too (a docstring line will do), or a
-warm cache keeps running the previous rules. (Touched for the `bridge` path model, issue 14.)
+warm cache keeps running the previous rules (last: the `bridge` path model and the
+trades-per-day, open-positions, holding-period, session-close and confidence rules, issue 14).
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from velocitas.engine.codes import F_COLUMNS, R_COLUMNS
+from velocitas.engine.codes import CFG_MIN_CONFIDENCE, F_COLUMNS, R_COLUMNS
 from velocitas.engine.positions import A_SIZE, P_SIZE
 from velocitas.engine.step import O_SIZE, init_state, run_bars
+
+NO_CONFIDENCE = np.ones((1, 1))
+"""The `confidence` placeholder of a run without a minimum confidence (never read)."""
+NO_SESSIONS = np.zeros(0, dtype=np.bool_)
+"""The `session_last` placeholder of a run not flattened at session closes."""
 
 
 @njit(cache=True)
@@ -41,6 +47,8 @@ def simulate(
     rejections: np.ndarray,
     opened_at: np.ndarray,
     leg_keys: np.ndarray,
+    confidence: np.ndarray,
+    session_last: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the whole backtest into the `fills` and `rejections` record buffers.
 
@@ -53,6 +61,9 @@ def simulate(
     ATR arrays are read only for ATR-based stops (shape (1, 1) placeholders otherwise);
     `opened_at` (int64 ns, a bar's open time) and `leg_keys` (each leg's
     `velocitas.engine.ticks.symbol_key`) are read only by the `bridge` path model.
+    `confidence` (`[bar, leg]` float64 in [0, 1]) only with a minimum confidence
+    (`NO_CONFIDENCE` otherwise); `session_last` (bool per bar: the last bar of a trading
+    session) only when positions go flat at session closes (`NO_SESSIONS` otherwise).
     """
     n, legs = close.shape
     counts = np.zeros(2, dtype=np.int64)  # fills, rejections
@@ -65,6 +76,7 @@ def simulate(
         0, n - 1, False, False, open_, high, low, close, has_bar, signals, day,
         atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg,
         account, position, orders, counts, fills, rejections, equity_curve, opened_at, leg_keys,
+        confidence, session_last,
     )  # fmt: skip
     return counts, equity_curve
 
@@ -84,6 +96,8 @@ def run_kernel(
     cfg: np.ndarray,
     opened_at: np.ndarray,
     leg_keys: np.ndarray,
+    confidence: np.ndarray = NO_CONFIDENCE,
+    session_last: np.ndarray = NO_SESSIONS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`simulate` with record buffers sized for the run: (fills, rejections, equity).
 
@@ -91,6 +105,9 @@ def run_kernel(
     run is simulated once more with exactly the room it reported needing (the kernel is
     deterministic, so the second pass repeats the first).
     """
+    if not np.isnan(cfg[CFG_MIN_CONFIDENCE]) and confidence.shape != close.shape:
+        # `simulate` reads it without bounds checks: a placeholder here would read garbage.
+        raise ValueError("a minimum confidence needs a [bar, leg] confidence array")
     fill_room = 1024 + close.size // 8
     rejection_room = 1024 + close.size // 64
     while True:
@@ -100,6 +117,7 @@ def run_kernel(
             open_, high, low, close, has_bar, signals, day,
             atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg, fills, rejections,
             opened_at, leg_keys,
+            confidence, session_last,
         )  # fmt: skip
         if counts[0] <= fill_room and counts[1] <= rejection_room:
             return fills[: counts[0]], rejections[: counts[1]], equity

@@ -38,7 +38,7 @@ from velocitas.engine.codes import (
     STOP_ATR,
 )
 from velocitas.engine.intrabar import adverse_level, favourable_level
-from velocitas.engine.risk import entry_lots, entry_refusal, order_fee
+from velocitas.engine.risk import count_refusal, entry_lots, entry_refusal, order_fee
 
 NO_BLOCK = 2  # a side value no signal can take
 # Account state, kept in one small array so helpers can update it in place.
@@ -55,7 +55,8 @@ A_DAY_START_EQUITY = 7
 A_HALTED = 8  # 1.0 once the daily loss limit is hit, until the next day
 A_KILLED = 9  # 1.0 once the drawdown kill switch fired (for good)
 A_PENDING = 10  # 1.0 while some leg has an order waiting for its next open
-A_SIZE = 11
+A_DAY_ENTRIES = 11  # entries filled on the current day (maximum trades per day)
+A_SIZE = 12
 # Per-leg position state columns.
 P_LOTS = 0  # signed whole lots (exact in float64 below 2**53)
 P_ENTRY_PRICE = 1
@@ -64,7 +65,8 @@ P_STOP_LOSS = 3
 P_TAKE_PROFIT = 4
 P_EXTREME = 5  # best price since entry, for the trailing stop
 P_MARK = 6  # latest known price of the leg
-P_SIZE = 7
+P_ENTRY_BAR = 7  # the bar the position was opened on (maximum holding period)
+P_SIZE = 8
 
 
 @njit(cache=True)
@@ -183,6 +185,8 @@ def open_position(
     """Try to open a `side` position on `leg`; record the fill or the rejection."""
     if halt_reason == 0 and t <= account[A_COOLDOWN_UNTIL]:
         halt_reason = REJECT_COOLDOWN
+    if halt_reason == 0:
+        halt_reason = count_refusal(account[A_OPEN_LEGS], account[A_DAY_ENTRIES], cfg)
     if halt_reason != 0:
         record_rejection(rejections, counts[1], t, leg, side, 0.0, halt_reason)
         counts[1] += 1
@@ -202,6 +206,8 @@ def open_position(
     position[leg, P_LOTS] = side * lots
     position[leg, P_MARK] = raw_price  # the market price now, before our slippage
     account[A_OPEN_LEGS] += 1.0
+    account[A_DAY_ENTRIES] += 1.0
+    position[leg, P_ENTRY_BAR] = t
     position[leg, P_ENTRY_PRICE] = price
     position[leg, P_ENTRY_FEE] = fee
     position[leg, P_EXTREME] = price

@@ -2,6 +2,13 @@
 
 Exits are never refused: they only reduce risk. An entry that fails a rule is rejected with a
 reason code (`velocitas.engine.codes.REJECT_*`); it is never shrunk to fit.
+
+The checks are plain functions of numbers and the configuration vector
+(`velocitas.engine.runner.kernel_config(spec)`), callable from Python as well as from the
+kernel, so an order management system checks a manual order against the very rules a backtest
+applies, with its own counters: `confidence_refusal` (the signal's confidence),
+`count_refusal` (open positions, entries today) and `entry_refusal` (size, position, cash).
+Each returns 0 or a `REJECT_*` code (`velocitas.engine.codes.REJECT_REASONS[code]` names it).
 """
 
 from __future__ import annotations
@@ -15,11 +22,17 @@ from velocitas.engine.codes import (
     CFG_FEE_FIXED,
     CFG_FEE_RATE,
     CFG_LOT_SIZE,
+    CFG_MAX_OPEN_POSITIONS,
     CFG_MAX_POSITION,
+    CFG_MAX_TRADES_PER_DAY,
+    CFG_MIN_CONFIDENCE,
     CFG_SIZING_MODE,
     CFG_SIZING_VALUE,
     REJECT_INSUFFICIENT_FUNDS,
+    REJECT_LOW_CONFIDENCE,
+    REJECT_MAX_OPEN_POSITIONS,
     REJECT_MAX_POSITION,
+    REJECT_MAX_TRADES_PER_DAY,
     REJECT_SIZE_BELOW_LOT,
     SIZING_FIXED_CASH,
     SIZING_FIXED_QUANTITY,
@@ -70,4 +83,27 @@ def entry_refusal(lots: int, price: float, equity: float, available: float, cfg:
     cost = notional + order_fee(notional, cfg)
     if cost > available + abs(available) * CASH_TOLERANCE:
         return REJECT_INSUFFICIENT_FUNDS
+    return 0
+
+
+@njit(cache=True)
+def count_refusal(open_positions: float, entries_today: float, cfg: np.ndarray) -> int:
+    """0 when one more entry keeps within `max_open_positions` (legs holding a position now)
+    and `max_trades_per_day` (entries filled so far on this UTC day), else a code."""
+    max_open = cfg[CFG_MAX_OPEN_POSITIONS]
+    if not np.isnan(max_open) and open_positions >= max_open:
+        return REJECT_MAX_OPEN_POSITIONS
+    max_trades = cfg[CFG_MAX_TRADES_PER_DAY]
+    if not np.isnan(max_trades) and entries_today >= max_trades:
+        return REJECT_MAX_TRADES_PER_DAY
+    return 0
+
+
+@njit(cache=True)
+def confidence_refusal(confidence: float, cfg: np.ndarray) -> int:
+    """0 when an entry's signal `confidence` (in [0, 1]) reaches `min_confidence`, else a code.
+    A NaN confidence never passes a set minimum."""
+    minimum = cfg[CFG_MIN_CONFIDENCE]
+    if not np.isnan(minimum) and not confidence >= minimum:
+        return REJECT_LOW_CONFIDENCE
     return 0

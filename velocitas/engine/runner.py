@@ -21,7 +21,7 @@ from velocitas.domain.wire import decimal_text, instant_text
 from velocitas.engine import codes
 from velocitas.engine.alignment import AlignedBars, align
 from velocitas.engine.bar_checks import positive_and_finite, strictly_increasing
-from velocitas.engine.kernel import run_kernel
+from velocitas.engine.kernel import NO_CONFIDENCE, NO_SESSIONS, run_kernel
 from velocitas.engine.ledger import PRICE_DECIMALS, LegLabel, build_ledger
 from velocitas.engine.records import FillRecords, TradeRecords
 from velocitas.engine.result import BacktestResult, EquityCurve
@@ -35,6 +35,8 @@ from velocitas.strategies import registry
 
 __all__ = [
     "EQUITY_LOT",
+    "confidence_grid",
+    "day_grid",
     "kernel_config",
     "leg_keys",
     "market_spec",
@@ -42,7 +44,9 @@ __all__ = [
     "run_backtest",
     "run_signals",
     "select_bars",
+    "session_grid",
     "simulate_legs",
+    "strategy_decisions",
     "strategy_signals",
 ]
 
@@ -73,11 +77,19 @@ def run_backtest(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> BacktestR
     error's field is then `legs[i].strategy.name` or `legs[i].strategy.params.<param>`).
     """
     leg_bars = select_bars(spec, bars)
-    signals = [
-        strategy_signals(leg, leg_bars[index], field=f"legs[{index}].strategy")
+    if spec.risk.min_confidence is None:  # the confidence is never read: not computed
+        signals = [
+            strategy_signals(leg, leg_bars[index], field=f"legs[{index}].strategy")
+            for index, leg in enumerate(spec.legs)
+        ]
+        return run_signals(spec, leg_bars, signals)
+    decisions = [
+        strategy_decisions(leg, leg_bars[index], field=f"legs[{index}].strategy")
         for index, leg in enumerate(spec.legs)
     ]
-    return run_signals(spec, leg_bars, signals)
+    return run_signals(
+        spec, leg_bars, [sides for sides, _ in decisions], [sure for _, sure in decisions]
+    )
 
 
 def strategy_signals(
@@ -86,6 +98,16 @@ def strategy_signals(
     """The leg's strategy's target sides on `bars`, built through the strategy registry."""
     strategy = registry.build(leg.strategy.name, dict(leg.strategy.params), field=field)
     return np.asarray(strategy.signals(bars), dtype=np.int8)
+
+
+def strategy_decisions(
+    leg: LegSpec, bars: BarArrays, *, field: str = "strategy"
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64] | None]:
+    """The leg's strategy's (target sides, confidence in [0, 1] or None for all ones) on
+    `bars` (`velocitas.strategies.base.Strategy.signals_with_confidence`)."""
+    strategy = registry.build(leg.strategy.name, dict(leg.strategy.params), field=field)
+    sides, confidence = strategy.signals_with_confidence(bars)
+    return np.asarray(sides, dtype=np.int8), confidence
 
 
 def select_bars(spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> list[BarArrays]:
@@ -163,6 +185,13 @@ def kernel_config(spec: BacktestSpec) -> npt.NDArray[np.float64]:
         cfg[at] = np.nan if limit is None else float(limit)
     cfg[codes.CFG_COOLDOWN_LOSSES] = risk.cooldown_losses or 0
     cfg[codes.CFG_COOLDOWN_BARS] = risk.cooldown_bars or 0
+    for at, count in (
+        (codes.CFG_MAX_TRADES_PER_DAY, risk.max_trades_per_day),
+        (codes.CFG_MAX_OPEN_POSITIONS, risk.max_open_positions),
+        (codes.CFG_MAX_HOLDING_BARS, risk.max_holding_bars),
+        (codes.CFG_MIN_CONFIDENCE, risk.min_confidence),
+    ):
+        cfg[at] = np.nan if count is None else float(count)
     cfg[codes.CFG_PRICE_DECIMALS] = PRICE_DECIMALS
     cfg[codes.CFG_TICKS_PER_BAR] = ticks_per_bar(spec.timeframe, stops.ticks_per_bar)
     cfg[codes.CFG_TICK_SEED] = stops.tick_seed
@@ -183,13 +212,63 @@ def _atr_grid(
     return grid.place(per_leg, np.float64, carry=True)
 
 
+def day_grid(spec: BacktestSpec, grid: AlignedBars) -> npt.NDArray[np.int64]:
+    """The kernel's `day` array: each bar's UTC day where a daily rule reads it, else a
+    placeholder (the daily loss limit and the trades per day count UTC days)."""
+    risk = spec.risk
+    if risk.max_daily_loss is None and risk.max_trades_per_day is None:
+        return _NO_DAYS
+    return grid.utc_day
+
+
+def session_grid(spec: BacktestSpec, grid: AlignedBars) -> npt.NDArray[np.bool_]:
+    """The kernel's `session_last` array: True on each grid bar that ends a trading session of
+    the run's calendar (`spec.calendar`, else inferred from the grid as `market_spec` does),
+    when the spec goes flat at session closes; else the empty placeholder."""
+    if not spec.risk.flat_at_session_close:
+        return NO_SESSIONS
+    calendar = resolve_calendar(spec.calendar, grid.opened_at, spec.timeframe)
+    return calendar.session_last(grid.opened_at, spec.timeframe)
+
+
+def confidence_grid(
+    spec: BacktestSpec,
+    leg_bars: Sequence[BarArrays],
+    confidences: Sequence[np.ndarray | None] | None,
+    grid: AlignedBars,
+) -> npt.NDArray[np.float64]:
+    """The kernel's `[bar, leg]` confidence of each target side (1 where a leg gives none),
+    checked to lie in [0, 1], when the spec has a minimum confidence; else the placeholder."""
+    if spec.risk.min_confidence is None:
+        return NO_CONFIDENCE
+    given = confidences if confidences is not None else [None] * len(leg_bars)
+    if len(given) != len(leg_bars):
+        raise InvalidRequest("one confidence series per leg", field="legs")
+    per_leg = []
+    for index, (bars, sure) in enumerate(zip(leg_bars, given, strict=True)):
+        values = np.ones(len(bars)) if sure is None else np.asarray(sure, dtype=np.float64)
+        if len(values) != len(bars):
+            raise InvalidRequest(
+                f"leg {index}: {len(values)} confidences for {len(bars)} bars", field="legs"
+            )
+        if len(values) and not (np.min(values) >= 0.0 and np.max(values) <= 1.0):
+            raise InvalidRequest(f"leg {index}: confidences must lie in [0, 1]", field="legs")
+        per_leg.append(values)
+    return grid.place(per_leg, np.float64, carry=False)
+
+
 def simulate_legs(
-    spec: BacktestSpec, leg_bars: Sequence[BarArrays], signals: Sequence[np.ndarray]
+    spec: BacktestSpec,
+    leg_bars: Sequence[BarArrays],
+    signals: Sequence[np.ndarray],
+    confidences: Sequence[np.ndarray | None] | None = None,
 ) -> tuple[AlignedBars, np.ndarray, np.ndarray, npt.NDArray[np.float64]]:
     """The float simulation alone: (time grid, fill records, rejection records, equity).
 
-    Records are the kernel's raw rows (`codes.F_*`, `codes.R_*`); `run_signals` turns them into
-    the Decimal ledger. Exposed for benchmarks and for callers that only need the curve.
+    `confidences[i]` (optional, None = all ones) is the confidence in [0, 1] of each of leg
+    i's target sides, read only with `risk.min_confidence`. Records are the kernel's raw rows
+    (`codes.F_*`, `codes.R_*`); `run_signals` turns them into the Decimal ledger. Exposed for
+    benchmarks and for callers that only need the curve.
     """
     if len(leg_bars) != len(spec.legs) or len(signals) != len(spec.legs):
         raise InvalidRequest("one bar series and one signal series per leg", field="legs")
@@ -209,7 +288,7 @@ def simulate_legs(
         grid.close,
         grid.has_bar,
         side_grid,
-        grid.utc_day if spec.risk.max_daily_loss is not None else _NO_DAYS,
+        day_grid(spec, grid),
         _atr_grid(spec.stops.stop_loss, leg_bars, grid),
         _atr_grid(spec.stops.take_profit, leg_bars, grid),
         _atr_grid(spec.stops.trailing_stop, leg_bars, grid),
@@ -217,19 +296,27 @@ def simulate_legs(
         kernel_config(spec),
         grid.opened_at,
         leg_keys(spec),
+        confidence_grid(spec, leg_bars, confidences, grid),
+        session_grid(spec, grid),
     )
     return grid, fill_records, rejection_records, equity
 
 
 def run_signals(
-    spec: BacktestSpec, leg_bars: Sequence[BarArrays], signals: Sequence[np.ndarray]
+    spec: BacktestSpec,
+    leg_bars: Sequence[BarArrays],
+    signals: Sequence[np.ndarray],
+    confidences: Sequence[np.ndarray | None] | None = None,
 ) -> BacktestResult:
-    """Simulate given target sides: `signals[i]` (+1/0/−1 per bar) for `leg_bars[i]`.
+    """Simulate given target sides: `signals[i]` (+1/0/−1 per bar) for `leg_bars[i]`, with
+    their optional confidences (see `simulate_legs`).
 
     `leg_bars` are the legs' bars already restricted to the run (see `select_bars`).
     """
     spec, calendar = market_spec(spec, leg_bars)
-    grid, fill_records, rejection_records, equity = simulate_legs(spec, leg_bars, signals)
+    grid, fill_records, rejection_records, equity = simulate_legs(
+        spec, leg_bars, signals, confidences
+    )
     return records_result(spec, calendar, leg_bars, grid, fill_records, rejection_records, equity)
 
 

@@ -153,6 +153,16 @@ class RiskSpec(_Frozen):
     - `max_drawdown`: fraction below peak equity; reaching it flattens every leg (kill switch)
       and halts the run.
     - `cooldown_losses` consecutive losing trades block new entries for `cooldown_bars` bars.
+    - `max_trades_per_day`: entries filled per UTC day (further entries rejected
+      `max_trades_per_day`).
+    - `max_open_positions`: legs holding a position at once, a count beside `max_position`'s
+      size (further entries rejected `max_open_positions`).
+    - `max_holding_bars`: a position held that many bars leaves (exit reason `max_holding`).
+    - `flat_at_session_close`: every position closes at the last bar of each trading session
+      of the run's calendar (exit reason `session_close`), and no entry fills on that bar;
+      24/7 crypto has no session close, so the rule never fires there.
+    - `min_confidence`: entries whose signal confidence (in [0, 1]) is below it are rejected
+      `low_confidence`; exits never are.
     """
 
     max_position: Decimal | None = Field(
@@ -164,6 +174,13 @@ class RiskSpec(_Frozen):
     max_drawdown: Decimal | None = Field(default=None, gt=0, lt=1, decimal_places=FRACTION_DECIMALS)
     cooldown_losses: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     cooldown_bars: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    max_trades_per_day: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    max_open_positions: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    max_holding_bars: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    flat_at_session_close: bool = False
+    min_confidence: Decimal | None = Field(
+        default=None, ge=0, le=1, decimal_places=FRACTION_DECIMALS
+    )
 
     @model_validator(mode="after")
     def _cooldown_pair(self) -> RiskSpec:

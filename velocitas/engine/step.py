@@ -12,16 +12,21 @@ then sets `signals[last]` and runs it on later). Order of events inside bar t (s
 docs/backtesting-assumptions.md):
 
     up to the decision
-      1. a new UTC day lifts the daily-loss halt (only with a daily loss limit);
-      2. next-open mode: orders decided at t−1's close fill at t's open, exits before entries;
+      1. a new UTC day lifts the daily-loss halt and resets the day's entry count (only with a
+         daily loss limit or a maximum of trades per day);
+      2. next-open mode: orders decided at t−1's close fill at t's open, exits before entries
+         (positions held `max_holding_bars` leave here too); no entry on a session's last bar;
       3. stop loss / take profit / trailing stop along the intrabar path (`bridge`: along the
          bar's seeded ticks, `velocitas.engine.ticks`, drawn only while a position is open);
-      4. marks at the close; next-open mode: the end-of-data close on the last bar; equity;
+      4. marks at the close; on a session's last bar every position closes at it (flat at the
+         session close); next-open mode: the end-of-data close on the last bar; equity;
          risk evaluation (drawdown kill switch, daily loss);
     from the decision
-      5. each leg's target side at t's close (`signals[t]`) becomes an order or none;
-      6. same-close mode: the orders fill at the close, then the end-of-data close on the last
-         bar and the equity; next-open mode: they wait for the leg's next open.
+      5. each leg's target side at t's close (`signals[t]`) becomes an order or none (an entry
+         below the minimum confidence is refused here);
+      6. same-close mode: the orders fill at the close (positions held `max_holding_bars`
+         leave with them; no entry on a session's last bar), then the end-of-data close on the
+         last bar and the equity; next-open mode: they wait for the leg's next open.
 
 Why a range of bars and not one call per bar: numba increfs and decrefs every array argument
 of a call it cannot prune, about forty atomic operations per bar here, which made a per-bar
@@ -57,6 +62,9 @@ from velocitas.engine.codes import (
     CFG_LOT_SIZE,
     CFG_MAX_DAILY_LOSS,
     CFG_MAX_DRAWDOWN,
+    CFG_MAX_HOLDING_BARS,
+    CFG_MAX_TRADES_PER_DAY,
+    CFG_MIN_CONFIDENCE,
     CFG_PATH,
     CFG_SL_KIND,
     CFG_TICK_SEED,
@@ -68,6 +76,8 @@ from velocitas.engine.codes import (
     PATH_BRIDGE,
     REASON_END_OF_DATA,
     REASON_KILL_SWITCH,
+    REASON_MAX_HOLDING,
+    REASON_SESSION_CLOSE,
     REASON_SIGNAL,
     REJECT_DAILY_LOSS_LIMIT,
     REJECT_KILL_SWITCH,
@@ -78,6 +88,7 @@ from velocitas.engine.positions import (
     A_CASH,
     A_COOLDOWN_UNTIL,
     A_DAY,
+    A_DAY_ENTRIES,
     A_DAY_START_EQUITY,
     A_EQUITY,
     A_HALTED,
@@ -86,6 +97,7 @@ from velocitas.engine.positions import (
     A_PEAK,
     A_PENDING,
     NO_BLOCK,
+    P_ENTRY_BAR,
     P_EXTREME,
     P_LOTS,
     P_MARK,
@@ -97,6 +109,7 @@ from velocitas.engine.positions import (
     open_position,
     record_rejection,
 )
+from velocitas.engine.risk import confidence_refusal
 from velocitas.engine.ticks import walk_bridge
 
 # Rows of the order state (int64, a column per leg).
@@ -124,7 +137,8 @@ def init_state(
     account[A_PEAK] = cfg[CFG_INITIAL_CASH]
     account[A_EQUITY] = cfg[CFG_INITIAL_CASH]
     account[A_DAY_START_EQUITY] = cfg[CFG_INITIAL_CASH]
-    account[A_DAY] = day[start] - 1 if not np.isnan(cfg[CFG_MAX_DAILY_LOSS]) else 0.0
+    track_days = not np.isnan(cfg[CFG_MAX_DAILY_LOSS]) or not np.isnan(cfg[CFG_MAX_TRADES_PER_DAY])
+    account[A_DAY] = day[start] - 1 if track_days else 0.0
     position[:, :] = 0.0
     position[:, P_STOP_LOSS] = np.nan
     position[:, P_TAKE_PROFIT] = np.nan
@@ -161,6 +175,8 @@ def run_bars(
     equity_curve: np.ndarray,
     opened_at: np.ndarray,
     leg_keys: np.ndarray,
+    confidence: np.ndarray,
+    session_last: np.ndarray,
 ) -> None:
     """Run bars `first`..`last`: bar `first` from its decision point on if `from_decision`,
     bar `last` only up to its decision point if `to_decision`.
@@ -170,6 +186,9 @@ def run_bars(
     decision writes the equity before the close's fills, the other half the final one).
     `opened_at` (each bar's open, int64 ns) and `leg_keys` (`velocitas.engine.ticks.symbol_key`
     of each leg) are read only by the `bridge` path model, which walks the bar's ticks.
+    `confidence` ([bar, leg], read only with a minimum confidence) is each target side's
+    confidence; `session_last[t]` is True on the last bar of a trading session (empty when the
+    run is not flattened at session closes).
     """
     n, legs = close.shape
     lot = cfg[CFG_LOT_SIZE]
@@ -186,7 +205,13 @@ def run_bars(
     stops_on = sl_kind != STOP_NONE or tp_kind != STOP_NONE or ts_kind != STOP_NONE
     max_daily_loss = cfg[CFG_MAX_DAILY_LOSS]
     max_drawdown = cfg[CFG_MAX_DRAWDOWN]
-    track_days = not np.isnan(max_daily_loss)  # else `day` may be a (1,) placeholder
+    max_trades = cfg[CFG_MAX_TRADES_PER_DAY]
+    # Else `day` may be a (1,) placeholder.
+    track_days = not np.isnan(max_daily_loss) or not np.isnan(max_trades)
+    max_holding = cfg[CFG_MAX_HOLDING_BARS]
+    holding_on = not np.isnan(max_holding)
+    sessions_on = session_last.shape[0] > 0
+    confidence_on = not np.isnan(cfg[CFG_MIN_CONFIDENCE])
 
     # The risk state in locals for the loop; written back below.
     equity = account[A_EQUITY]
@@ -201,9 +226,10 @@ def run_bars(
     blocked = orders[O_BLOCKED]
     last_signal = orders[O_LAST_SIGNAL]
 
-    # Quiet stretches (see `_quiet_bars`) can run only for one leg with no daily loss limit;
-    # they end before the run's last bar and before a bar cut at its decision.
-    quiet_ok = legs == 1 and not track_days
+    # Quiet stretches (module docstring) can run only for one leg with no daily loss limit
+    # (entries, which the trades-per-day count watches, never happen in one); they end before
+    # the run's last bar and before a bar cut at its decision.
+    quiet_ok = legs == 1 and np.isnan(max_daily_loss)
     quiet_end = min(last if to_decision else last + 1, n - 1)
     kill_switch = not np.isnan(max_drawdown)
 
@@ -227,9 +253,16 @@ def run_bars(
             take_profit = position[0, P_TAKE_PROFIT]
             extreme = position[0, P_EXTREME]
             new_extreme = extreme
+            # A held position's time exit (bar entry + N) and a session close end the stretch.
+            until = quiet_end
+            if holding_on and quiet_side != 0:
+                until = min(until, int(position[0, P_ENTRY_BAR] + max_holding))
+            watch_sessions = sessions_on and quiet_side != 0
             u = t
-            while u < quiet_end:
+            while u < until:
                 if not has_bar[u, 0] or signals[u, 0] != seen:
+                    break
+                if watch_sessions and session_last[u]:
                     break
                 if walk and bridge:
                     reason, _, new_extreme = walk_bridge(
@@ -268,8 +301,14 @@ def run_bars(
                 current_day = day[t]
                 day_start_equity = equity  # the previous close's
                 halted_today = False
+                account[A_DAY_ENTRIES] = 0.0
+            any_held = account[A_OPEN_LEGS] > 0
+            holding_due = (
+                holding_on and any_held and _holding_due(t, has_bar, position, max_holding)
+            )
+            session_ends = sessions_on and session_last[t]
 
-            if next_open and (any_pending or (killed and account[A_OPEN_LEGS] > 0)):
+            if next_open and (any_pending or (killed and any_held) or holding_due):
                 for leg in range(legs):
                     if has_bar[t, leg]:
                         position[leg, P_MARK] = open_[t, leg]
@@ -279,10 +318,13 @@ def run_bars(
                     if not has_bar[t, leg] or lots == 0.0:
                         continue
                     side = 1 if lots > 0 else -1
-                    if killed or (pending[leg] != 0 and pending_side[leg] != side):
-                        if killed:  # the flattened side stays blocked until the signal leaves
+                    leaving = pending[leg] != 0 and pending_side[leg] != side
+                    expired = holding_on and t - position[leg, P_ENTRY_BAR] >= max_holding
+                    if killed or leaving or expired:
+                        if killed or not leaving:
+                            # The flattened side stays blocked until the signal leaves it.
                             blocked[leg] = side
-                        reason = REASON_KILL_SWITCH if killed else REASON_SIGNAL
+                        reason = _exit_reason(killed, expired)
                         close_position(
                             fills, counts[0], t, leg, open_[t, leg], reason, position, account, cfg
                         )
@@ -293,6 +335,9 @@ def run_bars(
                     pending[leg] = 0
                     side = pending_side[leg]
                     if side == 0 or position[leg, P_LOTS] != 0.0:
+                        continue
+                    if session_ends:  # no entry on a session's last bar
+                        blocked[leg] = side
                         continue
                     entry_atr = (
                         atr_at(atr_stop_loss, t - 1, leg, sl_kind),
@@ -340,6 +385,16 @@ def run_bars(
                 for leg in range(legs):
                     if has_bar[t, leg]:
                         position[leg, P_MARK] = close[t, leg]
+                if session_ends:  # flat at the session's close, each leg at its latest price
+                    for leg in range(legs):
+                        lots = position[leg, P_LOTS]
+                        if lots != 0.0:
+                            blocked[leg] = 1 if lots > 0 else -1
+                            close_position(
+                                fills, counts[0], t, leg, position[leg, P_MARK],
+                                REASON_SESSION_CLOSE, position, account, cfg,
+                            )  # fmt: skip
+                            counts[0] += 1
             if next_open and last_bar:
                 _close_all(t, position, account, counts, fills, cfg)
             equity, _ = equity_of(account[A_CASH], account[A_OPEN_LEGS], position, lot)
@@ -357,18 +412,25 @@ def run_bars(
             if not last_bar:
                 any_pending = _decide(t, signals, has_bar, position, pending, pending_side,
                                       blocked, last_signal, allow_short, killed, rejections,
-                                      counts)  # fmt: skip
+                                      counts, confidence_on, confidence, cfg)  # fmt: skip
         else:
             _decide(t, signals, has_bar, position, pending, pending_side, blocked, last_signal,
-                    allow_short, killed, rejections, counts)  # fmt: skip
+                    allow_short, killed, rejections, counts, confidence_on, confidence,
+                    cfg)  # fmt: skip
             for leg in range(legs):
                 lots = position[leg, P_LOTS]
-                if pending[leg] == 0 or lots == 0.0:
+                if lots == 0.0:
+                    continue
+                expired = (
+                    holding_on and has_bar[t, leg]
+                    and t - position[leg, P_ENTRY_BAR] >= max_holding
+                )  # fmt: skip
+                if pending[leg] == 0 and not expired:
                     continue
                 side = 1 if lots > 0 else -1
-                if killed:
+                if killed or pending[leg] == 0:
                     blocked[leg] = side
-                reason = REASON_KILL_SWITCH if killed else REASON_SIGNAL
+                reason = _exit_reason(killed, expired)
                 close_position(
                     fills, counts[0], t, leg, close[t, leg], reason, position, account, cfg
                 )
@@ -379,6 +441,9 @@ def run_bars(
                 pending[leg] = 0
                 side = pending_side[leg]
                 if side == 0 or position[leg, P_LOTS] != 0.0 or last_bar:
+                    continue
+                if sessions_on and session_last[t]:  # no entry at a session's close
+                    blocked[leg] = side
                     continue
                 entry_atr = (
                     atr_at(atr_stop_loss, t, leg, sl_kind),
@@ -427,6 +492,27 @@ def _close_all(
 
 
 @njit(cache=True, inline="always")
+def _exit_reason(killed: bool, expired: bool) -> int:
+    """Why a position leaves at an order fill: the kill switch, its holding period, its signal."""
+    if killed:
+        return REASON_KILL_SWITCH
+    return REASON_MAX_HOLDING if expired else REASON_SIGNAL
+
+
+@njit(cache=True)
+def _holding_due(t: int, has_bar: np.ndarray, position: np.ndarray, max_holding: float) -> bool:
+    """Whether a leg with a bar at t has held its position `max_holding` bars or more."""
+    for leg in range(position.shape[0]):
+        if (
+            has_bar[t, leg]
+            and position[leg, P_LOTS] != 0.0
+            and t - position[leg, P_ENTRY_BAR] >= max_holding
+        ):
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
 def _evaluate_risk(
     equity: float,
     peak: float,
@@ -462,8 +548,12 @@ def _decide(
     killed: bool,
     rejections: np.ndarray,
     counts: np.ndarray,
+    confidence_on: bool,
+    confidence: np.ndarray,
+    cfg: np.ndarray,
 ) -> bool:
-    """Turn each leg's target side at t's close into a pending order (or none); any pending?"""
+    """Turn each leg's target side at t's close into a pending order (or none); any pending?
+    An entry whose confidence is below the minimum is refused here (an exit never is)."""
     any_pending = False
     for leg in range(signals.shape[1]):
         if not has_bar[t, leg]:
@@ -492,6 +582,13 @@ def _decide(
                 counts[1] += 1
                 blocked[leg] = target
             target = 0
+        if confidence_on and target != 0 and target != current:
+            refusal = confidence_refusal(confidence[t, leg], cfg)
+            if refusal != 0:  # the exit part of a reversal still goes
+                record_rejection(rejections, counts[1], t, leg, target, 0.0, refusal)
+                counts[1] += 1
+                blocked[leg] = target
+                target = 0
         pending[leg] = 1 if target != current else 0
         pending_side[leg] = target
         any_pending = any_pending or target != current

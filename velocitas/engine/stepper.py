@@ -14,8 +14,9 @@ target sides give the same fills and the same equity (`tests/velocitas/engine/te
 the two to bit-identical equity and fills). The stepper only owns the arrays and the cut; it
 never takes `run_bars`' quiet-bar shortcut (it runs one bar at a time), so that test also holds
 the shortcut to the full rules. `run_bars` is inlined into `_advance`: a change to the rules
-must touch this file too, or numba's on-disk cache keeps the previous ones (touched for the
-`bridge` path model, issue 14).
+must touch this file too, or numba's on-disk cache keeps the previous ones (last: the `bridge`
+path model and the trades-per-day, open-positions, holding-period, session-close and
+confidence rules, issue 14).
 """
 
 from __future__ import annotations
@@ -27,27 +28,31 @@ import numpy.typing as npt
 from numba import njit
 
 from velocitas.domain.bars import BarArrays
-from velocitas.engine.alignment import NS_PER_DAY
+from velocitas.engine.alignment import NS_PER_DAY, align
 from velocitas.engine.codes import F_COLUMNS, F_FEE, R_COLUMNS
 from velocitas.engine.ledger import Ledger, LegLabel, build_ledger
 from velocitas.engine.positions import A_KILLED, A_SIZE, P_SIZE
-from velocitas.engine.runner import kernel_config, leg_keys
+from velocitas.engine.runner import kernel_config, leg_keys, session_grid
 from velocitas.engine.spec import BacktestSpec
 from velocitas.engine.step import O_SIZE, init_state, run_bars
 from velocitas.indicators import atr
 
 __all__ = ["Stepper"]
 
-# Rows of the price stack and the ATR stack (each row a `[bar, leg]` array of the one leg).
+# Rows of the price stack and of the series stack (each row a `[bar, leg]` array of the one leg),
+# columns of the flags. Stacked so that a step passes few arrays: each array argument of a call
+# costs its unboxing.
 OPEN, HIGH, LOW, CLOSE = range(4)
-ATR_STOP_LOSS, ATR_TAKE_PROFIT, ATR_TRAILING = range(3)
+ATR_STOP_LOSS, ATR_TAKE_PROFIT, ATR_TRAILING, CONFIDENCE = range(4)
+HAS_BAR, SESSION_LAST = range(2)
 # Float state: the kernel's account, then the leg's position row.
 S_POSITION = A_SIZE
 S_SIZE = A_SIZE + P_SIZE
 # Integer state: the leg's order column, the record counts (fills, rejections), the current bar.
 I_COUNTS = O_SIZE
 I_BAR = O_SIZE + 2
-I_SIZE = I_BAR + 1
+I_SESSIONS = I_BAR + 1  # 1 when the spec goes flat at session closes
+I_SIZE = I_SESSIONS + 1
 ROOM = 4  # free record rows guaranteed before every step (a bar records at most 3)
 
 
@@ -75,10 +80,11 @@ def _restart(
 @njit(cache=True)
 def _advance(
     target: int,
+    certainty: float,
     decide: bool,
     prices: np.ndarray,
-    atrs: np.ndarray,
-    has_bar: np.ndarray,
+    series: np.ndarray,
+    flags: np.ndarray,
     signals: np.ndarray,
     day: np.ndarray,
     leg_scale: np.ndarray,
@@ -93,16 +99,22 @@ def _advance(
 ) -> tuple[float, float, bool, int, int]:
     """From the current bar on to the next decision point (or the end of the data).
 
-    `decide` False: run the current bar up to its close. True: decide `target` at the current
-    bar's close, finish the bar, then run the next bar (if any) up to its close.
+    `decide` False: run the current bar up to its close. True: decide `target` (with
+    confidence `certainty`, kept where the spec has a minimum confidence) at the current bar's
+    close, finish the bar, then run the next bar (if any) up to its close.
     Returns (equity at the close reached, fees paid, halted, fill count, rejection count).
     """
     account, position, orders, counts = _state_views(fstate, istate)
     n = equity_curve.shape[0]
     t = istate[I_BAR]
     first_fill = counts[0]
+    confidence = series[CONFIDENCE]
+    has_bar = flags[:, HAS_BAR : HAS_BAR + 1]
+    session_last = flags[:, SESSION_LAST] if istate[I_SESSIONS] != 0 else flags[:0, SESSION_LAST]
     if decide:  # finish bar t, then run bar t + 1 (if any) up to its decision
         signals[t, 0] = target
+        if confidence.shape[0] == n:
+            confidence[t, 0] = certainty
         last = min(t + 1, n - 1)
         to_decision = last > t
     else:  # bar t up to its decision
@@ -110,9 +122,9 @@ def _advance(
         to_decision = True
     run_bars(
         t, last, decide, to_decision, prices[OPEN], prices[HIGH], prices[LOW], prices[CLOSE],
-        has_bar, signals, day, atrs[ATR_STOP_LOSS], atrs[ATR_TAKE_PROFIT], atrs[ATR_TRAILING],
-        leg_scale, cfg, account, position, orders, counts, fills, rejections, equity_curve,
-        opened_at, leg_keys,
+        has_bar, signals, day, series[ATR_STOP_LOSS], series[ATR_TAKE_PROFIT],
+        series[ATR_TRAILING], leg_scale, cfg, account, position, orders, counts, fills,
+        rejections, equity_curve, opened_at, leg_keys, confidence, session_last,
     )  # fmt: skip
     t = last
     istate[I_BAR] = t
@@ -147,19 +159,28 @@ class Stepper:
         stops = spec.stops
         levels = (stops.stop_loss, stops.take_profit, stops.trailing_stop)
         uses_atr = any(level is not None and level.kind == "atr" for level in levels)
-        self._atrs = np.full((3, n if uses_atr else 1, 1), np.nan)  # read only for ATR stops
+        # ATRs are read only for ATR stops, the confidence only with a minimum confidence.
+        self._confident = spec.risk.min_confidence is not None
+        long = uses_atr or self._confident
+        self._series = np.full((4, n if long else 1, 1), np.nan)
+        self._series[CONFIDENCE] = 1.0
         for row, level in zip((ATR_STOP_LOSS, ATR_TAKE_PROFIT, ATR_TRAILING), levels, strict=True):
             if level is not None and level.kind == "atr":
-                self._atrs[row, :, 0] = atr(bars.high, bars.low, bars.close, level.atr_period)
+                self._series[row, :, 0] = atr(bars.high, bars.low, bars.close, level.atr_period)
         self._day = bars.opened_at // NS_PER_DAY
         self._opened_at = np.ascontiguousarray(bars.opened_at, dtype=np.int64)
         self._leg_keys = leg_keys(spec)
-        self._has_bar = np.ones((n, 1), dtype=np.bool_)
+        self._flags = np.zeros((n, 2), dtype=np.bool_)
+        self._flags[:, HAS_BAR] = True
+        session_last = session_grid(spec, align([bars]))
+        if len(session_last):
+            self._flags[:, SESSION_LAST] = session_last
         self._signals = np.zeros((n, 1), dtype=np.int8)
         self._leg_scale = np.array([float(spec.legs[0].weight)])
         self._equity = np.full(n, np.nan)
         self._fstate = np.zeros(S_SIZE)
         self._istate = np.zeros(I_SIZE, dtype=np.int64)
+        self._istate[I_SESSIONS] = 1 if spec.risk.flat_at_session_close else 0
         self._fills = np.empty((64, F_COLUMNS))
         self._rejections = np.empty((16, R_COLUMNS))
         self.index = 0
@@ -167,9 +188,11 @@ class Stepper:
         self._start = 0
         self._call: Any = _advance
 
-    def _play(self, target: int, decide: bool) -> tuple[float, float, bool, int, int]:
+    def _play(
+        self, target: int, decide: bool, confidence: float = 1.0
+    ) -> tuple[float, float, bool, int, int]:
         result: tuple[float, float, bool, int, int] = self._call(
-            target, decide, self._prices, self._atrs, self._has_bar, self._signals,
+            target, confidence, decide, self._prices, self._series, self._flags, self._signals,
             self._day, self._leg_scale, self._cfg, self._fstate, self._istate, self._fills,
             self._rejections, self._equity, self._opened_at, self._leg_keys,
         )  # fmt: skip
@@ -191,19 +214,26 @@ class Stepper:
         touched = slice(self._start, self.index + 1)
         self._equity[touched] = np.nan
         self._signals[touched] = 0
+        if self._confident:
+            self._series[CONFIDENCE, touched] = 1.0
         self._start = start
         _restart(start, self._day, self._cfg, self._fstate, self._istate)
         return self._play(0, False)[0]
 
-    def step(self, target_side: int) -> tuple[float, float, bool]:
-        """Target `target_side` (+1/0/−1) at the current close; run the next bar.
+    def step(self, target_side: int, confidence: float = 1.0) -> tuple[float, float, bool]:
+        """Target `target_side` (+1/0/−1) at the current close, with `confidence` in [0, 1]
+        (read against the spec's `risk.min_confidence`); run the next bar.
 
         Returns (equity at the next bar's close, fees paid during the step, halted): `halted`
         is true once the drawdown kill switch has fired (the engine flattens and stops trading).
         """
         if self.index >= self.n - 1:
             raise IndexError("the stepper is at the last bar; reset it")
-        equity, fees, halted, _, _ = self._play(int(target_side), True)
+        if confidence != 1.0:  # the default skips the checks: a step costs about a microsecond
+            if not 0.0 <= confidence <= 1.0:
+                raise ValueError("confidence must lie in [0, 1]")
+            confidence = float(confidence)
+        equity, fees, halted, _, _ = self._play(int(target_side), True, confidence)
         return equity, fees, halted
 
     def finish(self, target_side: int = 0) -> float:

@@ -30,13 +30,15 @@ from velocitas.engine.codes import F_COLUMNS, R_COLUMNS
 from velocitas.engine.ledger import LegLabel, build_ledger
 from velocitas.engine.records import TradeRecords
 from velocitas.engine.runner import (
-    _NO_DAYS,
     _atr_grid,
+    confidence_grid,
+    day_grid,
     kernel_config,
     leg_keys,
     market_spec,
     run_backtest,
     select_bars,
+    session_grid,
 )
 from velocitas.engine.spec import BacktestSpec, StrategyRef
 from velocitas.engine.sweep_kernel import (
@@ -95,6 +97,7 @@ class FastPlan:
     grid: AlignedBars
     cfg: npt.NDArray[np.float64]
     day: npt.NDArray[np.int64]
+    session_last: npt.NDArray[np.bool_]
     atr: tuple[np.ndarray, np.ndarray, np.ndarray]
     per_year: float
     rf: float
@@ -113,7 +116,8 @@ class FastPlan:
             bars=leg_bars,
             grid=grid,
             cfg=kernel_config(spec),
-            day=grid.utc_day if spec.risk.max_daily_loss is not None else _NO_DAYS,
+            day=day_grid(spec, grid),
+            session_last=session_grid(spec, grid),
             atr=(
                 _atr_grid(stops.stop_loss, [leg_bars], grid),
                 _atr_grid(stops.take_profit, [leg_bars], grid),
@@ -146,9 +150,15 @@ def _simulate(
     arrays are views of the thread's buffers, valid until its next run."""
     bars, grid = plan.bars, plan.grid
     n = len(bars)
-    sides = np.asarray(strategy.signals(bars), dtype=np.int8)  # what strategy_signals returns
+    confidence = None
+    if plan.spec.risk.min_confidence is None:
+        sides = np.asarray(strategy.signals(bars), dtype=np.int8)  # what strategy_signals returns
+    else:  # what strategy_decisions returns
+        raw, confidence = strategy.signals_with_confidence(bars)
+        sides = np.asarray(raw, dtype=np.int8)
     if len(sides) != n:
         raise InvalidRequest(f"leg 0: {len(sides)} signals for {n} bars", field="legs")
+    confidences = confidence_grid(plan.spec, [bars], [confidence], grid)
     if len(buffers.equity) != n:
         buffers.equity = np.empty(n)
     counts, buffers.fills, buffers.rejections, stats = simulate_combination(
@@ -156,6 +166,7 @@ def _simulate(
         *plan.atr, np.asarray([float(plan.spec.legs[0].weight)]), plan.cfg,
         float(plan.spec.initial_cash), plan.rf, buffers.equity, buffers.fills, buffers.rejections,
         grid.opened_at, plan.keys,
+        confidences, plan.session_last,
     )  # fmt: skip
     if stats[C_VALID] == 0.0:
         raise InvalidRequest("leg 0: target sides must be -1, 0 or +1", field="legs")

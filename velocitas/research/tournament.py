@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 
 from velocitas.domain.bars import BarArrays, to_epoch_ns
-from velocitas.engine.runner import run_signals, select_bars, strategy_signals
+from velocitas.engine.runner import (
+    run_signals,
+    select_bars,
+    strategy_decisions,
+    strategy_signals,
+)
 from velocitas.engine.spec import StrategyRef
 from velocitas.errors import InvalidRequest
 from velocitas.metrics import period_returns
@@ -109,9 +114,11 @@ def run_entry(
         leg = base.legs[0].model_copy(
             update={"strategy": StrategyRef(name=contender.name, params=params)}
         )
-        run = run_signals(
-            base.model_copy(update={"legs": [leg]}), [bars], [strategy_signals(leg, bars)]
-        )
+        if base.risk.min_confidence is None:
+            sides, confidence = strategy_signals(leg, bars), None
+        else:  # the confidence is read only against a minimum
+            sides, confidence = strategy_decisions(leg, bars)
+        run = run_signals(base.model_copy(update={"legs": [leg]}), [bars], [sides], [confidence])
         returns = period_returns(run.equity.equity, base.initial_cash)
         times = run.equity.opened_at
         trials.append(

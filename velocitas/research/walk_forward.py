@@ -34,7 +34,12 @@ import numpy as np
 from velocitas.calendars import resolve_calendar
 from velocitas.domain.bars import BarArrays
 from velocitas.domain.timeframe import Timeframe
-from velocitas.engine.runner import run_signals, select_bars, strategy_signals
+from velocitas.engine.runner import (
+    run_signals,
+    select_bars,
+    strategy_decisions,
+    strategy_signals,
+)
 from velocitas.engine.spec import BacktestSpec, StrategyRef
 from velocitas.errors import InvalidRequest
 from velocitas.metrics import compute_metrics
@@ -382,8 +387,13 @@ def stitch_folds(
             )
             oos_spec = oos_spec.model_copy(update={"legs": [chosen]})
             history = series.between(fold.in_sample_start, fold.out_of_sample_end)
-            sides = strategy_signals(chosen, history)[len(history) - len(oos_bars) :]
-            result = run_signals(oos_spec, [oos_bars], [sides])
+            first = len(history) - len(oos_bars)
+            if oos_spec.risk.min_confidence is None:
+                sides, confidence = strategy_signals(chosen, history)[first:], None
+            else:  # the confidence is read only against a minimum
+                all_sides, sure = strategy_decisions(chosen, history)
+                sides, confidence = all_sides[first:], None if sure is None else sure[first:]
+            result = run_signals(oos_spec, [oos_bars], [sides], [confidence])
             cash = result.final_equity
             segment = result.equity.equity
             pnls += [float(t.net_pnl) for t in result.trades]

@@ -30,11 +30,13 @@ from velocitas.engine.positions import A_KILLED, A_OPEN_LEGS, A_SIZE, P_LOTS, P_
 from velocitas.engine.runner import (
     _NO_DAYS,
     _atr_grid,
+    confidence_grid,
     kernel_config,
     leg_keys,
     market_spec,
     select_bars,
-    strategy_signals,
+    session_grid,
+    strategy_decisions,
 )
 from velocitas.engine.spec import BacktestSpec
 from velocitas.engine.step import O_SIZE, init_state, run_bars
@@ -69,6 +71,8 @@ def _run_range(
     equity_curve: np.ndarray,
     opened_at: np.ndarray,
     leg_keys: np.ndarray,
+    confidence: np.ndarray,
+    session_last: np.ndarray,
 ) -> None:
     """Bars first..last, whole, as `kernel.simulate` runs them (run_bars is inlined: a change
     to the rules must touch this file too, or numba's cache keeps the previous ones)."""
@@ -76,6 +80,7 @@ def _run_range(
         first, last, False, False, open_, high, low, close, has_bar, signals, day,
         atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg,
         account, position, orders, counts, fills, rejections, equity_curve, opened_at, leg_keys,
+        confidence, session_last,
     )  # fmt: skip
 
 
@@ -92,12 +97,16 @@ class StrategyLegs:
         self.spec: BacktestSpec = spec
         self.calendar: MarketCalendar = calendar
         self.leg_bars = leg_bars
-        signals = [
-            strategy_signals(leg, leg_bars[i], field=f"legs[{i}].strategy")
+        decisions = [
+            strategy_decisions(leg, leg_bars[i], field=f"legs[{i}].strategy")
             for i, leg in enumerate(spec.legs)
         ]
+        signals = [sides for sides, _ in decisions]
         grid: AlignedBars = align(leg_bars)
         self.grid = grid
+        # As `run_backtest`: the confidence is read only with a minimum confidence.
+        self._confidence = confidence_grid(spec, leg_bars, [c for _, c in decisions], grid)
+        self._session_last = session_grid(spec, grid)
         self.signals = grid.place([np.asarray(s, np.int8) for s in signals], np.int8, carry=False)
         self._day = grid.utc_day if spec.risk.max_daily_loss is not None else _NO_DAYS
         stops = spec.stops
@@ -146,7 +155,8 @@ class StrategyLegs:
             first, last, g.open, g.high, g.low, g.close, g.has_bar, self.signals, self._day,
             self._atrs[0], self._atrs[1], self._atrs[2], self._leg_scale, self.cfg,
             self.account, self.position, self._orders, self._counts, self._fills,
-            self._rejections, self.equity, g.opened_at, self._leg_keys,
+            self._rejections, self.equity, g.opened_at, self._leg_keys, self._confidence,
+            self._session_last,
         )  # fmt: skip
         self.next_bar = last + 1
 

@@ -27,6 +27,7 @@ F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
 
 __all__ = [
+    "F64",
     "FLAT",
     "I8",
     "LONG",
@@ -104,6 +105,13 @@ class Strategy(ABC):
     @abstractmethod
     def signals(self, bars: Bars) -> I8:
         """Target side (+1/0/-1, int8) decided at each bar's close; 0 during warm-up."""
+
+    def signals_with_confidence(self, bars: Bars) -> tuple[I8, F64 | None]:
+        """(`signals(bars)`, the confidence in [0, 1] of each bar's target side), the
+        confidence None when it is 1 everywhere: a rule strategy is sure of its rule. A
+        strategy that weighs its choice (an ensemble's vote share, a policy's action
+        probability) overrides this; the engine's `risk.min_confidence` reads it."""
+        return self.signals(bars), None
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())

@@ -19,7 +19,7 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from velocitas.errors import InvalidRequest
-from velocitas.strategies.base import I8, AllowShort, Bars, Strategy, StrategyParams
+from velocitas.strategies.base import F64, I8, AllowShort, Bars, Strategy, StrategyParams
 
 __all__ = ["Ensemble", "EnsembleMember"]
 
@@ -88,10 +88,20 @@ class Ensemble(Strategy):
         return vote
 
     def signals(self, bars: Bars) -> I8:
+        return self._sides(self.votes(bars))
+
+    def signals_with_confidence(self, bars: Bars) -> tuple[I8, F64 | None]:
+        """The sides and, as confidence, the vote share |Σ wᵢ · sideᵢ| / Σ|wᵢ| (1 when every
+        member agrees, 0 on a tie or when every member is flat)."""
+        vote = self.votes(bars)
+        total = float(np.abs(self.weights).sum())
+        return self._sides(vote), np.minimum(np.abs(vote) / total, 1.0)
+
+    def _sides(self, vote: F64) -> I8:
         total = float(np.abs(self.weights).sum())
         # The tolerance keeps e.g. 0.1 + 0.2 against 0.3 from losing a unanimous vote to rounding.
         needed = self.params.threshold * total - 1e-12 * total
-        return _decide(self.votes(bars), needed, self.params.allow_short)
+        return _decide(vote, needed, self.params.allow_short)
 
 
 # In-place numba loops: numpy expressions here would allocate a bar-length float temporary per

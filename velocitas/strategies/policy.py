@@ -22,12 +22,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from velocitas.agent.policy import PolicyModel, policy_signals, read_policy
+from velocitas.agent.policy import PolicyModel, policy_decisions, policy_signals, read_policy
 from velocitas.domain.bars import BarArrays
 from velocitas.errors import ConfigurationError, InvalidRequest, NotFound
 from velocitas.features import build_features
 from velocitas.strategies import registry
-from velocitas.strategies.base import I8, Bars, Strategy, StrategyParams
+from velocitas.strategies.base import F64, I8, Bars, Strategy, StrategyParams
 
 __all__ = ["PolicyResolver", "PolicyStrategy", "RegisteredModel", "register_policy_strategy"]
 
@@ -89,6 +89,16 @@ class PolicyStrategy(Strategy):
         return _read_cached(record.path, record.sha256), record.timeframe
 
     def signals(self, bars: Bars) -> I8:
+        policy, features = self._inputs(bars)
+        return policy_signals(policy, features)
+
+    def signals_with_confidence(self, bars: Bars) -> tuple[I8, F64 | None]:
+        """The sides and, as confidence, the probability the policy gave each action it took
+        (`velocitas.agent.policy.policy_decisions`)."""
+        policy, features = self._inputs(bars)
+        return policy_decisions(policy, features)
+
+    def _inputs(self, bars: Bars) -> tuple[PolicyModel, npt.NDArray[np.float32]]:
         if not isinstance(bars, BarArrays):
             raise TypeError("a policy reads BarArrays: it checks their timeframe and sentiment")
         policy, timeframe = self.registered_policy()
@@ -101,8 +111,7 @@ class PolicyStrategy(Strategy):
         sentiment = None
         if policy.uses_sentiment:
             sentiment = np.asarray(self._resolver().sentiment(bars), dtype=np.float64)
-        features = build_features(bars, policy.feature_spec, sentiment)
-        return policy_signals(policy, features)
+        return policy, build_features(bars, policy.feature_spec, sentiment)
 
 
 def register_policy_strategy(resolver: PolicyResolver | None = None) -> None:

@@ -10,7 +10,13 @@ import pytest
 from tests.lab.factories import make_bars, make_bundle
 from tests.support.torch_policy import read_torch_policy
 from velocitas.agent.contract import BUY, SELL
-from velocitas.agent.policy import PolicyModel, build_policy, policy_signals, read_policy
+from velocitas.agent.policy import (
+    PolicyModel,
+    build_policy,
+    policy_decisions,
+    policy_signals,
+    read_policy,
+)
 from velocitas.bundle import BundleError
 from velocitas.features import FeatureSpec, build_features
 
@@ -53,6 +59,28 @@ def test_policy_signals_batched_equals_bar_by_bar(
     assert len(np.unique(signals)) > 1, "the test policy should trade"
     if not allow_short:
         assert signals.min() >= 0
+
+
+@pytest.mark.parametrize(("kind", "allow_short"), [("discrete", True), ("box", True)])
+def test_policy_decisions_confidence_is_the_taken_actions_probability(
+    tmp_path: Path, kind: str, allow_short: bool
+) -> None:
+    make_bundle(tmp_path / "b", kind=kind, allow_short=allow_short)
+    policy = read_policy(tmp_path / "b")
+    features = build_features(make_bars(800), policy.feature_spec)
+    first = policy.feature_spec.warmup
+    signals, confidence = policy_decisions(policy, features)
+    np.testing.assert_array_equal(signals, policy_signals(policy, features))
+    expected = np.ones(len(features))
+    held = 0
+    for t in range(first, len(features)):  # one observation per bar, as `_stepwise`
+        obs = np.r_[features[t], held].astype(np.float32)[None, :]
+        expected[t] = policy.predict(obs)[1][0]
+        held = int(signals[t])
+    np.testing.assert_allclose(confidence, expected, rtol=1e-5)
+    if kind == "discrete":
+        assert confidence[first:].min() < 1.0  # a real distribution, not a constant
+        assert confidence[first:].min() >= 1.0 / 3.0 - 1e-6  # the argmax of three actions
 
 
 def test_read_policy_numpy_matches_torch_rebuild(tmp_path: Path) -> None:

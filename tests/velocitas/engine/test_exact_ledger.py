@@ -24,6 +24,7 @@ from velocitas.engine.codes import (
     F_SIDE,
     FILL_REASONS,
     R_COLUMNS,
+    REASON_END_OF_DATA,
     REASON_ENTRY,
 )
 from velocitas.engine.fixed_point import price_units
@@ -96,7 +97,7 @@ def fill_records(draw: st.DrawFn) -> np.ndarray:
         bar += draw(st.integers(0, 3))
         rows.append((bar, leg, side, lots, price, 0.0, reason))
     for leg, (side, lots) in open_side.items():  # the end-of-data close
-        rows.append((bar, leg, -side, lots, 10.0, 0.0, len(FILL_REASONS) - 1))
+        rows.append((bar, leg, -side, lots, 10.0, 0.0, REASON_END_OF_DATA))
     return np.asarray(rows, dtype=np.float64).reshape(-1, F_COLUMNS)
 
 
@@ -248,6 +249,10 @@ SPECS: list[dict[str, Any]] = [
         "risk": {"max_drawdown": "0.05", "max_daily_loss": "0.02"},
     },
     {"initial_cash": "1000.50", "sizing": {"mode": "fixed_cash", "value": "2500", "lot_size": "1"}},
+    {  # the time exit and the count rules: exit reasons max_holding, rejections by count
+        "allow_short": True,
+        "risk": {"max_holding_bars": 7, "max_trades_per_day": 40, "max_open_positions": 1},
+    },
 ]
 
 
@@ -266,6 +271,30 @@ def test_run_signals_gives_the_decimal_ledgers_result_and_hash(
         assert isinstance(theirs.fills, list)
         assert ours.result_hash == theirs.result_hash
         assert ours.to_dict() == theirs.to_dict()  # fills, trades, rejections, metrics
+
+
+@pytest.mark.parametrize("fill", ["next_open", "same_close"])
+def test_the_decimal_ledger_reconciles_time_and_session_exits(
+    fill: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.velocitas.engine.test_risk_rules import busy_sides, exchange_bars, make_spec
+
+    bars = exchange_bars(seed=3)
+    sides = busy_sides(len(bars), seed=4, hold=3)
+    run_spec = make_spec(
+        "30m", fill=fill, calendar="XNYS",
+        risk={"flat_at_session_close": True, "max_holding_bars": 6, "max_trades_per_day": 2},
+    )  # fmt: skip
+    ours = run_signals(run_spec, [bars], [sides])
+    monkeypatch.setattr(ledger_module, "exact_ledger", lambda *_, **__: None)
+    theirs = run_signals(run_spec, [bars], [sides])
+    assert isinstance(ours.fills, FillRecords)
+    assert isinstance(theirs.fills, list)
+    reasons = {t.exit_reason for t in theirs.trades}
+    assert {"max_holding", "session_close"} <= reasons
+    assert "max_trades_per_day" in {r.reason for r in theirs.rejections}
+    assert ours.result_hash == theirs.result_hash
+    assert ours.to_dict() == theirs.to_dict()
 
 
 def test_a_result_with_lazy_records_pickles_to_equal_records() -> None:

@@ -77,6 +77,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "sizing": {"mode": "fixed_cash", "value": "2500"},
         "risk": {"max_drawdown": "0.2", "max_position": "0.4"},
     },
+    "count_time_confidence_rules": {
+        "allow_short": True,
+        "sizing": {"mode": "fraction_of_equity", "value": "0.5"},
+        "risk": {"max_trades_per_day": 30, "max_holding_bars": 40, "min_confidence": "0.6"},
+    },
 }
 
 
@@ -131,8 +136,11 @@ def test_fast_path_fills_equity_and_hash_equal_run_backtest(strategy: str, varia
         child = _with_params(the_spec, params)
         expected = run_backtest(child, BARS)
         leg_bars = select_bars(child, BARS)
-        signals = [registry.build(strategy, child.legs[0].strategy.params).signals(leg_bars[0])]
-        _, want_fills, want_rejections, want_equity = simulate_legs(plan.spec, leg_bars, signals)
+        built = registry.build(strategy, child.legs[0].strategy.params)
+        sides, confidence = built.signals_with_confidence(leg_bars[0])
+        _, want_fills, want_rejections, want_equity = simulate_legs(
+            plan.spec, leg_bars, [sides], [confidence]
+        )
         assert np.array_equal(fills, want_fills)
         assert np.array_equal(rejections, want_rejections)
         assert np.array_equal(equity, want_equity)
