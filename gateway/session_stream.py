@@ -185,17 +185,19 @@ class SessionStreams:
         self._outbox.offer(_dumps({"type": "unsubscribed", "session": str(sub.session_id)}))
 
     async def _listen(self, sub: _Subscription, wanted: dict[str, str]) -> None:
+        confirmations = []
         for channel, kind in wanted.items():
             self._routes[channel] = (sub, kind)
             self._confirmed[channel] = anyio.Event()
+            confirmations.append(self._confirmed[channel])
         await self._pubsub.subscribe(*wanted)
         if not self._reading:
             assert self._tasks is not None, "start() first"
             self._reading = True
             self._tasks.start_soon(self._read)
         with anyio.fail_after(_SUBSCRIBE_TIMEOUT_S):
-            for channel in wanted:
-                await self._confirmed[channel].wait()
+            for confirmed in confirmations:
+                await confirmed.wait()
 
     async def _drop(self, sub: _Subscription) -> None:
         del self._subscriptions[sub.session_id]
