@@ -24,10 +24,11 @@ def _event(session_id: uuid.UUID, seq: int) -> JournaledEvent:
 
 
 def _listener(url: str, *channels: str) -> redis.client.PubSub:
-    client = redis.Redis.from_url(url)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(*channels)
-    wait_until(lambda: all(n for _, n in client.pubsub_numsub(*channels)), 10, "subscribed")
+    probe = redis.Redis.from_url(url)  # its own pool: closing it leaves the listener's alone
+    wait_until(lambda: all(n for _, n in probe.pubsub_numsub(*channels)), 10, "subscribed")
+    probe.close()
     return pubsub
 
 
