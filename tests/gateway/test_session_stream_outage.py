@@ -5,8 +5,8 @@ misses nothing once Redis is back. A Redis of the test's own (the shared one mus
 from __future__ import annotations
 
 import shutil
-import uuid
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
