@@ -78,7 +78,7 @@ async def stream_events(websocket: WebSocket) -> None:
     if ending is not None:
         # A slow client gets the close frame once it reads what its socket holds; one that
         # reads nothing any more cannot take it: give up on it then.
-        with anyio.move_on_after(_CLOSE_TIMEOUT_S):
+        with anyio.move_on_after(_CLOSE_TIMEOUT_S), suppress(WebSocketDisconnect, RuntimeError):
             await websocket.close(code=ending[0], reason=ending[1])
 
 
