@@ -62,7 +62,11 @@ def publish(
 
 
 async def client(
-    platform: Platform, session_id: uuid.UUID, sent: dict, out: dict, ready: asyncio.Event, go: list
+    platform: Platform,
+    session_id: uuid.UUID,
+    out: dict[str, Any],
+    ready: asyncio.Event,
+    go: list[int],
 ) -> None:
     async with connect(platform.ws_url, additional_headers=platform.headers, max_size=None) as ws:
         await ws.recv()  # ready
