@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,9 +14,17 @@ from starlette.testclient import WebSocketTestSession
 
 from tests.gateway.conftest import Account
 from tests.gateway.session_journal import bar, fill, journal, open_session, state
+from velocitas.domain.events import JobEvent
+from velocitas.jobs import publish
 from velocitas.sessions.publisher import RedisPublisher
 
 pytestmark = pytest.mark.timeout(120)  # a message that never comes fails, not hangs
+
+
+class _Job(NamedTuple):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: str
 
 
 @pytest.fixture
@@ -220,3 +228,32 @@ def test_unsubscribe_stops_that_session_only(
         journal(second, [fill(1)], publisher)
         received = ws.receive_json()
     assert received["session"] == str(second)
+
+
+def test_job_events_keep_flowing_beside_a_session(
+    client: TestClient, alice: Account, publisher: RedisPublisher
+) -> None:
+    session_id = open_session(alice.id)
+    job = JobEvent.of(_Job(uuid.uuid4(), alice.id, "backtest"), "job.running", progress=0.5)
+    with _connected(client, alice) as ws:
+        ws.receive_json()
+        _subscribe(ws, session_id)
+        publish(job)
+        journal(session_id, [fill(1)], publisher)
+        received = [ws.receive_json() for _ in range(2)]
+    assert received[0]["job_id"] == str(job.job_id)
+    assert (received[1]["type"], received[1]["seq"]) == ("session.event", 1)
+
+
+def test_subscribing_again_replaces_the_channels(
+    client: TestClient, alice: Account, publisher: RedisPublisher
+) -> None:
+    session_id = open_session(alice.id)
+    with _connected(client, alice) as ws:
+        ws.receive_json()
+        _subscribe(ws, session_id, channels=["ticks"])
+        assert _subscribe(ws, session_id, channels=["fills"])["type"] == "subscribed"
+        publisher.ticks(session_id, "BTCUSDT", [(1, "1.5")])  # no longer asked for
+        journal(session_id, [fill(1)], publisher)
+        received = ws.receive_json()
+    assert (received["channel"], received["seq"]) == ("fills", 1)
