@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from velocitas.db.accounts import User
 from velocitas.db.engine import connect, get_engine
 from velocitas.domain.roles import Role
 from velocitas.key_guard import scope_user
-from velocitas.sessions.publisher import NullPublisher, SessionPublisher
+from velocitas.sessions.publisher import RedisPublisher, SessionPublisher
 
 __all__ = [
     "ConnectionDep",
@@ -98,10 +99,12 @@ require_admin = require_role(Role.ADMIN, "the global kill switch of trading sess
 """The caller, if they are an admin."""
 
 
+@functools.cache
 def session_publisher() -> SessionPublisher:
-    """Where the gateway announces the session events it journals, after each commit.
-    Nothing is published yet: subscribers read the journal (`GET /sessions/{id}/events`)."""
-    return NullPublisher()
+    """Where the gateway announces the session events it journals (a transition, a manual
+    order), after each commit: Redis pub/sub, as the traders publish theirs, so `/ws`
+    subscribers hear them live. One publisher per process (it holds a connection pool)."""
+    return RedisPublisher()
 
 
 SessionPublisherDep = Annotated[SessionPublisher, Depends(session_publisher)]

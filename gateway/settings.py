@@ -3,7 +3,8 @@
 Environment: everything `velocitas.settings.Settings` reads, and `MAX_BODY_BYTES` (largest
 accepted JSON request body, default 1 MiB), `MAX_UPLOAD_BYTES` (largest accepted request body
 for file uploads, default 64 MiB), `ORACLE_URL` and `ANALYST_URL` (the services the gateway
-calls over HTTP) with their timeouts.
+calls over HTTP) with their timeouts, `WS_SEND_QUEUE` (messages a `/ws` client may fall behind
+before it is dropped, default 1024).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class GatewaySettings(Settings):
 
     upstream_max_connections: int = Field(default=100, ge=1, le=10_000)
     """Connections the gateway keeps open to each of the oracle and the analyst (pooled)."""
+
+    ws_send_queue: int = Field(default=1024, ge=8, le=1_000_000)
+    """Messages one `/ws` connection may have waiting to be sent; a live message that finds
+    the queue full closes the socket (1013, too slow) rather than slow the stream down."""
 
 
 @lru_cache

@@ -23,7 +23,13 @@ from velocitas.db.engine import session_scope
 from velocitas.domain.events import JobKind, JobStatus
 from velocitas.jobs import jobs_queue, queued_messages
 
-__all__ = ["WEBSOCKETS_OPEN", "WEBSOCKETS_OPENED", "WEBSOCKET_MESSAGES", "JobBacklog"]
+__all__ = [
+    "SLOW_CLIENTS_DROPPED",
+    "WEBSOCKETS_OPEN",
+    "WEBSOCKETS_OPENED",
+    "WEBSOCKET_MESSAGES",
+    "JobBacklog",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,10 @@ WEBSOCKET_MESSAGES = Counter(
     "velocitas_websocket_messages_total",
     "WebSocket messages, by direction (sent to clients, received from them).",
     ["direction"],
+)
+SLOW_CLIENTS_DROPPED = Counter(
+    "velocitas_websocket_slow_clients_dropped_total",
+    "WebSocket connections closed (1013) because the client read slower than its stream.",
 )
 
 

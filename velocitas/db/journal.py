@@ -32,6 +32,7 @@ __all__ = [
     "JournaledEvent",
     "append_events",
     "events_after",
+    "journal_head",
     "session_channel",
     "ticks_channel",
     "wire_message",
@@ -131,3 +132,13 @@ def events_after(
         .limit(limit)
     ).all()
     return [JournaledEvent(session_id, seq, payload) for seq, payload in rows]
+
+
+def journal_head(session: Session, session_id: uuid.UUID, owner_id: uuid.UUID) -> int | None:
+    """The `last_seq` of `owner_id`'s session `session_id`; None when the owner has no such
+    session (unknown, or another user's: the caller cannot tell them apart)."""
+    return session.execute(
+        select(TradingSession.last_seq).where(
+            TradingSession.id == session_id, TradingSession.owner_id == owner_id
+        )
+    ).scalar_one_or_none()
