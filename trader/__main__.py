@@ -13,8 +13,7 @@ from trader.settings import TraderSettings, get_trader_settings
 from trader.telemetry import serve_metrics
 from velocitas import embedded
 from velocitas.db.engine import get_engine
-from velocitas.sessions import publisher
-from velocitas.sessions.publisher import SessionPublisher
+from velocitas.sessions.publisher import RedisPublisher, SessionPublisher
 from velocitas.structured_logs import configure_logging
 
 log = logging.getLogger("trader")
@@ -49,12 +48,7 @@ def _runner(settings: TraderSettings) -> SessionRunner | None:
 
 def _publisher(settings: TraderSettings) -> SessionPublisher:
     """Redis pub/sub for the WebSocket fan-out (best effort: the journal is the record)."""
-    redis_publisher = getattr(publisher, "RedisPublisher", None)
-    if redis_publisher is None:  # a build before the streaming's publisher: nobody listens
-        log.warning("no Redis publisher in velocitas.sessions.publisher: sessions not streamed")
-        return publisher.NullPublisher()
-    found: SessionPublisher = redis_publisher(embedded.redis_url(settings))
-    return found
+    return RedisPublisher(embedded.redis_url(settings))
 
 
 def _idle() -> None:

@@ -16,15 +16,10 @@ from tests.trader.conftest import TradersFactory, session_factory
 from tests.trader.reference import payloads, uninterrupted_journal
 from tests.trader.sessions import journal, make_session, row
 from velocitas.db.journal import session_channel
-from velocitas.sessions import publisher
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.reliability,
-    pytest.mark.skipif(
-        not hasattr(publisher, "RedisPublisher"),
-        reason="the trader publishes on Redis once the streaming's RedisPublisher is merged",
-    ),
 ]
 
 BARS = 300
