@@ -1,0 +1,33 @@
+"""velocitas.sessions.encoding: the quiet bars' JSON equals the event models' JSON."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import orjson
+
+from velocitas.sessions.runner import SessionRunner
+
+from .market import gbm_bars, session_spec
+
+
+def test_encoded_rows_are_the_models_rows() -> None:
+    bars = {s: gbm_bars(400, seed=seed, symbol=s) for s, seed in (("AAA", 1), ("BBB", 2))}
+    b = bars["BBB"]
+    volume = np.where(np.arange(350) % 7 == 0, 0.0, b.volume[50:])  # zero volumes: 0E-8
+    bars["BBB"] = type(b)(b.symbol, b.timeframe, b.opened_at[50:], b.open[50:], b.high[50:],
+                          b.low[50:], b.close[50:], volume)  # fmt: skip
+    legs = [
+        ("AAA", "sma_cross", {"fast": 3, "slow": 9}),
+        ("BBB", "ema_cross", {"fast": 4, "slow": 12}),
+    ]
+    spec = session_spec(legs, stops={"stop_loss": {"kind": "percent", "value": "0.003"}})
+    models = SessionRunner(uuid.uuid4(), spec, bars)
+    fast = SessionRunner(models.session_id, spec, bars)
+    expected = [(e.type, e.at, e.model_dump(mode="json")) for e in models.step(models.n - 1)]
+    got = []
+    for last in (0, 10, 200, fast.n - 1):
+        got += [(e.type, e.at, orjson.loads(e.json)) for e in fast.step_encoded(last)]
+    assert got == expected
+    assert sum(kind == "fill" for kind, _, _ in got) > 5
