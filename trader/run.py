@@ -100,7 +100,7 @@ def _catch_up(runner: SessionRunner, sessions: sessionmaker[Session], bars_done:
     """Rebuild the runner's state over the bars the journal already holds (nothing appended)."""
     if bars_done == 0:
         return
-    by_bar: dict[int, list[ManualOrder]] = {}
+    by_bar: dict[int, tuple[int, list[ManualOrder]]] = {}
     with sessions() as db:
         rows = db.execute(
             select(SessionJournalEntry.payload)
@@ -114,15 +114,18 @@ def _catch_up(runner: SessionRunner, sessions: sessionmaker[Session], bars_done:
             if payload.get("origin") != "manual":
                 continue
             event = OrderEvent.model_validate(payload)
-            t = int(np.searchsorted(runner.opened_ns, to_epoch_ns(event.at), side="right")) - 1
-            by_bar.setdefault(t, []).append(_manual(event))
+            at_ns = to_epoch_ns(event.at)
+            t = int(np.searchsorted(runner.opened_ns, at_ns, side="right")) - 1
+            tick = runner.tick_of(t, at_ns // 1000)
+            by_bar.setdefault(t, (tick, []))[1].append(_manual(event))
     t = 0
     for bar in sorted(by_bar):
         if bar >= bars_done:
             break
         if bar > t:
             runner.step(bar - 1)
-        runner.step(bar, by_bar[bar])
+        tick, orders = by_bar[bar]
+        runner.step(bar, orders, tick)
         t = bar + 1
     if t < bars_done:
         runner.step(bars_done - 1)
@@ -169,9 +172,10 @@ class _Loop:
                 self._journal_encoded(self._max_batch())
             else:
                 t = runner.next_bar
-                if not self._stream_ticks(t):
+                streamed, at_tick = self._stream_ticks(t, orders)
+                if streamed is None:
                     return self._state() if self.keep_going() else SessionState.RUNNING
-                self._journal(runner.step(t, orders), orders=orders)
+                self._journal(runner.step(t, streamed, at_tick))
         return self._finish()
 
     def _max_batch(self) -> list[EncodedEvent]:
@@ -184,25 +188,35 @@ class _Loop:
             events += runner.step_encoded(min(end, runner.next_bar + 1024) - 1)
         return events
 
-    def _stream_ticks(self, t: int) -> bool:
-        """Publish bar t's ticks in batches, each when its last tick is due; False if the
-        session must stop looking (lease lost, or the state changed)."""
+    def _stream_ticks(
+        self, t: int, orders: list[ManualOrder]
+    ) -> tuple[list[ManualOrder] | None, int]:
+        """Publish bar t's ticks in batches, each when its last tick is due, and look for new
+        manual orders after each batch (at a finite speed): (the orders, the tick they enter
+        at). `orders` (found before the bar) enter at tick 0. (None, 0) when the session must
+        stop looking (lease lost, or the state changed)."""
         runner, size = self.runner, self.runner.spec.tick_batch
         times = [runner.tick_instant(t, k) for k in range(runner.ticks_per_bar)]
         ticks = {s: runner.bar_ticks(t, s) for s in runner.symbols}
+        at_tick = 0
         for k0 in range(0, len(times), size):
             k1 = min(k0 + size, len(times))
             if not self.feed.wait_until(times[k1 - 1], self.keep_going):
-                return False
+                return None, 0
             for symbol, prices in ticks.items():
                 batch = [
                     (times[k] // 1_000_000, str(price_decimal(float(prices[k]))))
                     for k in range(k0, k1)
                 ]
                 self.publisher.ticks(runner.session_id, symbol, batch)
-            if not self.max_speed and self._state() is not SessionState.RUNNING:
-                return False
-        return True
+            if self.max_speed:
+                continue
+            if self._state() is not SessionState.RUNNING:
+                return None, 0
+            if not orders and k1 < len(times):  # later ones wait for the next bar
+                orders = self._new_orders()
+                at_tick = k1
+        return orders, (at_tick if orders else 0)
 
     def _state(self) -> SessionState:
         with self.sessions() as db:
@@ -242,7 +256,6 @@ class _Loop:
         self,
         events: list[SessionEventModel],
         *,
-        orders: Sequence[ManualOrder] = (),
         final: bool = False,
         **changes: Any,
     ) -> None:

@@ -151,8 +151,10 @@ class SessionRunner:
         bar_ns = int(self.close_ns[t] - self.opened_ns[t])
         return int(self.opened_ns[t]) + k * bar_ns // self.ticks_per_bar
 
-    def step(self, last: int, orders: Sequence[ManualOrder] = ()) -> list[SessionEventModel]:
-        """Run bars next_bar..last; `orders` arrive at the first tick of bar next_bar."""
+    def step(
+        self, last: int, orders: Sequence[ManualOrder] = (), at_tick: int = 0
+    ) -> list[SessionEventModel]:
+        """Run bars next_bar..last; `orders` arrive at tick `at_tick` of bar next_bar."""
         first = self.next_bar
         events: list[SessionEventModel] = []
         if not orders and not self.oms.busy:
@@ -160,7 +162,7 @@ class SessionRunner:
             events += self._model_events(first, last)
             return events
         for t in range(first, last + 1):
-            events += self._manual_bar(t, orders if t == first else ())
+            events += self._manual_bar(t, orders if t == first else (), at_tick)
             self.legs.run_through(t)
             events += self._model_events(t, t)
         return events
@@ -228,27 +230,41 @@ class SessionRunner:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _manual_bar(self, t: int, orders: Sequence[ManualOrder]) -> list[SessionEventModel]:
-        """The manual desk along bar t's ticks: new orders at its first tick, then fills and
-        protective exits tick by tick."""
+    def _manual_bar(
+        self, t: int, orders: Sequence[ManualOrder], at_tick: int = 0
+    ) -> list[SessionEventModel]:
+        """The manual desk along bar t's ticks: fills and protective exits tick by tick, new
+        `orders` entering at tick `at_tick` (guarded there, then offered from that tick on)."""
         events: list[SessionEventModel] = []
         ticks = {s: self.bar_ticks(t, s) for s in self.symbols}
-        at0 = from_epoch_ns(self.tick_instant(t, 0))
-        for order in orders:
-            if order.symbol not in ticks:
-                events.append(order.event("order.rejected", at0, "symbol not in the session"))
-                continue
-            events += self.oms.submit(order, float(ticks[order.symbol][0]), self.account(), at0)
-        if not self.oms.busy:
-            return events
         for k in range(self.ticks_per_bar):
-            at = None
+            if k == at_tick and orders:
+                events += self._submit(orders, ticks, t, k)
+            elif not self.oms.busy and (k > at_tick or not orders):
+                break
+            at = from_epoch_ns(self.tick_instant(t, k))
             for symbol, prices in ticks.items():
-                if not self.oms.busy:
-                    return events
-                at = at or from_epoch_ns(self.tick_instant(t, k))
                 events += self.oms.on_tick(symbol, float(prices[k]), at)
         return events
+
+    def _submit(
+        self, orders: Sequence[ManualOrder], ticks: dict[str, np.ndarray], t: int, k: int
+    ) -> list[SessionEventModel]:
+        at = from_epoch_ns(self.tick_instant(t, k))
+        events: list[SessionEventModel] = []
+        for order in orders:
+            if order.symbol not in ticks:
+                events.append(order.event("order.rejected", at, "symbol not in the session"))
+                continue
+            events += self.oms.submit(order, float(ticks[order.symbol][k]), self.account(), at)
+        return events
+
+    def tick_of(self, t: int, at_us: int) -> int:
+        """The tick of bar t printing at `at_us` (epoch microseconds), as journaled."""
+        for k in range(self.ticks_per_bar):
+            if self.tick_instant(t, k) // 1000 == at_us:
+                return k
+        raise ValueError(f"no tick of bar {t} prints at {at_us} us")
 
     def _model_events(self, first: int, last: int) -> list[SessionEventModel]:
         return cast("list[SessionEventModel]", self._engine_events(first, last))
