@@ -59,14 +59,11 @@ class _Feed:
 
 def _database() -> str:
     server = libpq_url(embedded.database_url())
+    base, _, query = server.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{DB}" + (f"?{query}" if query else "")
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB}"')
-    url = (
-        server.rsplit("/", 1)[0]
-        + f"/{DB}"
-        + ("?" + server.split("?", 1)[1] if "?" in server else "")
-    )
     migrate.upgrade("head", database_url=url)
     return url
 

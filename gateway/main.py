@@ -19,6 +19,7 @@ from gateway.routes import (
     predict,
     regimes,
     sentiment,
+    sessions,
     sweeps,
     tournaments,
     walk_forwards,
@@ -94,6 +95,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(news.router)
     app.include_router(alerts.router)
     app.include_router(regimes.router)
+    app.include_router(sessions.router)
     # Outermost: every answer is counted, the key guard's too, and `/metrics` needs no key
     # (velocitas.http_metrics); the backlog is read from PostgreSQL and Redis at each scrape.
     app.add_middleware(

@@ -141,7 +141,7 @@ class StopSpec(_Frozen):
     trailing_stop: StopLevelSpec | None = None
     intrabar_path: Literal["pessimistic", "ohlc", "adaptive", "bridge"] = "pessimistic"
     tick_seed: int = Field(default=0, ge=0, lt=2**53)
-    ticks_per_bar: int | None = Field(default=None, ge=4, le=100_000)
+    ticks_per_bar: int | None = Field(default=None, ge=4, le=10_000)
 
 
 class RiskSpec(_Frozen):

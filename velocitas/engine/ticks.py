@@ -11,13 +11,16 @@ A bar of `n` ticks (tick k prints at `opened_ns + k * bar_ns // n`, k = 0..n-1) 
 
       X_k = A + r (B - A) + sigma (W_k - W_i - r (W_j - W_i)),   r = (k - i) / (j - i),
 
-  where W is a random walk of standard normal steps (W_0 = 0, W_k = W_{k-1} + Z_k) and
+  where W is a random walk of unit-variance steps (W_0 = 0, W_k = W_{k-1} + Z_k) and
   sigma = SIGMA_FRACTION * (high - low) / sqrt(n); an X_k outside [low, high] is reflected
   at the bound it crossed (2 low - X_k, or 2 high - X_k), then clipped to [low, high].
 
 Every draw is a pure function of (session seed, symbol key, bar open time, draw counter): a
 splitmix64 hash of the four, so the ticks of a bar are reproducible in any order and on any
-machine, and nothing needs storing. Z comes from Box-Muller on two 53-bit uniforms.
+machine, and nothing needs storing. Each step Z_k is the centred sum of the four 16-bit
+quarters of one hash (Irwin-Hall of 4 uniforms) scaled to variance 1: near-normal (a bridge of
+such steps converges to the Brownian bridge) at a fraction of Box-Muller's cost (no log, no
+cosine).
 
 `walk_ticks` checks a position's stop loss, take profit and trailing stop along one bar's ticks:
 a level fires at the first tick at or beyond it and fills at that tick's price (a tick is a
@@ -25,6 +28,11 @@ print: a jump through a level fills at the tick, never at the level); the traili
 price moves tick by tick (each tick is checked against the level set by the ticks before it).
 The backtest's `bridge` path model (`walk_bridge`) walks exactly these ticks, so a trading
 session that checks stops tick by tick agrees with the backtest.
+
+numba's on-disk cache of a kernel that calls `walk_bridge` (`kernel.simulate`,
+`stepper._advance`, `sweep_kernel.simulate_combination`) is keyed by the kernel's own file: a
+change to the ticks must change those files too (a docstring line will do), or a warm cache
+keeps drawing the previous ticks.
 """
 
 from __future__ import annotations
@@ -77,10 +85,12 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _UNIT = 2.0**-53
-_TWO_PI = 2.0 * math.pi
-_DRAW_FIRST_EXTREME = 0  # draw counters: the two extremes' ticks, then the normal pairs
+_DRAW_FIRST_EXTREME = 0  # draw counters: the two extremes' ticks, then the walk's steps
 _DRAW_SECOND_EXTREME = 1
-_DRAW_NORMALS = 2
+_DRAW_STEPS = 2
+_MASK16 = np.uint64(0xFFFF)
+_S16, _S32, _S48 = np.uint64(16), np.uint64(32), np.uint64(48)
+_STEP_SCALE = math.sqrt(3.0) / 65536.0
 
 
 def symbol_key(symbol: str) -> int:
@@ -121,6 +131,15 @@ def _uniform(state: np.uint64, draw: int) -> float:
     return float(_mix(state + np.uint64(draw) * _GOLDEN) >> _S11) * _UNIT
 
 
+@njit(cache=True, inline="always")
+def _step(state: np.uint64, draw: int) -> float:
+    """A step of mean 0 and variance 1: the sum of the four 16-bit quarters of one hash
+    (Irwin-Hall of 4 uniforms, each (q + 0.5) / 65536), centred and scaled by sqrt(3)."""
+    z = _mix(state + np.uint64(draw) * _GOLDEN)
+    quarters = (z & _MASK16) + ((z >> _S16) & _MASK16) + ((z >> _S32) & _MASK16) + (z >> _S48)
+    return (float(quarters) - 131070.0) * _STEP_SCALE
+
+
 @njit(cache=True)
 def bar_ticks(
     seed: int,
@@ -146,23 +165,12 @@ def bar_ticks(
         first, second = h, low
     else:
         first, second = low, h
-    # The random walk W into out (W_0 = 0), two normal steps per Box-Muller pair.
+    # The random walk W into out (W_0 = 0): step k is draw _DRAW_STEPS + k - 1.
     out[0] = 0.0
     walk = 0.0
-    k = 1
-    pair = _DRAW_NORMALS
-    while k < n:
-        u1 = 1.0 - _uniform(state, pair)  # (0, 1]: the log is finite
-        u2 = _uniform(state, pair + 1)
-        radius = math.sqrt(-2.0 * math.log(u1))
-        angle = _TWO_PI * u2
-        walk += radius * math.cos(angle)
+    for k in range(1, n):
+        walk += _step(state, _DRAW_STEPS + k - 1)
         out[k] = walk
-        if k + 1 < n:
-            walk += radius * math.sin(angle)
-            out[k + 1] = walk
-        k += 2
-        pair += 2
     sigma = SIGMA_FRACTION * (h - low) / math.sqrt(n)
     _bridge(out, 0, i1, o, first, sigma, low, h)
     _bridge(out, i1, i2, first, second, sigma, low, h)
@@ -181,9 +189,9 @@ def _bridge(
     [low, h]. Only interior ticks are written, so out[i] and out[j] still hold W_i and W_j."""
     w_i = out[i]
     rise = out[j] - w_i
-    span = j - i
+    per_tick = 1.0 / (j - i)
     for k in range(i + 1, j):
-        r = (k - i) / span
+        r = (k - i) * per_tick
         x = a + r * (b - a) + sigma * (out[k] - w_i - r * rise)
         if x < low:  # reflected back inside, then clipped: no flat runs at an extreme
             x = 2.0 * low - x

@@ -5,8 +5,8 @@ events per bar, millions per run. Building a pydantic model per event costs tens
 microseconds; this writes the very JSON `BarClosed.model_dump_json()` and
 `SignalEvent.model_dump_json()` give (same keys, decimal strings on the 8-decimal price grid,
 instants as `...Z`), with plain string formatting. `tests/velocitas/sessions/test_encoding.py`
-holds the two to equal payloads. Bars whose values the shortcut cannot write exactly (sub-second
-instants, prices below 1e-5 that Decimal would print in exponent form) go the model way.
+holds the two to equal payloads. Bars whose values the shortcut cannot write exactly
+(sub-second instants) go the model way.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ import orjson
 
 __all__ = ["encodable", "quiet_bar_rows"]
 
-_SMALLEST = 1e-5  # str(Decimal) switches to exponent form below 1e-6; keep well clear
-
 
 def encodable(*columns: npt.NDArray[np.float64], instants: npt.NDArray[np.int64]) -> bool:
     """True when every value can be written by `quiet_bar_rows` exactly as the models write it."""
-    if np.any(instants % 1_000_000_000):
-        return False
-    return all(bool(np.all((np.abs(c) >= _SMALLEST) | (c == 0))) for c in columns)
+    return not np.any(instants % 1_000_000_000) and all(
+        bool(np.all(np.isfinite(c))) for c in columns
+    )
 
 
 def _instants(ns: npt.NDArray[np.int64]) -> list[str]:
@@ -37,10 +35,7 @@ def _instants(ns: npt.NDArray[np.int64]) -> list[str]:
 def _decimals(values: npt.NDArray[np.float64]) -> list[str]:
     out = []
     for x in values.tolist():
-        text = f"{x:.8f}"
-        if x == 0.0:  # Decimal("0.00000000") prints as 0E-8 (and -0.0 as -0E-8)
-            text = "-0E-8" if text.startswith("-") else "0E-8"
-        out.append(f'"{text}"')
+        out.append(f'"{x:.8f}"')  # price_decimal's text; the contracts print it as it is
     return out
 
 

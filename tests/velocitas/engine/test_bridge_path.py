@@ -210,3 +210,72 @@ def test_stepper_with_bridge_equals_the_kernel(fill: str) -> None:
     assert ledger.fills == reference.fills
     assert ledger.trades == reference.trades
     assert {t.exit_reason for t in reference.trades} >= {"stop_loss", "take_profit"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tick_seed", -1),
+        ("tick_seed", 2**53),
+        ("ticks_per_bar", 3),
+        ("ticks_per_bar", 10_001),
+        ("intrabar_path", "brownian"),
+    ],
+)
+def test_bad_bridge_settings_are_refused_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=field):
+        _bridge_spec("X", "1m", stops={"intrabar_path": "bridge", field: value})
+
+
+def test_the_bridge_settings_reach_the_kernel_configuration() -> None:
+    from velocitas.engine.codes import CFG_PATH, CFG_TICK_SEED, CFG_TICKS_PER_BAR, PATH_BRIDGE
+    from velocitas.engine.runner import kernel_config
+
+    cfg = kernel_config(_bridge_spec("X", "1h", stops={"intrabar_path": "bridge", "tick_seed": 9}))
+    assert (cfg[CFG_PATH], cfg[CFG_TICK_SEED], cfg[CFG_TICKS_PER_BAR]) == (PATH_BRIDGE, 9, 240)
+    cfg = kernel_config(_bridge_spec("X", "1m", stops={"ticks_per_bar": 12}))
+    assert cfg[CFG_TICKS_PER_BAR] == 12
+
+
+def test_sweep_fast_path_walks_the_same_ticks_as_the_backtest() -> None:
+    from velocitas.engine.runner import records_result, run_backtest
+    from velocitas.research.runs import _with_params, fast_records
+
+    bars = {"BTCUSDT": gbm_bars(3_000, seed=23, vol=0.004)}
+    legs = [{"symbol": "BTCUSDT", "strategy": {"name": "sma_cross", "params": {}}}]
+    the_spec = spec(legs=legs, allow_short=True, stops=_stops(0.004, 0.006, 0.005, 5, 30))
+    params = {"fast": 5, "slow": 20}
+    plan, fills, rejections, equity = fast_records(the_spec, bars, params)
+    expected = run_backtest(_with_params(the_spec, params), bars)
+    ours = records_result(
+        plan.spec, plan.calendar, [plan.bars], plan.grid, fills, rejections, equity
+    )
+    assert ours.result_hash == expected.result_hash
+    assert {t.exit_reason for t in expected.trades} >= {"stop_loss", "take_profit"}
+
+
+def test_each_leg_walks_its_own_symbols_ticks_at_its_own_bar_times() -> None:
+    """Two independent legs (fixed quantities, ample cash) on different time grids trade as
+    each would alone: the kernel reads each leg's key and the grid's bar times."""
+    first = gbm_bars(3_000, seed=31, vol=0.004, symbol="AAA")
+    other = gbm_bars(3_200, seed=32, vol=0.004, symbol="BBB")
+    keep = np.ones(len(other), dtype=bool)
+    keep[::7] = False  # BBB misses bars AAA has, and runs on after AAA ends
+    other = BarArrays(
+        "BBB", "1m", other.opened_at[keep], other.open[keep], other.high[keep],
+        other.low[keep], other.close[keep], other.volume[keep],
+    )  # fmt: skip
+    stops = _stops(0.004, 0.006, 0.005, 3, 60)
+    sides = [sma_cross(b.close, 6, 25, short=True) for b in (first, other)]
+    both = _bridge_spec("AAA", "1m", stops=stops)
+    both = both.model_copy(
+        update={"legs": [*both.legs, both.legs[0].model_copy(update={"symbol": "BBB"})]}
+    )
+    together = run_signals(both, [first, other], sides)
+    for leg, (bars, leg_sides) in enumerate(zip((first, other), sides, strict=True)):
+        alone = run_signals(_bridge_spec(bars.symbol, "1m", stops=stops), [bars], [leg_sides])
+        mine = [t for t in together.trades if t.leg == leg]
+        assert [(t.entry_at, t.exit_at, t.exit_reason, t.exit_price) for t in mine] == [
+            (t.entry_at, t.exit_at, t.exit_reason, t.exit_price) for t in alone.trades
+        ]
+        assert {t.exit_reason for t in alone.trades} >= {"stop_loss", "take_profit"}

@@ -15,7 +15,9 @@ from .market import gbm_bars, session_spec
 def test_encoded_rows_are_the_models_rows() -> None:
     bars = {s: gbm_bars(400, seed=seed, symbol=s) for s, seed in (("AAA", 1), ("BBB", 2))}
     b = bars["BBB"]
-    volume = np.where(np.arange(350) % 7 == 0, 0.0, b.volume[50:])  # zero volumes: 0E-8
+    volume = np.where(
+        np.arange(350) % 7 == 0, 0.0, b.volume[50:]
+    )  # zero volumes print as 0.00000000
     bars["BBB"] = type(b)(b.symbol, b.timeframe, b.opened_at[50:], b.open[50:], b.high[50:],
                           b.low[50:], b.close[50:], volume)  # fmt: skip
     legs = [
