@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from velocitas.db.journal import JournaledEvent, append_events
@@ -63,7 +64,9 @@ def run_session(
     feed: Feed | None = None,
 ) -> SessionState:
     """Run `session_id` until it finishes, fails, is paused, stopped or killed, or `keep_going`
-    turns False (a lost lease, a shutdown: returns at once, the state as it stands)."""
+    turns False (a lost lease, a shutdown: returns at once, the state as it stands). Raises
+    `sqlalchemy.exc.OperationalError` when PostgreSQL is unreachable (the session is not
+    failed: run it again once the database is back, it resumes from its journal)."""
     with sessions() as db:
         row = db.get(TradingSession, session_id)
         if row is None:
@@ -80,7 +83,12 @@ def run_session(
         runner = SessionRunner(session_id, spec, feed.bars())
         _catch_up(runner, sessions, bars_done)
         return _Loop(runner, feed, sessions, publisher, keep_going).run()
-    except Exception as exc:  # any error fails the session, with its reason
+    except OperationalError:
+        # PostgreSQL unreachable: not the session's fault. Nothing half-written survives (the
+        # journal and the row commit together), so the caller retries later and the session
+        # resumes from its journal exactly; it decides how to say so (state paused, reason).
+        raise
+    except Exception as exc:  # any other error fails the session, with its reason
         return _fail(session_id, sessions, publisher, f"{type(exc).__name__}: {exc}")
 
 

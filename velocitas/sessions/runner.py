@@ -326,6 +326,12 @@ class SessionRunner:
                 reason=f"drawdown kill switch: equity fell {bt.risk.max_drawdown} below its peak",
                 at=from_epoch_ns(int(self.close_ns[last])),
             ))  # fmt: skip
+            # The manual book goes too, at the next tick (the next bar's open).
+            t = min(last + 1, self.n - 1)
+            at = from_epoch_ns(int(self.opened_ns[t]))
+            opens = {s: float(grid.open[t, self._symbol_leg[s]]) for s in self.symbols}
+            events += self.oms.cancel_all("drawdown kill switch", at)
+            events += self.oms.flatten(opens, at)
         return events
 
     def _quiet_rows(self, first: int, last: int) -> list[list[tuple[str, str]]] | None:
