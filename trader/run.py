@@ -182,7 +182,9 @@ class _Loop:
                 t = runner.next_bar
                 streamed, at_tick = self._stream_ticks(t, orders)
                 if streamed is None:
-                    return self._state() if self.keep_going() else SessionState.RUNNING
+                    if not self.keep_going():
+                        return SessionState.RUNNING
+                    return self._halt(self._state())
                 self._journal(runner.step(t, streamed, at_tick))
         return self._finish()
 
