@@ -30,11 +30,12 @@ _COPY = "COPY session_event (session_id, seq, type, version, at, payload) FROM S
 
 @dataclass(frozen=True, slots=True)
 class EncodedEvent:
-    """An event contract's JSON (`model_dump_json()`), with the columns stored beside it."""
+    """An event contract's JSON (`model_dump_json()`), with the columns stored beside it
+    (`at` as a datetime, or already as ISO-8601 text)."""
 
     type: str
     version: int
-    at: datetime
+    at: datetime | str
     json: str
 
 
@@ -56,8 +57,7 @@ def append_encoded(
         connection = session.connection().connection.driver_connection
         assert connection is not None
         with connection.cursor() as cursor, cursor.copy(_COPY) as copy:
-            for seq, event in enumerate(events, start=last_seq + 1):
-                copy.write_row((session_id, seq, event.type, event.version, event.at, event.json))
+            copy.write(_copy_text(session_id, last_seq, events))
     session.execute(
         update(TradingSession)
         .where(TradingSession.id == session_id)
@@ -67,3 +67,19 @@ def append_encoded(
         JournaledEvent(session_id, seq, orjson.loads(event.json) if decode else {})
         for seq, event in enumerate(events, start=last_seq + 1)
     ]
+
+
+def _copy_text(session_id: uuid.UUID, last_seq: int, events: Sequence[EncodedEvent]) -> bytes:
+    """COPY's text format, written in one piece (a row at a time costs more than the rows).
+    JSON holds no raw tab or newline; its backslashes are COPY's escape and are doubled."""
+    head = f"{session_id}\t"
+    lines = [
+        f"{head}{seq}\t{e.type}\t{e.version}\t"
+        f"{e.at if isinstance(e.at, str) else e.at.isoformat()}\t{_escaped(e.json)}\n"
+        for seq, e in enumerate(events, start=last_seq + 1)
+    ]
+    return "".join(lines).encode()
+
+
+def _escaped(json_text: str) -> str:
+    return json_text.replace("\\", "\\\\")

@@ -48,8 +48,9 @@ def quiet_bar_rows(
     ohlcv: npt.NDArray[np.float64],
     has_bar: npt.NDArray[np.bool_],
     signals: npt.NDArray[np.int8],
-) -> list[list[tuple[str, str]]]:
-    """Per bar, its (type, JSON) rows: `bar.closed` per symbol, then `signal` per leg.
+) -> tuple[list[list[tuple[str, str]]], list[str]]:
+    """Per bar, its (type, JSON) rows: `bar.closed` per symbol, then `signal` per leg; and
+    each bar's close instant as ISO-8601 text (the rows' `at`).
 
     `symbols`: (symbol, grid column); `legs`: (leg, symbol, strategy, grid column); arrays are
     the range's rows of the grid (`ohlcv` is [5, bar, leg])."""
@@ -86,4 +87,4 @@ def quiet_bar_rows(
                     "signal", f'{signal_heads[leg]}{side},"confidence":"1","at":{closed[t]}}}'
                 ))  # fmt: skip
         rows.append(bar)
-    return rows
+    return rows, [t[1:-1] for t in closed]

@@ -283,12 +283,13 @@ class SessionRunner:
         r_lo = np.searchsorted(rejection_bars, np.arange(first, last + 2), side="left")
         quiet = self._quiet_rows(first, last) if encode else None
         for t in range(first, last + 1):
-            closed_at = from_epoch_ns(int(self.close_ns[t]))
             busy = f_lo[t - first] != f_lo[t - first + 1] or r_lo[t - first] != r_lo[t - first + 1]
             if quiet is not None and not busy:
-                events += [EncodedEvent(kind, CONTRACT_VERSION, closed_at, text)
-                           for kind, text in quiet[t - first]]  # fmt: skip
+                at_text = quiet[1][t - first]
+                events += [EncodedEvent(kind, CONTRACT_VERSION, at_text, text)
+                           for kind, text in quiet[0][t - first]]  # fmt: skip
                 continue
+            closed_at = from_epoch_ns(int(self.close_ns[t]))
             opened_at = from_epoch_ns(int(self.opened_ns[t]))
             for symbol in self.symbols:
                 leg = self._symbol_leg[symbol]
@@ -334,7 +335,9 @@ class SessionRunner:
             events += self.oms.flatten(opens, at)
         return events
 
-    def _quiet_rows(self, first: int, last: int) -> list[list[tuple[str, str]]] | None:
+    def _quiet_rows(
+        self, first: int, last: int
+    ) -> tuple[list[list[tuple[str, str]]], list[str]] | None:
         g, rows = self.legs.grid, slice(first, last + 1)
         ohlcv = np.stack(
             [g.open[rows], g.high[rows], g.low[rows], g.close[rows], self._volume[rows]]

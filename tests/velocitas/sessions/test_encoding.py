@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import numpy as np
 import orjson
@@ -10,6 +11,10 @@ import orjson
 from velocitas.sessions.runner import SessionRunner
 
 from .market import gbm_bars, session_spec
+
+
+def _instant(at: datetime | str) -> datetime:
+    return at if isinstance(at, datetime) else datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def test_encoded_rows_are_the_models_rows() -> None:
@@ -30,6 +35,6 @@ def test_encoded_rows_are_the_models_rows() -> None:
     expected = [(e.type, e.at, e.model_dump(mode="json")) for e in models.step(models.n - 1)]
     got = []
     for last in (0, 10, 200, fast.n - 1):
-        got += [(e.type, e.at, orjson.loads(e.json)) for e in fast.step_encoded(last)]
+        got += [(e.type, _instant(e.at), orjson.loads(e.json)) for e in fast.step_encoded(last)]
     assert got == expected
     assert sum(kind == "fill" for kind, _, _ in got) > 5
