@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from velocitas.db.journal import JournaledEvent, append_events
+from velocitas.db.journal_copy import EncodedEvent, append_encoded
 from velocitas.db.models.sessions import SessionJournalEntry, SessionOrder, TradingSession
 from velocitas.domain.bars import to_epoch_ns
 from velocitas.domain.session_events import (
@@ -35,12 +37,13 @@ from velocitas.domain.session_events import (
     SessionEventModel,
     SessionState,
     TradeEvent,
+    parse_session_event,
 )
 from velocitas.engine.ledger import price_decimal
 from velocitas.sessions.feed import Feed, ReplayFeed
 from velocitas.sessions.oms import ManualOrder
-from velocitas.sessions.publisher import SessionPublisher
-from velocitas.sessions.runner import SessionRunner
+from velocitas.sessions.publisher import NullPublisher, SessionPublisher
+from velocitas.sessions.runner import SessionRunner, encoded
 from velocitas.sessions.spec import SessionSpec
 
 __all__ = ["MAX_SPEED_BATCH_BARS", "run_session"]
@@ -48,6 +51,7 @@ __all__ = ["MAX_SPEED_BATCH_BARS", "run_session"]
 MAX_SPEED_BATCH_BARS = 10_000
 """At speed max, bars journaled per transaction (state is re-read between batches)."""
 MAX_SPEED_BATCH_S = 0.5
+_ORDER_ROWS = frozenset({"order.filled", "fill"})
 PNL_EVERY_S = 1.0
 
 
@@ -60,7 +64,9 @@ def run_session(
     feed: Feed | None = None,
 ) -> SessionState:
     """Run `session_id` until it finishes, fails, is paused, stopped or killed, or `keep_going`
-    turns False (a lost lease, a shutdown: returns at once, the state as it stands)."""
+    turns False (a lost lease, a shutdown: returns at once, the state as it stands). Raises
+    `sqlalchemy.exc.OperationalError` when PostgreSQL is unreachable (the session is not
+    failed: run it again once the database is back, it resumes from its journal)."""
     with sessions() as db:
         row = db.get(TradingSession, session_id)
         if row is None:
@@ -77,7 +83,12 @@ def run_session(
         runner = SessionRunner(session_id, spec, feed.bars())
         _catch_up(runner, sessions, bars_done)
         return _Loop(runner, feed, sessions, publisher, keep_going).run()
-    except Exception as exc:  # any error fails the session, with its reason
+    except OperationalError:
+        # PostgreSQL unreachable: not the session's fault. Nothing half-written survives (the
+        # journal and the row commit together), so the caller retries later and the session
+        # resumes from its journal exactly; it decides how to say so (state paused, reason).
+        raise
+    except Exception as exc:  # any other error fails the session, with its reason
         return _fail(session_id, sessions, publisher, f"{type(exc).__name__}: {exc}")
 
 
@@ -97,7 +108,7 @@ def _catch_up(runner: SessionRunner, sessions: sessionmaker[Session], bars_done:
     """Rebuild the runner's state over the bars the journal already holds (nothing appended)."""
     if bars_done == 0:
         return
-    by_bar: dict[int, list[ManualOrder]] = {}
+    by_bar: dict[int, tuple[int, list[ManualOrder]]] = {}
     with sessions() as db:
         rows = db.execute(
             select(SessionJournalEntry.payload)
@@ -111,15 +122,18 @@ def _catch_up(runner: SessionRunner, sessions: sessionmaker[Session], bars_done:
             if payload.get("origin") != "manual":
                 continue
             event = OrderEvent.model_validate(payload)
-            t = int(np.searchsorted(runner.opened_ns, to_epoch_ns(event.at), side="right")) - 1
-            by_bar.setdefault(t, []).append(_manual(event))
+            at_ns = to_epoch_ns(event.at)
+            t = int(np.searchsorted(runner.opened_ns, at_ns, side="right")) - 1
+            tick = runner.tick_of(t, at_ns // 1000)
+            by_bar.setdefault(t, (tick, []))[1].append(_manual(event))
     t = 0
     for bar in sorted(by_bar):
         if bar >= bars_done:
             break
         if bar > t:
             runner.step(bar - 1)
-        runner.step(bar, by_bar[bar])
+        tick, orders = by_bar[bar]
+        runner.step(bar, orders, tick)
         t = bar + 1
     if t < bars_done:
         runner.step(bars_done - 1)
@@ -163,43 +177,56 @@ class _Loop:
                 return self._halt(state)
             orders = self._new_orders()
             if self.max_speed and not orders and not runner.oms.busy:
-                self._journal(self._max_batch())
+                self._journal_encoded(self._max_batch())
             else:
                 t = runner.next_bar
-                if not self._stream_ticks(t):
-                    return self._state() if self.keep_going() else SessionState.RUNNING
-                self._journal(runner.step(t, orders), orders=orders)
+                streamed, at_tick = self._stream_ticks(t, orders)
+                if streamed is None:
+                    if not self.keep_going():
+                        return SessionState.RUNNING
+                    return self._halt(self._state())
+                self._journal(runner.step(t, streamed, at_tick))
         return self._finish()
 
-    def _max_batch(self) -> list[SessionEventModel]:
+    def _max_batch(self) -> list[EncodedEvent]:
         """Bars at speed max until MAX_SPEED_BATCH_BARS or MAX_SPEED_BATCH_S, whichever first."""
         runner = self.runner
-        events: list[SessionEventModel] = []
+        events: list[EncodedEvent] = []
         started = time.monotonic()
         end = min(runner.n, runner.next_bar + MAX_SPEED_BATCH_BARS)
         while runner.next_bar < end and time.monotonic() - started < MAX_SPEED_BATCH_S:
-            events += runner.step(min(end, runner.next_bar + 1024) - 1)
+            events += runner.step_encoded(min(end, runner.next_bar + 1024) - 1)
         return events
 
-    def _stream_ticks(self, t: int) -> bool:
-        """Publish bar t's ticks in batches, each when its last tick is due; False if the
-        session must stop looking (lease lost, or the state changed)."""
+    def _stream_ticks(
+        self, t: int, orders: list[ManualOrder]
+    ) -> tuple[list[ManualOrder] | None, int]:
+        """Publish bar t's ticks in batches, each when its last tick is due, and look for new
+        manual orders after each batch (at a finite speed): (the orders, the tick they enter
+        at). `orders` (found before the bar) enter at tick 0. (None, 0) when the session must
+        stop looking (lease lost, or the state changed)."""
         runner, size = self.runner, self.runner.spec.tick_batch
         times = [runner.tick_instant(t, k) for k in range(runner.ticks_per_bar)]
         ticks = {s: runner.bar_ticks(t, s) for s in runner.symbols}
+        at_tick = 0
         for k0 in range(0, len(times), size):
             k1 = min(k0 + size, len(times))
             if not self.feed.wait_until(times[k1 - 1], self.keep_going):
-                return False
+                return None, 0
             for symbol, prices in ticks.items():
                 batch = [
                     (times[k] // 1_000_000, str(price_decimal(float(prices[k]))))
                     for k in range(k0, k1)
                 ]
                 self.publisher.ticks(runner.session_id, symbol, batch)
-            if not self.max_speed and self._state() is not SessionState.RUNNING:
-                return False
-        return True
+            if self.max_speed:
+                continue
+            if self._state() is not SessionState.RUNNING:
+                return None, 0
+            if not orders and k1 < len(times):  # later ones wait for the next bar
+                orders = self._new_orders()
+                at_tick = k1
+        return orders, (at_tick if orders else 0)
 
     def _state(self) -> SessionState:
         with self.sessions() as db:
@@ -239,7 +266,6 @@ class _Loop:
         self,
         events: list[SessionEventModel],
         *,
-        orders: Sequence[ManualOrder] = (),
         final: bool = False,
         **changes: Any,
     ) -> None:
@@ -258,6 +284,24 @@ class _Loop:
                 bars_total=runner.n, updated_at=datetime.now(UTC), **changes,
             )  # fmt: skip
         self._publish(journaled)
+
+    def _journal_encoded(self, events: list[EncodedEvent]) -> None:
+        """`_journal` for speed max's batches: one COPY for all the rows (journal_copy)."""
+        runner = self.runner
+        now = time.monotonic()
+        if now - self.last_pnl >= PNL_EVERY_S:
+            events = [*events, encoded(runner.pnl())]
+            self.last_pnl = now
+        priced = [parse_session_event(e.json) for e in events if e.type in _ORDER_ROWS]
+        with self.sessions() as db, db.begin():
+            _store_orders(db, runner.session_id, priced)
+            journaled = append_encoded(
+                db, runner.session_id, events, decode=not isinstance(self.publisher, NullPublisher),
+                clock=runner.clock, bars_done=runner.next_bar, bars_total=runner.n,
+                updated_at=datetime.now(UTC),
+            )  # fmt: skip
+        if journaled and journaled[0].payload:
+            self._publish(journaled)
 
     def _publish(self, journaled: list[JournaledEvent]) -> None:
         with contextlib.suppress(Exception):  # a publisher never stops a session

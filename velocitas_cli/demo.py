@@ -33,6 +33,7 @@ from rich.table import Table
 from websockets.sync.client import ClientConnection, connect
 
 from velocitas.synth import DEFAULT_START
+from velocitas_cli.demo_session import replay_session
 from velocitas_cli.output import console, emit_json, err_console
 
 REPO = Path(__file__).resolve().parents[1]
@@ -251,6 +252,11 @@ def run_demo(bars: int, workers: int, port: int, home: Path, quiet: bool) -> dic
                 demo.say(f"   user {name}: key {user['api_key'][:12]}... (shown once)")
             _load_data(demo, bars, outcome)
             _round_trip(demo, bars, outcome)
+            with demo.step(
+                "Replay the sample bars as a trading session (x1,000,000, one SMA leg with a "
+                "stop loss, one manual order with a trailing stop), in-process"
+            ):
+                outcome["session"] = replay_session(SYMBOL, bars, 7, demo.say)
             with demo.step("Stop `velocitas up` with Ctrl-C (SIGINT)"):
                 code = demo.stop_up()
                 if code != 0:

@@ -219,3 +219,106 @@ def test_kill_flattens_and_halts(sessions: sessionmaker[Session]) -> None:
         is SessionState.KILLED
     )
     assert len(_journal(sessions, session_id)) == before
+
+
+class _OrderAtBatch(RecordingPublisher):
+    """Places a manual order while the ticks stream: when tick batch `at` is published."""
+
+    def __init__(self, sessions: sessionmaker[Session], session_id: uuid.UUID, at: int) -> None:
+        super().__init__()
+        self.sessions, self.session_id, self.at = sessions, session_id, at
+
+    def ticks(self, session_id: uuid.UUID, symbol: str, ticks: Any) -> None:
+        super().ticks(session_id, symbol, ticks)
+        if len(self.tick_batches) == self.at:
+            with self.sessions() as db, db.begin():
+                db.add(SessionOrder(
+                    session_id=self.session_id, client_order_id="mid-bar", origin="manual",
+                    symbol="AAA", side="buy", type="market", quantity=Decimal(1),
+                    trailing_stop=Decimal("0.002"),
+                ))  # fmt: skip
+
+
+def _manual_journal(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**e, "order_id": None}
+        for e in journal
+        if e["type"] != "pnl" and (e.get("origin") == "manual" or e.get("leg", 0) is None)
+    ]
+
+
+def test_an_order_placed_mid_bar_enters_at_the_next_tick_and_resumes_identically(
+    sessions: sessionmaker[Session],
+) -> None:
+    spec = _spec(speed=1_000_000.0, end="2024-01-01T00:40:00Z", ticks_per_bar=60)
+    whole = _create(sessions, spec)
+    # Batch 7 of 2 symbols x 6 batches a bar: bar 0, AAA's 4th batch -> the order enters at
+    # tick 40 of bar 0 (the tick after the batch it was placed during).
+    run_session(whole, sessions, _OrderAtBatch(sessions, whole, 7), keep_going=_always)
+    journal = _journal(sessions, whole)
+    accepted = next(e for e in journal if e["type"] == "order.accepted")
+    assert accepted["at"] == "2024-01-01T00:00:40Z"
+    assert any(e["type"] == "fill" and e["reason"] == "trailing_stop" for e in journal)
+    cut = _create(sessions, spec)
+    calls = iter(range(10_000_000))
+    lives = iter((150, 400, 10_000_000))
+    budget = next(lives)
+
+    def dies_now_and_then() -> bool:
+        return next(calls) < budget
+
+    publisher = _OrderAtBatch(sessions, cut, 7)
+    while (
+        run_session(cut, sessions, publisher, keep_going=dies_now_and_then) is SessionState.RUNNING
+    ):
+        calls, budget = iter(range(10_000_000)), next(lives)
+    assert _manual_journal(_journal(sessions, cut)) == _manual_journal(journal)
+    strip = [{**e, "order_id": None} for e in _journal(sessions, cut) if e["type"] != "pnl"]
+    assert strip == [{**e, "order_id": None} for e in journal if e["type"] != "pnl"]
+
+
+def _set_state(sessions: sessionmaker[Session], session_id: uuid.UUID, state: str) -> None:
+    with sessions() as db, db.begin():
+        previous = db.get(TradingSession, session_id)
+        assert previous is not None
+        append_events(db, session_id, [SessionEvent(
+            state=SessionState(state), previous=SessionState(previous.state), reason="test",
+            at="2024-01-01T00:00:00Z",
+        )], state=state)  # fmt: skip
+
+
+def test_pause_returns_and_resume_finishes_stop_cancels_working_orders(
+    sessions: sessionmaker[Session],
+) -> None:
+    spec = _spec(speed=1_000_000.0, end="2024-01-01T00:30:00Z")
+    session_id = _create(sessions, spec)
+    with sessions() as db, db.begin():
+        db.add(SessionOrder(
+            session_id=session_id, client_order_id="far-limit", origin="manual", symbol="AAA",
+            side="buy", type="limit", quantity=Decimal(1), limit_price=Decimal(1),
+        ))  # fmt: skip
+    _set_state(sessions, session_id, "paused")
+    assert run_session(session_id, sessions, RecordingPublisher(), keep_going=_always) is (
+        SessionState.PAUSED
+    )
+    before = len(_journal(sessions, session_id))
+    _set_state(sessions, session_id, "running")
+    publisher = RecordingPublisher()
+    original = publisher.ticks
+
+    def stop_at_batch_30(session: uuid.UUID, symbol: str, ticks: Any) -> None:
+        original(session, symbol, ticks)
+        if len(publisher.tick_batches) == 30:
+            _set_state(sessions, session_id, "stopped")
+
+    publisher.ticks = stop_at_batch_30  # type: ignore[method-assign]
+    assert run_session(session_id, sessions, publisher, keep_going=_always) is SessionState.STOPPED
+    journal = _journal(sessions, session_id)
+    assert len(journal) > before + 1
+    mine = [
+        (e["type"], e.get("reason")) for e in journal if e.get("client_order_id") == "far-limit"
+    ]
+    assert mine == [("order.accepted", None), ("order.cancelled", "session stopped")]
+    with sessions() as db:
+        order = db.execute(select(SessionOrder).where(SessionOrder.client_order_id == "far-limit"))
+        assert order.scalar_one().status == "cancelled"

@@ -74,8 +74,9 @@ def _run_range(
     confidence: np.ndarray,
     session_last: np.ndarray,
 ) -> None:
-    """Bars first..last, whole, as `kernel.simulate` runs them (run_bars is inlined: a change
-    to the rules must touch this file too, or numba's cache keeps the previous ones)."""
+    """Bars first..last, whole, as `kernel.simulate` runs them (run_bars and the ticks' helpers
+    are inlined: a change to the rules or the ticks must touch this file too, as it must touch
+    kernel.py, or numba's cache keeps the previous ones)."""
     run_bars(
         first, last, False, False, open_, high, low, close, has_bar, signals, day,
         atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg,

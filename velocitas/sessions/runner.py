@@ -19,12 +19,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, localcontext
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
+from velocitas.db.journal_copy import EncodedEvent
 from velocitas.domain.bars import BarArrays, from_epoch_ns
 from velocitas.domain.session_events import (
+    CONTRACT_VERSION,
     BarClosed,
     LegPnl,
     OrderEvent,
@@ -57,12 +60,17 @@ from velocitas.engine.positions import A_HALTED, P_LOTS
 from velocitas.engine.ticks import series_ticks, ticks_per_bar
 from velocitas.sessions.books import EXACT, LegBook
 from velocitas.sessions.broker import Broker, PaperBroker
+from velocitas.sessions.encoding import encodable, quiet_bar_rows
 from velocitas.sessions.guard import Account, RiskGuard
 from velocitas.sessions.legs import StrategyLegs
 from velocitas.sessions.oms import ManualOrder, Oms
 from velocitas.sessions.spec import SessionSpec
 
-__all__ = ["SessionRunner", "strategy_order_id"]
+__all__ = ["SessionRunner", "encoded", "strategy_order_id"]
+
+
+def encoded(event: SessionEventModel) -> EncodedEvent:
+    return EncodedEvent(event.type, event.v, event.at, event.model_dump_json())
 
 
 def strategy_order_id(session_id: uuid.UUID, fill_no: int) -> uuid.UUID:
@@ -110,6 +118,7 @@ class SessionRunner:
         self._symbol_leg = {s: next(i for i, leg in enumerate(bt.legs) if leg.symbol == s)
                             for s in self.symbols}  # fmt: skip
         self.ticks_per_bar = ticks_per_bar(bt.timeframe, spec.ticks_per_bar)
+        self._volume = grid.place([b.volume for b in self.legs.leg_bars], np.float64, carry=False)
         self._next_open = bt.fill == "next_open"
         self._fills_seen = 0
         self._rejections_seen = 0
@@ -142,19 +151,32 @@ class SessionRunner:
         bar_ns = int(self.close_ns[t] - self.opened_ns[t])
         return int(self.opened_ns[t]) + k * bar_ns // self.ticks_per_bar
 
-    def step(self, last: int, orders: Sequence[ManualOrder] = ()) -> list[SessionEventModel]:
-        """Run bars next_bar..last; `orders` arrive at the first tick of bar next_bar."""
+    def step(
+        self, last: int, orders: Sequence[ManualOrder] = (), at_tick: int = 0
+    ) -> list[SessionEventModel]:
+        """Run bars next_bar..last; `orders` arrive at tick `at_tick` of bar next_bar."""
         first = self.next_bar
         events: list[SessionEventModel] = []
         if not orders and not self.oms.busy:
             self.legs.run_through(last)
-            events += self._engine_events(first, last)
+            events += self._model_events(first, last)
             return events
         for t in range(first, last + 1):
-            events += self._manual_bar(t, orders if t == first else ())
+            events += self._manual_bar(t, orders if t == first else (), at_tick)
             self.legs.run_through(t)
-            events += self._engine_events(t, t)
+            events += self._model_events(t, t)
         return events
+
+    def step_encoded(self, last: int) -> list[EncodedEvent]:
+        """`step(last)` with no manual order, as journal rows: quiet bars' `bar.closed` and
+        `signal` written straight to JSON (`velocitas.sessions.encoding`), other events
+        through their models. The rows are those `step` gives, encoded."""
+        if self.oms.busy:
+            return [encoded(e) for e in self.step(last)]
+        first = self.next_bar
+        self.legs.run_through(last)
+        return [e if isinstance(e, EncodedEvent) else encoded(e)
+                for e in self._engine_events(first, last, encode=True)]  # fmt: skip
 
     def kill(self, reason: str) -> list[SessionEventModel]:
         """Flatten every leg and the manual book at the next tick, cancel orders, halt."""
@@ -208,30 +230,49 @@ class SessionRunner:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _manual_bar(self, t: int, orders: Sequence[ManualOrder]) -> list[SessionEventModel]:
-        """The manual desk along bar t's ticks: new orders at its first tick, then fills and
-        protective exits tick by tick."""
+    def _manual_bar(
+        self, t: int, orders: Sequence[ManualOrder], at_tick: int = 0
+    ) -> list[SessionEventModel]:
+        """The manual desk along bar t's ticks: fills and protective exits tick by tick, new
+        `orders` entering at tick `at_tick` (guarded there, then offered from that tick on)."""
         events: list[SessionEventModel] = []
         ticks = {s: self.bar_ticks(t, s) for s in self.symbols}
-        at0 = from_epoch_ns(self.tick_instant(t, 0))
-        for order in orders:
-            if order.symbol not in ticks:
-                events.append(order.event("order.rejected", at0, "symbol not in the session"))
-                continue
-            events += self.oms.submit(order, float(ticks[order.symbol][0]), self.account(), at0)
-        if not self.oms.busy:
-            return events
         for k in range(self.ticks_per_bar):
-            at = None
+            if k == at_tick and orders:
+                events += self._submit(orders, ticks, t, k)
+            elif not self.oms.busy and (k > at_tick or not orders):
+                break
+            at = from_epoch_ns(self.tick_instant(t, k))
             for symbol, prices in ticks.items():
-                if not self.oms.busy:
-                    return events
-                at = at or from_epoch_ns(self.tick_instant(t, k))
                 events += self.oms.on_tick(symbol, float(prices[k]), at)
         return events
 
-    def _engine_events(self, first: int, last: int) -> list[SessionEventModel]:
+    def _submit(
+        self, orders: Sequence[ManualOrder], ticks: dict[str, np.ndarray], t: int, k: int
+    ) -> list[SessionEventModel]:
+        at = from_epoch_ns(self.tick_instant(t, k))
         events: list[SessionEventModel] = []
+        for order in orders:
+            if order.symbol not in ticks:
+                events.append(order.event("order.rejected", at, "symbol not in the session"))
+                continue
+            events += self.oms.submit(order, float(ticks[order.symbol][k]), self.account(), at)
+        return events
+
+    def tick_of(self, t: int, at_us: int) -> int:
+        """The tick of bar t printing at `at_us` (epoch microseconds), as journaled."""
+        for k in range(self.ticks_per_bar):
+            if self.tick_instant(t, k) // 1000 == at_us:
+                return k
+        raise ValueError(f"no tick of bar {t} prints at {at_us} us")
+
+    def _model_events(self, first: int, last: int) -> list[SessionEventModel]:
+        return cast("list[SessionEventModel]", self._engine_events(first, last))
+
+    def _engine_events(
+        self, first: int, last: int, *, encode: bool = False
+    ) -> list[SessionEventModel | EncodedEvent]:
+        events: list[SessionEventModel | EncodedEvent] = []
         legs, grid = self.legs, self.legs.grid
         bt = legs.spec
         fills = legs.fill_records(self._fills_seen)
@@ -240,7 +281,14 @@ class SessionRunner:
         rejection_bars = rejections[:, R_BAR].astype(np.int64)
         f_lo = np.searchsorted(fill_bars, np.arange(first, last + 2), side="left")
         r_lo = np.searchsorted(rejection_bars, np.arange(first, last + 2), side="left")
+        quiet = self._quiet_rows(first, last) if encode else None
         for t in range(first, last + 1):
+            busy = f_lo[t - first] != f_lo[t - first + 1] or r_lo[t - first] != r_lo[t - first + 1]
+            if quiet is not None and not busy:
+                at_text = quiet[1][t - first]
+                events += [EncodedEvent(kind, CONTRACT_VERSION, at_text, text)
+                           for kind, text in quiet[0][t - first]]  # fmt: skip
+                continue
             closed_at = from_epoch_ns(int(self.close_ns[t]))
             opened_at = from_epoch_ns(int(self.opened_ns[t]))
             for symbol in self.symbols:
@@ -266,6 +314,7 @@ class SessionRunner:
                     leg=leg, at=closed_at,
                 ))  # fmt: skip
             self.clock = closed_at
+        self.clock = from_epoch_ns(int(self.close_ns[last]))
         self._fills_seen = legs.fill_count
         self._rejections_seen = legs.rejection_count
         for i in range(len(self.books)):  # marks for the P&L: each leg's latest close
@@ -278,19 +327,40 @@ class SessionRunner:
                 reason=f"drawdown kill switch: equity fell {bt.risk.max_drawdown} below its peak",
                 at=from_epoch_ns(int(self.close_ns[last])),
             ))  # fmt: skip
+            # The manual book goes too, at the next tick (the next bar's open).
+            t = min(last + 1, self.n - 1)
+            at = from_epoch_ns(int(self.opened_ns[t]))
+            opens = {s: float(grid.open[t, self._symbol_leg[s]]) for s in self.symbols}
+            events += self.oms.cancel_all("drawdown kill switch", at)
+            events += self.oms.flatten(opens, at)
         return events
+
+    def _quiet_rows(
+        self, first: int, last: int
+    ) -> tuple[list[list[tuple[str, str]]], list[str]] | None:
+        g, rows = self.legs.grid, slice(first, last + 1)
+        ohlcv = np.stack(
+            [g.open[rows], g.high[rows], g.low[rows], g.close[rows], self._volume[rows]]
+        )
+        if not encodable(ohlcv[:, g.has_bar[rows]], instants=self.opened_ns[rows]):
+            return None
+        legs = self.legs.spec.legs
+        return quiet_bar_rows(
+            [(s, self._symbol_leg[s]) for s in self.symbols],
+            [(i, leg.symbol, leg.strategy.name, i) for i, leg in enumerate(legs)],
+            self.legs.spec.timeframe, self.opened_ns[rows], self.close_ns[rows], ohlcv,
+            g.has_bar[rows], self.legs.signals[rows],
+        )  # fmt: skip
 
     def _bar_closed(
         self, t: int, symbol: str, leg: int, opened_at: datetime, closed_at: datetime
     ) -> BarClosed:
         g = self.legs.grid
-        bars = self.legs.leg_bars[leg]
-        row = int(np.searchsorted(bars.opened_at, g.opened_at[t]))
         return BarClosed(
             symbol=symbol, timeframe=self.legs.spec.timeframe, opened_at=opened_at,
             open=price_decimal(float(g.open[t, leg])), high=price_decimal(float(g.high[t, leg])),
             low=price_decimal(float(g.low[t, leg])), close=price_decimal(float(g.close[t, leg])),
-            volume=price_decimal(float(bars.volume[row])), at=closed_at,
+            volume=price_decimal(float(self._volume[t, leg])), at=closed_at,
         )  # fmt: skip
 
     def _fill_events(
