@@ -22,13 +22,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import psycopg
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from velocitas.db.journal import JournaledEvent, append_events
 from velocitas.db.journal_copy import EncodedEvent, append_encoded
+from velocitas.db.leases import LeaseLost
 from velocitas.db.models.sessions import SessionJournalEntry, SessionOrder, TradingSession
 from velocitas.domain.bars import to_epoch_ns
 from velocitas.domain.session_events import (
@@ -65,8 +67,9 @@ def run_session(
 ) -> SessionState:
     """Run `session_id` until it finishes, fails, is paused, stopped or killed, or `keep_going`
     turns False (a lost lease, a shutdown: returns at once, the state as it stands). Raises
-    `sqlalchemy.exc.OperationalError` when PostgreSQL is unreachable (the session is not
-    failed: run it again once the database is back, it resumes from its journal)."""
+    the database's connection errors when PostgreSQL is unreachable, and `LeaseLost` when
+    another trader took the session over (the session is not failed: run it again once the
+    database is back, it resumes from its journal)."""
     with sessions() as db:
         row = db.get(TradingSession, session_id)
         if row is None:
@@ -83,10 +86,11 @@ def run_session(
         runner = SessionRunner(session_id, spec, feed.bars())
         _catch_up(runner, sessions, bars_done)
         return _Loop(runner, feed, sessions, publisher, keep_going).run()
-    except OperationalError:
-        # PostgreSQL unreachable: not the session's fault. Nothing half-written survives (the
-        # journal and the row commit together), so the caller retries later and the session
-        # resumes from its journal exactly; it decides how to say so (state paused, reason).
+    except (OperationalError, InterfaceError, psycopg.OperationalError, LeaseLost):
+        # PostgreSQL unreachable, or another trader holds the session now: not the session's
+        # fault. Nothing half-written survives (the journal and the row commit together), so
+        # the caller retries later (or lets go) and the session resumes from its journal
+        # exactly; the caller decides how to say so (state paused, reason).
         raise
     except Exception as exc:  # any other error fails the session, with its reason
         return _fail(session_id, sessions, publisher, f"{type(exc).__name__}: {exc}")
