@@ -81,14 +81,17 @@ class Console:
 
 
 @pytest.fixture
-def page(browser: Any, gateway: str) -> Iterator[Any]:
-    """A fresh 1280x800 tab on the gateway; fails the test on any console error."""
+def page(browser: Any, gateway: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh 1280x800 tab on the gateway; fails the test on any console error. Its last
+    state is photographed as `last-<test>.png`, for a failing test's report."""
     context = browser.new_context(viewport=DESKTOP, base_url=gateway)
     tab = context.new_page()
     console = Console()
     tab.on("console", console.record)
     tab.on("pageerror", lambda e: console.errors.append(str(e)))
     yield tab
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"last-{request.node.name}.png"), full_page=True)
     context.close()
     assert console.errors == [], "the page logged errors"
 
@@ -117,6 +120,15 @@ def check_view(page: Any, name: str) -> None:
     assert bad == [], f"{name}: {json.dumps(bad, indent=1)}"
 
 
-def fits_the_width(page: Any) -> bool:
-    """No horizontal scrolling of the page itself (tables scroll inside their own box)."""
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+def wider_than_the_screen(page: Any) -> list[str]:
+    """Elements reaching past the viewport's right edge (tables scroll inside their own box,
+    so none should): empty when the page needs no horizontal scrolling."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+              .filter((e) => !e.closest('.table-wrap, .chart'))
+              .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+              .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)
+              .slice(0, 10)"""
+        )
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import PHONE, Account, check_view, fits_the_width, sign_in
+from tests.web.conftest import PHONE, Account, check_view, sign_in, wider_than_the_screen
 from velocitas.domain.roles import Role
 
 GOOD = "2024-01-01T00:00:00Z,100,101,99,100.5,10\n2024-01-01T01:00:00Z,100.5,102,100,101,12\n"
@@ -63,4 +63,4 @@ def test_upload_shows_the_bad_row_next_to_the_file_then_stores_a_good_one(
     assert series[4] == "2"  # bars
     check_view(page, "data")
     page.set_viewport_size(PHONE)
-    assert fits_the_width(page)
+    assert wider_than_the_screen(page) == []

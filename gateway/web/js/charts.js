@@ -24,6 +24,15 @@ export function colors() {
 
 export function createChart(container, options = {}) {
   const chart = LC().createChart(container, { ...themed(), ...options });
+  // The container may get its size after the chart is made: fit the data to the width it ends
+  // up with, once (later resizes keep the user's zoom).
+  const sized = new ResizeObserver((entries) => {
+    if (entries[0].contentRect.width > 0) {
+      chart.timeScale().fitContent();
+      sized.disconnect();
+    }
+  });
+  sized.observe(container);
   return chart;
 }
 

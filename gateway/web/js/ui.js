@@ -27,9 +27,10 @@ export function errorBox(error) {
 // A table: `columns` are [header, (row) => cell, {num: true}?]; an empty list shows `emptyText`.
 export function table(columns, rows, emptyText, caption) {
   if (!rows.length) return empty(emptyText);
+  // Focusable, so a keyboard can scroll a table wider than the screen.
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0" },
     h(
       "table",
       {},

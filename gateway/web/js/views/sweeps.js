@@ -111,7 +111,7 @@ function heatmap(ranking, names, metric) {
     holder.replaceChildren(
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: "0" },
         h(
           "table",
           { class: "heatmap", dataset: { cells: String(cells.size) } },
