@@ -73,7 +73,7 @@ export async function render(view) {
 }
 
 function problems(rows) {
-  if (!rows.length) return null;
+  if (!rows.length) return h("div");
   return table(
     [
       ["Row", (p) => p.row, { num: true }],

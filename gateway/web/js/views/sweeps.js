@@ -70,8 +70,10 @@ export async function renderOne(view, { socket }, id) {
           "No run succeeded.",
         ),
       ),
-      (summary.failed || []).length ? h("section", { class: "panel" }, h("h2", {}, "Failed runs"), table([["Params", (r) => JSON.stringify(r.params)], ["Error", (r) => r.error || r.status]], summary.failed, "")) : null,
     );
+    if ((summary.failed || []).length) {
+      body.append(h("section", { class: "panel" }, h("h2", {}, "Failed runs"), table([["Params", (r) => JSON.stringify(r.params)], ["Error", (r) => r.error || r.status]], summary.failed, "")));
+    }
   }
   const off = socket.on((event) => event.job_id === id && (event.type === "job.progress" || event.type.startsWith("job.")) && draw());
   const offReconnect = socket.onReconnect(draw);
