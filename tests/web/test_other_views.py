@@ -1,5 +1,5 @@
 """The views without a worker behind them: walk-forwards (empty), models (the registry, promote
-refused to a user in the API's words), news and sessions; each checked by axe-core."""
+refused to a user in the API's words), news, and the dark theme; each checked by axe-core."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.web.conftest import Account, check_view, sign_in
 
 
 @pytest.mark.slow
-def test_walk_forwards_models_news_and_sessions_views(
+def test_walk_forwards_models_news_views_and_the_dark_theme(
     page: Any, make_account: Callable[..., Account]
 ) -> None:
     alice = make_account("alice")
@@ -38,3 +38,10 @@ def test_walk_forwards_models_news_and_sessions_views(
     page.locator("#nw-series").wait_for()
     assert page.locator("#nw-series option").first.inner_text() == "BTCUSDT 1h"
     check_view(page, "news")
+
+    page.emulate_media(color_scheme="dark")  # the system's dark setting: contrast checked again
+    page.get_by_role("link", name="Backtests").click()
+    page.locator("#bt-strategy").wait_for()
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(17, 20, 24)"
+    check_view(page, "backtests-dark")
