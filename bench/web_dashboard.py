@@ -11,6 +11,9 @@
   `…/equity/display`, candles with trade markers, metrics, P&L, the first trades page) is
   built and its charts are given their data, measured in the page (`performance.now()`).
 
+The bench's browser contexts bypass the page's Content-Security-Policy: Playwright's
+`wait_for_function` polls with `eval`, which the policy (rightly) refuses.
+
 Everything real (fresh embedded PostgreSQL and Redis under a temporary VELOCITAS_HOME, the
 gateway under uvicorn, one worker), Debian's Chromium through Playwright.
 """
@@ -63,7 +66,7 @@ window.addEventListener("velocitas:report-drawn", () =>
 
 
 def fcp(browser: Any, base: str, key: str | None) -> float:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
     if key:
         page.add_init_script(f"sessionStorage.setItem('velocitas.key', {key!r})")
@@ -79,7 +82,7 @@ def fcp(browser: Any, base: str, key: str | None) -> float:
 
 
 def report_drawn(browser: Any, base: str, key: str, bars: int) -> float:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
     page.add_init_script(f"sessionStorage.setItem('velocitas.key', {key!r})")
     page.add_init_script(_PROBE)

@@ -49,12 +49,14 @@ export async function render(view, { socket }, id) {
     }
     const summary = job.summary || {};
     const started = performance.now();
+    // The two charts' data are read at once: the curve, and the candles with the trades.
+    const [equity, candles] = await Promise.all([equityChart(path, "Equity and drawdown"), candlesWithMarkers()]);
     body.replaceChildren(
       h("p", {}, `Initial cash ${summary.initial_cash ?? job.spec.initial_cash}, final equity `, h("strong", { id: "final-equity" }, summary.final_equity ?? ""), ` · engine ${job.engine_version || ""}`),
       h("div", { class: "row" }, h("button", { type: "button", onclick: downloadCsv }, "Download trades (CSV)")),
       h("div", { id: "download-problem", "aria-live": "polite" }),
-      await equityChart(path, "Equity and drawdown"),
-      await candlesWithMarkers(),
+      equity,
+      candles,
       h("div", { class: "grid" }, h("section", { class: "panel", "aria-label": "Metrics" }, h("h2", {}, "Metrics"), metricsTable(summary.metrics)), h("section", { class: "panel", "aria-label": "Profit and loss" }, h("h2", {}, "P&L"), pnlTables(summary.breakdown))),
       tradesPanel(),
     );
