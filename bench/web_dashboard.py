@@ -95,7 +95,16 @@ def report_drawn(browser: Any, base: str, key: str, bars: int) -> float:
     page.wait_for_function("window.__bench.drawn !== null", timeout=600_000)
     received = page.evaluate(f"window.__bench.events[{job['id']!r}]")
     drawn = page.evaluate("window.__bench.drawn")
+    # What the report waited for: each request it made after the event, and how long it took.
+    fetched = page.evaluate(
+        f"""performance.getEntriesByType('resource')
+          .filter((r) => r.startTime >= {received})
+          .map((r) => [new URL(r.name).pathname.replace({job["id"]!r}, 'ID'),
+                       Math.round(r.startTime - {received}), Math.round(r.duration)])"""
+    )
     context.close()
+    if os.environ.get("BENCH_VERBOSE"):
+        print("  requests after job.succeeded [path, start ms, duration ms]:", fetched)
     return float(drawn) - float(received)
 
 

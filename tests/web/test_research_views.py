@@ -112,3 +112,38 @@ def test_sweep_from_the_form_shows_its_ranking_and_heatmap(
     assert heatmap.get_attribute("data-cells") == "6"  # 2 x 3 combinations, each a cell
     assert page.locator("#heatmap tbody tr").count() == 3
     check_view(page, "sweep")
+
+
+@pytest.mark.slow
+@pytest.mark.worker_processes
+def test_walk_forward_shows_its_folds_and_the_stitched_curve(
+    page: Any, gateway: str, make_account: Callable[..., Account], workers: WorkerProcess
+) -> None:
+    alice = make_account("alice")
+    store_bars(n=200)
+    _start(workers)
+    sign_in(page, alice.key)
+    page.get_by_role("link", name="Walk-forwards").click()
+    page.get_by_text("No walk-forwards yet").wait_for()
+    page.locator("#wf-strategy").select_option("sma_cross")
+    page.locator("#wf-param-fast").fill("3, 5")
+    page.locator("#wf-param-slow").fill("12, 20")
+    _set_range(page, "wf")
+    page.locator("#wf-in").fill("2d")
+    page.locator("#wf-out").fill("1d")
+    page.get_by_role("button", name="Run walk-forward").click()
+    finished = page.locator('#walk_forward-jobs [data-status="succeeded"]')
+    finished.wait_for(timeout=WAIT_MS)
+    job_id = finished.get_attribute("data-job")
+    page.locator(f'a[data-job="{job_id}"]').click()
+    curve = page.locator('.chart[data-drawn="true"]')
+    curve.wait_for()
+    headers = {"Authorization": f"Bearer {alice.key}"}
+    job = httpx.get(f"{gateway}/walk-forwards/{job_id}", headers=headers).json()
+    folds = page.get_by_role("region", name="Folds").locator("tbody tr")
+    assert folds.count() == len(job["summary"]["folds"]) > 0
+    total = httpx.get(
+        f"{gateway}/walk-forwards/{job_id}/equity/display", headers=headers
+    ).json()["total"]
+    assert curve.get_attribute("data-total") == str(total)
+    check_view(page, "walk-forward")

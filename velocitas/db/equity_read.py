@@ -13,12 +13,16 @@ from sqlalchemy.orm import Session
 
 __all__ = ["StoredCurve", "read_curve"]
 
+# One row per stored chunk (4096 points), each array as one comma-joined text: parsing a few
+# long strings costs a fraction of building a Python object per point (a 200,000-point curve
+# read per point took seconds on a loaded machine).
 _CURVE = text(
-    "SELECT (extract(epoch FROM p.opened_at) * 1000000)::bigint, p.equity::text"
-    " FROM equity_chunk c JOIN backtest_job j ON j.id = c.job_id,"
-    " unnest(c.opened_at, c.equity) WITH ORDINALITY AS p(opened_at, equity, i)"
+    "SELECT array_to_string(ARRAY(SELECT (extract(epoch FROM t) * 1000000)::bigint"
+    " FROM unnest(c.opened_at) WITH ORDINALITY AS u(t, i) ORDER BY i), ','),"
+    " array_to_string(c.equity, ',')"
+    " FROM equity_chunk c JOIN backtest_job j ON j.id = c.job_id"
     " WHERE c.job_id = :job_id AND j.owner_id = :owner_id"
-    " ORDER BY c.chunk, p.i"
+    " ORDER BY c.chunk"
 )
 
 
@@ -37,5 +41,7 @@ class StoredCurve:
 def read_curve(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID) -> StoredCurve:
     """The owner's job's whole equity curve; empty when it has none (or is not theirs)."""
     rows = session.execute(_CURVE, {"job_id": job_id, "owner_id": owner_id}).all()
-    micros = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    return StoredCurve(micros, [r[1] for r in rows])
+    times = ",".join(r[0] for r in rows if r[0])
+    micros = np.array(times.split(","), dtype=np.int64) if times else np.empty(0, np.int64)
+    exact = [value for r in rows if r[1] for value in r[1].split(",")]
+    return StoredCurve(micros, exact)
