@@ -142,8 +142,8 @@ def test_walk_forward_shows_its_folds_and_the_stitched_curve(
     job = httpx.get(f"{gateway}/walk-forwards/{job_id}", headers=headers).json()
     folds = page.get_by_role("region", name="Folds").locator("tbody tr")
     assert folds.count() == len(job["summary"]["folds"]) > 0
-    total = httpx.get(
-        f"{gateway}/walk-forwards/{job_id}/equity/display", headers=headers
-    ).json()["total"]
+    total = httpx.get(f"{gateway}/walk-forwards/{job_id}/equity/display", headers=headers).json()[
+        "total"
+    ]
     assert curve.get_attribute("data-total") == str(total)
     check_view(page, "walk-forward")
