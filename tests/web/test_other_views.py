@@ -20,6 +20,19 @@ def test_walk_forwards_models_news_views_and_the_dark_theme(
     store_bars(n=48)
     register_model_row("SYN-1h-v1")
     sign_in(page, alice.key)
+    page.locator("#bt-strategy").wait_for()
+
+    # Keyboard: the first Tab reaches the skip link, the next ones the views' links, and Enter
+    # on one opens its view.
+    page.reload()  # focus starts at the document, as for a user arriving on the page
+    page.locator("#bt-strategy").wait_for()
+    focused = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert focused == ["Skip to content", "Data", "Backtests", "Sweeps"]
+    page.keyboard.press("Enter")
+    page.get_by_text("No sweeps yet").wait_for()
 
     page.get_by_role("link", name="Walk-forwards").click()
     page.get_by_text("No walk-forwards yet").wait_for()
