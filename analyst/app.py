@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from analyst.embeddings import LazyEmbeddings
+from analyst.lazy_embeddings import LazyEmbeddings
 from analyst.routes import health, news, sentiment
 from analyst.sentiment import SentimentAnalyst, default_analyst
 from analyst.settings import get_analyst_settings

@@ -8,8 +8,9 @@ several times faster) unless `EMBEDDING_RUNTIME=sentence-transformers`, or that 
 L2-normalised: cosine distance is then 1 - dot product.
 
 Loading the model (torch, sentence-transformers, the weights) takes seconds, so commands and
-services hold a `LazyEmbeddings`: the model loads on the first text that must be embedded, and a
-command with nothing to embed never imports torch.
+services hold an `analyst.lazy_embeddings.LazyEmbeddings`: the model loads on the first text that
+must be embedded, and a command with nothing to embed imports neither this module, the model's
+runtime nor LangChain.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from analyst.lazy_embeddings import LazyEmbeddings
 from analyst.onnx_embeddings import OnnxSentenceEmbeddings, OnnxUnavailable, default_onnx_cache
 from analyst.settings import BUNDLED_MODEL, AnalystSettings
 from velocitas.db.news_schema import EMBEDDING_DIM
 from velocitas.errors import ConfigurationError
 
 __all__ = [
-    "LazyEmbeddings",
     "LocalSentenceEmbeddings",
     "bundled_model_path",
     "embed_query",
@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+Embeddings.register(LazyEmbeddings)  # it implements the interface; see analyst.lazy_embeddings
 
 Progress = Callable[[int], None]
 """Called with the number of texts just embedded (drives a progress bar)."""
@@ -86,33 +88,6 @@ class LocalSentenceEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_array([text])[0].tolist()
-
-
-class LazyEmbeddings(Embeddings):
-    """The configured model (`load_embeddings(settings)`), loaded on first use, once, by one
-    thread while others wait. Configuration errors surface at that first use."""
-
-    def __init__(self, settings: AnalystSettings) -> None:
-        self.settings = settings
-        self._model: Embeddings | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    def load(self) -> Embeddings:
-        """The loaded model (loading it now if needed)."""
-        with self._lock:
-            if self._model is None:
-                self._model = load_embeddings(self.settings)
-            return self._model
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.load().embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.load().embed_query(text)
 
 
 def bundled_model_path() -> str:

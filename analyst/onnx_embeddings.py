@@ -77,6 +77,7 @@ class OnnxSentenceEmbeddings(Embeddings):
         tokenizer.enable_truncation(max_length=self.max_seq_length)
         self._tokenizer = tokenizer
         graph = onnx_graph(model_path, cache_dir)
+        self.graph_path = str(graph)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only

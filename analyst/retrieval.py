@@ -26,27 +26,24 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import psycopg
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
-from langchain_core.retrievers import BaseRetriever
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
 
-from analyst.embeddings import embed_query
 from analyst.scorers import NEUTRAL_BAND, FinanceVaderScorer
 from analyst.store import connect
 from analyst.telemetry import RETRIEVAL
 from velocitas.errors import InvalidRequest
 from velocitas.settings import Settings
 
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
 __all__ = [
     "Hit",
-    "NewsRetriever",
     "any_news",
     "choose_strategy",
     "rerank_by_tone",
@@ -143,6 +140,8 @@ def search(
     With `tone_aware` (the default) a query with a clear tone ("price crash", "rally") ranks
     articles of the same tone before those of the opposite tone (see the module docstring).
     """
+    from analyst.embeddings import embed_query  # the model's stack, loaded by the first search
+
     _check(at, window, k)
     tone = _tone_scorer().score_text(query) if tone_aware else 0.0
     toned = abs(tone) >= NEUTRAL_BAND
@@ -316,36 +315,3 @@ def _hit(row: tuple[Any, ...]) -> Hit:
         similarity=1.0 - float(distance),
         relevance=1.0 - float(distance),
     )
-
-
-class NewsRetriever(BaseRetriever):
-    """LangChain retriever over `search`: point-in-time as of `at`, optionally one symbol."""
-
-    embeddings: Embeddings
-    at: datetime
-    symbol: str | None = None
-    window: timedelta | None = None
-    k: int = 10
-    database_url: str | None = None
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        settings = Settings(database_url=self.database_url) if self.database_url else None
-        hits = search(
-            query,
-            at=self.at,
-            embeddings=self.embeddings,
-            symbol=self.symbol,
-            window=self.window,
-            k=self.k,
-            settings=settings,
-        )
-        return [
-            Document(
-                page_content=f"{hit.headline}\n{hit.body}".strip(),
-                metadata=hit.as_dict() | {"published_at": hit.published_at},
-                id=str(hit.id),
-            )
-            for hit in hits
-        ]

@@ -13,13 +13,14 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from analyst.lexicon import finance_lexicon, rewrite_phrases
+
+if TYPE_CHECKING:  # LangChain's chat models cost ~0.3 s to import: only an LLM scorer needs them
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["ArticleScorer", "FinanceVaderScorer", "LlmScorer", "label_of", "parse_score"]
 
@@ -83,6 +84,8 @@ class LlmScorer:
         return [self._score(text) for text in texts]
 
     def _score(self, text: str) -> float:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         safe = text.replace("<", "&lt;").replace(">", "&gt;")  # no closing the data block early
         try:
             reply = self.model.invoke(

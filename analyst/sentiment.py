@@ -16,19 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
-from langchain_core.embeddings import Embeddings
 
-from analyst.embeddings import LazyEmbeddings, embed_query
+from analyst.lazy_embeddings import LazyEmbeddings
 from analyst.retrieval import Hit, any_news, search_vector
 from analyst.scorers import ArticleScorer, FinanceVaderScorer, LlmScorer
 from analyst.settings import AnalystSettings, get_analyst_settings
 from analyst.symbols import SymbolTagger, load_tagger
 from velocitas.errors import ConfigurationError
 from velocitas.timeparse import parse_duration
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
 
 __all__ = [
     "SentimentAnalyst",
@@ -124,6 +126,8 @@ class SentimentAnalyst:
         return SentimentScore(score=value, n_docs=len(hits), method=self.scorer.method)
 
     def _query_vector(self, symbol: str) -> np.ndarray:
+        from analyst.embeddings import embed_query  # the model's stack: only when embedding
+
         if symbol not in self._queries:
             names = " ".join(self.tagger.names_of(symbol))
             self._queries[symbol] = embed_query(self.embeddings, f"{names} stock price news")

@@ -15,17 +15,21 @@ from velocitas.db.accounts import User
 from velocitas.db.engine import connect, get_engine
 from velocitas.domain.roles import Role
 from velocitas.key_guard import scope_user
+from velocitas.sessions.publisher import NullPublisher, SessionPublisher
 
 __all__ = [
     "ConnectionDep",
     "CurrentUser",
     "SessionDep",
+    "SessionPublisherDep",
     "SettingsDep",
     "get_connection",
     "get_session",
+    "require_admin",
     "require_data_writer",
     "require_role",
     "require_user",
+    "session_publisher",
 ]
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_gateway_settings)]
@@ -88,3 +92,16 @@ def require_role(needed: Role, action: str) -> Callable[[User], User]:
 
 require_data_writer = require_role(Role.DATA_WRITER, "writing the shared market data")
 """The caller, if they may write the market data every user's backtests read."""
+
+
+require_admin = require_role(Role.ADMIN, "the global kill switch of trading sessions")
+"""The caller, if they are an admin."""
+
+
+def session_publisher() -> SessionPublisher:
+    """Where the gateway announces the session events it journals, after each commit.
+    Nothing is published yet: subscribers read the journal (`GET /sessions/{id}/events`)."""
+    return NullPublisher()
+
+
+SessionPublisherDep = Annotated[SessionPublisher, Depends(session_publisher)]

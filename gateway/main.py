@@ -21,6 +21,7 @@ from gateway.routes import (
     predict,
     regimes,
     sentiment,
+    sessions,
     sweeps,
     tournaments,
     walk_forwards,
@@ -100,6 +101,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(news.router)
     app.include_router(alerts.router)
     app.include_router(regimes.router)
+    app.include_router(sessions.router)
     app.include_router(catalog.router)
     app.include_router(models.router)
     app.include_router(web.router)

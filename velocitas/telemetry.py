@@ -54,6 +54,7 @@ __all__ = [
     "JOB_DURATION",
     "JOB_QUEUE_WAIT",
     "LATENCY_BUCKETS",
+    "SESSION_JOURNAL_APPEND",
     "exposition",
     "instrument_pool",
     "mark_process_dead",
@@ -137,6 +138,13 @@ BAR_CACHE_HIT_BYTES = Counter(
 )
 BAR_CACHE_BYTES = Gauge(
     "velocitas_bar_cache_bytes", "Bytes of bars held in memory now.", multiprocess_mode="livesum"
+)
+
+# Trading sessions' journal (`velocitas.db.journal.append_events`: row lock, insert, update).
+SESSION_JOURNAL_APPEND = Histogram(
+    "velocitas_session_journal_append_seconds",
+    "Time to append one batch of events to a session's journal (flush included, commit not).",
+    buckets=LATENCY_BUCKETS,
 )
 
 

@@ -58,8 +58,8 @@ def ingest(
     json: bool = JsonOption,
 ) -> None:
     """Ingest a news file: validate, deduplicate, tag symbols, embed, store (all or nothing)."""
-    from analyst.embeddings import LazyEmbeddings
     from analyst.ingest import ingest_file
+    from analyst.lazy_embeddings import LazyEmbeddings
     from analyst.sentiment import load_scorer
     from analyst.settings import get_analyst_settings
     from analyst.symbols import load_tagger

@@ -189,7 +189,7 @@ _EXECUTION_OPTIONS: dict[str, Any] = {
     "take_profit": typer.Option(None, "--take-profit", help="4% or 6atr."),
     "trailing_stop": typer.Option(None, "--trailing-stop", "--trailing", help="1.5% or 2atr."),
     "atr_period": typer.Option(14, "--atr-period", min=1, help="ATR period of ATR stops."),
-    "path": typer.Option(None, "--path", help="Intrabar path: pessimistic, ohlc, adaptive."),
+    "path": typer.Option(None, "--path", help="Path: pessimistic, ohlc, adaptive, bridge."),
     "allow_short": typer.Option(False, "--allow-short", help="Take short positions."),
     "max_position": typer.Option(None, "--max-position", help="Largest entry, e.g. 50%."),
     "max_daily_loss": typer.Option(None, "--max-daily-loss", help="Daily loss halt, e.g. 5%."),

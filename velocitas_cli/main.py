@@ -40,6 +40,11 @@ AREAS: dict[str, Area] = {
     "research": Area(
         "velocitas_cli.research:app", "Research modes over stored bars: tournaments, regimes."
     ),
+    "session": Area(
+        "velocitas_cli.session:app",
+        "Trading sessions on a running gateway: start, list, show, pause, resume, stop, kill, "
+        "watch.",
+    ),
     "analyst": Area("velocitas_cli.analyst:app", "News analyst: ingest, search, sentiment."),
     "lab": Area(
         "velocitas_cli.lab:app",

@@ -2,8 +2,11 @@
 
 The parent process boots the embedded PostgreSQL and Redis (or uses DATABASE_URL/REDIS_URL),
 runs the migrations, then starts the gateway, the oracle (on port + 1, its URL given to the
-gateway as ORACLE_URL), the analyst (on port + 2, as ANALYST_URL) and N Celery worker processes
-with those URLs in their environment, so every child shares one set of servers. The oracle and
+gateway as ORACLE_URL), the analyst (on port + 2, as ANALYST_URL), N Celery worker processes and
+M trader processes (`--traders`: trading sessions, claimed through leases in PostgreSQL) with
+those URLs in their environment, so every child shares one set of servers. Sessions that were
+running when `up` stopped are resumed when it starts again: their leases were released (SIGTERM)
+or expire (SIGKILL), and the traders' claim loop takes them from their journals. The oracle and
 the analyst are internal (the gateway fronts them): they listen on loopback unless
 `--internal-host` says otherwise. Each child's output is printed with its service name in front.
 
@@ -60,10 +63,12 @@ def services(
     port: int,
     internal_host: str = "127.0.0.1",
     home: Path | None = None,
+    traders: int = 1,
 ) -> list[Service]:
     """What `up` runs: the gateway on `host`, the oracle (on port + 1) and the analyst (on
     port + 2) on `internal_host`, then one Celery worker process per `workers`, worker i
-    serving its metrics on `internal_host`, port + 2 + i (kept under `home`/metrics/)."""
+    serving its metrics on `internal_host`, port + 2 + i (kept under `home`/metrics/), then
+    one trader process per `traders`, trader j serving its metrics on port + 2 + workers + j."""
     python = sys.executable
     gateway = [python, "-m", "uvicorn", "gateway.main:app", "--host", host, "--port", str(port)]
     oracle = [
@@ -97,6 +102,12 @@ def services(
         url = f"http://{internal}:{metrics_port}"
         colour = _COLOURS[i % len(_COLOURS)]
         result.append(Service(f"worker{i}", command, colour, url, env, directory))
+    for j in range(1, traders + 1):
+        metrics_port = port + 2 + workers + j
+        env = {"TRADER_METRICS_PORT": str(metrics_port), "TRADER_METRICS_HOST": internal_host}
+        colour = _COLOURS[(workers + j) % len(_COLOURS)]
+        url = f"http://{internal}:{metrics_port}"
+        result.append(Service(f"trader{j}", [python, "-m", "trader"], colour, url, env))
     return result
 
 
@@ -111,6 +122,9 @@ def url_host(interface: str) -> str:
 
 def up(
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Celery worker processes."),
+    traders: int = typer.Option(
+        1, "--traders", min=0, help="Trader processes (trading sessions, shared through leases)."
+    ),
     port: int = typer.Option(8000, "--port", "-p", help="Gateway port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Gateway interface."),
     internal_host: str = typer.Option(
@@ -120,15 +134,15 @@ def up(
         "unreachable from other machines).",
     ),
 ) -> None:
-    """Start the gateway, oracle, analyst and N workers on the embedded (or configured) servers;
-    restart whatever dies; Ctrl-C stops all."""
+    """Start the gateway, oracle, analyst, N workers and M traders on the embedded (or
+    configured) servers; restart whatever dies; Ctrl-C stops all."""
     console.print(
         "[bold]velocitas up[/]: starting PostgreSQL and Redis (embedded unless configured)"
     )
     database_url = embedded.database_url()
     redis_url = embedded.redis_url()
     migrate.upgrade("head", database_url=database_url)
-    planned = services(workers, host, port, internal_host)
+    planned = services(workers, host, port, internal_host, traders=traders)
     oracle_url, analyst_url = planned[1].url, planned[2].url
     env = {
         **os.environ,
@@ -148,11 +162,14 @@ def up(
         _stop_all(children)
         raise
     for service in planned:
-        served = f"on {service.url}, metrics" if service.name[:6] != "worker" else "metrics"
+        background = service.name.startswith(("worker", "trader"))  # no HTTP API of their own
+        served = "metrics" if background else f"on {service.url}, metrics"
         console.print(
             f"[bold]{service.name:<8}[/] {served} on {service.url}/metrics", soft_wrap=True
         )
-    console.print(f"[bold]velocitas up[/]: {workers} worker(s) started; Ctrl-C stops")
+    console.print(
+        f"[bold]velocitas up[/]: {workers} worker(s), {traders} trader(s) started; Ctrl-C stops"
+    )
     servers: list[Supervised] = [ServerWatch(s) for s in embedded.servers_in_use()]
     supervisor = Supervisor([*children, *servers], report=_report)
     crash_loop = supervisor.run(stop)

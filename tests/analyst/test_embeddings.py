@@ -4,12 +4,8 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from analyst.embeddings import (
-    LazyEmbeddings,
-    LocalSentenceEmbeddings,
-    embed_texts,
-    load_embeddings,
-)
+from analyst.embeddings import LocalSentenceEmbeddings, embed_texts, load_embeddings
+from analyst.lazy_embeddings import LazyEmbeddings
 from analyst.settings import AnalystSettings
 from velocitas.errors import ConfigurationError
 
@@ -89,3 +85,14 @@ def test_lazy_embeddings_report_configuration_errors_at_first_use() -> None:
     lazy = LazyEmbeddings(AnalystSettings(embedding_model=f"python:{__name__}:tiny"))
     with pytest.raises(ConfigurationError, match="vector\\(384\\)"):
         lazy.embed_query("x")
+
+
+def test_lazy_embeddings_are_langchain_embeddings() -> None:
+    """Not a subclass at run time (LangChain stays out of commands with nothing to embed), but
+    registered: LangChain's pydantic fields typed `Embeddings` accept it."""
+    from analyst.news_retriever import NewsRetriever
+
+    lazy = LazyEmbeddings(AnalystSettings(embedding_model=f"python:{__name__}:wide"))
+    assert isinstance(lazy, Embeddings)
+    retriever = NewsRetriever(embeddings=lazy, at="2024-01-02T00:00:00Z")
+    assert retriever.embeddings is lazy

@@ -10,6 +10,8 @@ MODULES = [
     "analyst.embeddings",
     "analyst.features",
     "analyst.ingest",
+    "analyst.lazy_embeddings",
+    "analyst.news_retriever",
     "analyst.records",
     "analyst.retrieval",
     "analyst.scorers",

@@ -10,8 +10,9 @@ from psycopg.pq import TransactionStatus
 from analyst import sample_news
 from analyst.embeddings import LocalSentenceEmbeddings
 from analyst.ingest import embedding_text
+from analyst.news_retriever import NewsRetriever
 from analyst.records import NewsRecord, parse_record
-from analyst.retrieval import NewsRetriever, any_news, choose_strategy, search, search_vector
+from analyst.retrieval import any_news, choose_strategy, search, search_vector
 from analyst.store import connect, insert_news
 from tests.analyst.synthetic import EPOCH, brute_force, clustered_unit_vectors, store_corpus
 from velocitas.errors import InvalidRequest

@@ -25,6 +25,7 @@ from analyst.settings import AnalystSettings
 from gateway.settings import GatewaySettings
 from oracle.settings import OracleSettings
 from tests.support.processes import REPO
+from trader.settings import TraderSettings
 from velocitas.settings import Settings
 from worker.settings import WorkerSettings
 
@@ -41,9 +42,10 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "oracle": OracleSettings,
     "analyst": AnalystSettings,
     "lab": Settings,  # velocitas lab ...
+    "trader": TraderSettings,
 }
 """Each service built from our image, and the settings its process reads."""
-USES_REDIS = {"gateway", "worker"}
+USES_REDIS = {"gateway", "worker", "trader"}
 HTTP_SERVICES = {"gateway": "gateway.main:app", "oracle": "oracle.app:create_app",
                  "analyst": "analyst.app:create_app"}  # fmt: skip
 BUNDLE_READERS = {"worker", "oracle"}
@@ -114,7 +116,7 @@ def test_compose_refuses_to_run_without_a_secret(secret: str) -> None:
 def test_compose_runs_every_service_of_the_platform(services: dict[str, Any]) -> None:
     assert set(services) >= {
         "postgres", "redis", "migrate", "gateway", "worker", "oracle", "analyst", "lab",
-        "nginx", "prometheus", "grafana",
+        "nginx", "prometheus", "grafana", "trader",
     }  # fmt: skip
     assert services["lab"]["profiles"] == ["tools"]  # run on demand, not by `up`
 
@@ -199,6 +201,13 @@ def test_workers_get_time_to_finish_a_job_on_sigterm(services: dict[str, Any]) -
     assert _seconds(services["worker"]["stop_grace_period"]) >= 300
     for service in SETTINGS:  # PID 1 passes SIGTERM on and reaps what the service forks
         assert services[service].get("init"), f"{service} runs without init"
+
+
+def test_traders_drain_their_sessions_before_compose_kills_them(services: dict[str, Any]) -> None:
+    trader = services["trader"]
+    assert trader["command"] == ["python", "-m", "trader"]
+    drain = float(trader["environment"]["TRADER_DRAIN_S"])
+    assert drain < _seconds(trader["stop_grace_period"])
 
 
 def _seconds(duration: str) -> int:
@@ -300,7 +309,8 @@ def _listen_port(service: dict[str, Any]) -> int:
     command = service["command"]
     if "--port" in command:
         return int(command[command.index("--port") + 1])
-    return int(service["environment"]["WORKER_METRICS_PORT"])
+    env = service["environment"]
+    return int(env.get("WORKER_METRICS_PORT") or env["TRADER_METRICS_PORT"])
 
 
 def test_prometheus_scrapes_each_service_where_it_listens(services: dict[str, Any]) -> None:
@@ -311,7 +321,7 @@ def test_prometheus_scrapes_each_service_where_it_listens(services: dict[str, An
         for job in config["scrape_configs"]
         for sd in job.get("dns_sd_configs", [])
     }
-    assert set(scraped) == {"gateway", "oracle", "analyst", "worker"}
+    assert set(scraped) == {"gateway", "oracle", "analyst", "worker", "trader"}
     for name, port in scraped.items():
         assert _listen_port(services[name]) == port, name
     worker = services["worker"]

@@ -36,7 +36,7 @@ from velocitas.db.engine import session_scope
 CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 RULES = sorted((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))
 DASHBOARDS = sorted((REPO / "deploy" / "grafana" / "dashboards").glob("*.json"))
-JOBS = ("gateway", "oracle", "analyst", "worker")
+JOBS = ("gateway", "oracle", "analyst", "worker", "trader")
 
 
 def _tool(name: str) -> str:
@@ -149,7 +149,7 @@ class PromAPI:
 
 @pytest.fixture
 def up_ports(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, int]]:
-    """`velocitas up --workers 1`; the port each service's metrics are on."""
+    """`velocitas up --workers 1` (and its one trader); the port each service's metrics are on."""
     port = free_port()
     env = python_env(
         {
@@ -164,7 +164,10 @@ def up_ports(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict
     up = start_process(argv, env, log)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", up, timeout=90)
-        yield {"gateway": port, "oracle": port + 1, "analyst": port + 2, "worker": port + 3}
+        yield {
+            "gateway": port, "oracle": port + 1, "analyst": port + 2, "worker": port + 3,
+            "trader": port + 4,
+        }  # fmt: skip
     finally:
         up.send_signal(signal.SIGTERM)
         try:
@@ -172,7 +175,7 @@ def up_ports(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict
         finally:
             stop_processes(up)
     printed = log.read_text()
-    for job, metrics_port in (("gateway", port), ("worker1", port + 3)):
+    for job, metrics_port in (("gateway", port), ("worker1", port + 3), ("trader1", port + 4)):
         assert f"127.0.0.1:{metrics_port}/metrics" in printed, f"up did not print {job}'s /metrics"
 
 

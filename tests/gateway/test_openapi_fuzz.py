@@ -24,7 +24,7 @@ from tests.gateway.conftest import Account
 # schema-valid body is the API working as documented, not a fault.
 # The proxies to the oracle and the analyst answer 503 by design with no service behind them;
 # their own tests cover them.
-FUZZED_ROUTES = ("/backtests", "/sweeps", "/walk-forwards", "/history", "/bars")
+FUZZED_ROUTES = ("/backtests", "/sweeps", "/walk-forwards", "/history", "/bars", "/sessions")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -58,6 +58,7 @@ def test_api_generated_requests_get_no_server_error(platform_env: str, writer: A
         checked.append(f"{operation.method.upper()} {operation.path}")
     assert "POST /backtests" in checked
     assert "DELETE /sweeps/{job_id}" in checked
+    assert "POST /sessions/{session_id}/orders" in checked
     assert "POST /walk-forwards" in checked
     assert "GET /history" in checked
     assert "POST /bars" in checked

@@ -16,6 +16,8 @@ from tests.support.processes import REPO, python_env
 MODEL_STACK = ("torch", "sentence_transformers", "transformers", "onnxruntime")
 ORM = ("sqlalchemy", "alembic")
 SERVICES = ("celery", "fastapi", "langchain_core", "pandas")
+# LangChain's core and what it pulls in (LangSmith's client, requests): ~0.5 s.
+LANGCHAIN = ("langchain_core", "langsmith")
 
 _PROBE = """
 import json, sys
@@ -69,13 +71,14 @@ def test_backtest_run_on_daily_bars_reads_with_psycopg_alone(goog: str) -> None:
     assert answer["exit_code"] == 0, answer["output"]
     assert json.loads(answer["output"])["result_hash"]
     # pandas may come in with exchange-calendars (GOOG trades on XNYS sessions): not checked.
-    assert _imported(answer, MODEL_STACK + ORM + ("celery", "fastapi", "langchain_core")) == set()
+    assert _imported(answer, MODEL_STACK + ORM + LANGCHAIN + ("celery", "fastapi")) == set()
     assert answer["native_copy_built"] is False
 
 
 def test_analyst_sentiment_with_nothing_to_embed_loads_no_model(database_url: str) -> None:
-    """No stored news: nothing to embed, so neither the model nor the ORM is imported."""
+    """No stored news: nothing to embed, so neither the model, LangChain (its `Embeddings` base
+    class alone pulls in its callbacks and LangSmith's client) nor the ORM is imported."""
     answer = _run("analyst", "sentiment", "--symbol", "SYN", "--at", "2024-01-02T00:00:00Z")
     assert answer["exit_code"] == 0, answer["output"]
     assert "0 article(s)" in answer["output"]
-    assert _imported(answer, MODEL_STACK + ORM) == set()
+    assert _imported(answer, MODEL_STACK + ORM + LANGCHAIN) == set()

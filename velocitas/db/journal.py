@@ -6,6 +6,10 @@
 events and the state they describe commit together or not at all. Publishing on Redis happens
 after the commit (`wire_message` gives the JSON), so a subscriber never hears of an event the
 journal lost; a subscriber that missed one reads `events_after`.
+
+A trader appends only while it holds the session's lease (`velocitas.db.leases`): given a
+`trader_id` (or inside `leases.held_by(trader_id)`), `append_events` checks the row's
+`trader_id` under the same row lock and raises `LeaseLost` if another trader took over.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from velocitas.db.leases import LeaseLost, current_holder
 from velocitas.db.models.sessions import SessionJournalEntry, TradingSession
 from velocitas.domain.session_events import SessionEventModel
+from velocitas.telemetry import SESSION_JOURNAL_APPEND
 
 __all__ = [
     "JournaledEvent",
@@ -63,14 +69,33 @@ def append_events(
     session: Session,
     session_id: uuid.UUID,
     events: Sequence[SessionEventModel],
+    *,
+    trader_id: str | None = None,
     **changes: Any,
 ) -> list[JournaledEvent]:
     """Append `events` to the journal of `session_id` and apply `changes` to its row
     (`state=...`, `clock=...`, `bars_done=...`), in the caller's transaction (not committed
-    here). Returns the events with their sequence numbers, to publish after the commit."""
-    last_seq = session.execute(
-        select(TradingSession.last_seq).where(TradingSession.id == session_id).with_for_update()
-    ).scalar_one()
+    here). Returns the events with their sequence numbers, to publish after the commit.
+    `trader_id` (default: `leases.current_holder()`): raise `LeaseLost` unless the row is
+    held by that trader."""
+    with SESSION_JOURNAL_APPEND.time():
+        return _append(session, session_id, events, trader_id or current_holder(), changes)
+
+
+def _append(
+    session: Session,
+    session_id: uuid.UUID,
+    events: Sequence[SessionEventModel],
+    trader_id: str | None,
+    changes: dict[str, Any],
+) -> list[JournaledEvent]:
+    last_seq, holder = session.execute(
+        select(TradingSession.last_seq, TradingSession.trader_id)
+        .where(TradingSession.id == session_id)
+        .with_for_update()
+    ).one()
+    if trader_id is not None and holder != trader_id:
+        raise LeaseLost(session_id, trader_id, holder)
     journaled = []
     for offset, event in enumerate(events, start=1):
         payload = event.model_dump(mode="json")

@@ -19,9 +19,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, PlainSerializer, TypeAdapter
 
 from velocitas.domain.events import Event
+from velocitas.domain.wire import decimal_text
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 CONTRACT_VERSION = 1
+
+Amount = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str, when_used="json")]
+"""A price, quantity or sum: plain decimal text in JSON ("0.00000001", never "1E-8")."""
 
 
 class SessionState(StrEnum):
@@ -72,11 +76,11 @@ class BarClosed(Event):
     symbol: str
     timeframe: str
     opened_at: datetime
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
+    open: Amount
+    high: Amount
+    low: Amount
+    close: Amount
+    volume: Amount
     at: datetime
 
 
@@ -89,7 +93,7 @@ class SignalEvent(Event):
     symbol: str
     strategy: str
     side: Literal[-1, 0, 1]
-    confidence: Decimal
+    confidence: Amount
     at: datetime
 
 
@@ -113,11 +117,11 @@ class OrderEvent(Event):
     symbol: str
     side: Literal["buy", "sell"]
     order_type: Literal["market", "limit"]
-    quantity: Decimal
-    limit_price: Decimal | None = None
-    stop_loss: Decimal | None = None
-    take_profit: Decimal | None = None
-    trailing_stop: Decimal | None = None
+    quantity: Amount
+    limit_price: Amount | None = None
+    stop_loss: Amount | None = None
+    take_profit: Amount | None = None
+    trailing_stop: Amount | None = None
     reason: str | None = None
     at: datetime
 
@@ -133,9 +137,9 @@ class TradeEvent(Event):
     leg: int | None = None
     symbol: str
     side: Literal["buy", "sell"]
-    quantity: Decimal
-    price: Decimal
-    fee: Decimal
+    quantity: Amount
+    price: Amount
+    fee: Amount
     reason: str
     at: datetime
 
@@ -148,10 +152,10 @@ class PositionChanged(Event):
     leg: int | None = None
     symbol: str
     side: Literal["long", "short", "flat"]
-    quantity: Decimal
-    average_price: Decimal | None = None
-    realised_pnl: Decimal
-    unrealised_pnl: Decimal
+    quantity: Amount
+    average_price: Amount | None = None
+    realised_pnl: Amount
+    unrealised_pnl: Amount
     at: datetime
 
 
@@ -187,8 +191,8 @@ class LegPnl(Event):
     leg: int | None = None
     symbol: str
     strategy: str | None = None
-    realised: Decimal
-    unrealised: Decimal
+    realised: Amount
+    unrealised: Amount
     at: datetime
 
 
@@ -198,10 +202,10 @@ class PnlSnapshot(Event):
     type: Literal["pnl"] = "pnl"
     v: int = CONTRACT_VERSION
     legs: list[LegPnl]
-    realised: Decimal
-    unrealised: Decimal
-    cash: Decimal
-    equity: Decimal
+    realised: Amount
+    unrealised: Amount
+    cash: Amount
+    equity: Amount
     at: datetime
 
 

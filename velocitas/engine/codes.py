@@ -44,6 +44,7 @@ STOP_ATR = 2
 PATH_PESSIMISTIC = 0
 PATH_OHLC = 1
 PATH_ADAPTIVE = 2
+PATH_BRIDGE = 3  # the seeded ticks of velocitas.engine.ticks
 
 FILL_NEXT_OPEN = 0
 FILL_SAME_CLOSE = 1
@@ -75,7 +76,10 @@ CFG_MAX_DRAWDOWN = 18
 CFG_COOLDOWN_LOSSES = 19
 CFG_COOLDOWN_BARS = 20
 CFG_PRICE_DECIMALS = 21
-CFG_SIZE = 22
+CFG_TICKS_PER_BAR = 22  # the bridge path model's ticks per bar
+CFG_TICK_SEED = 23  # its seed (an integer below 2**53)
+# 24..27: the risk rules of issue 14.
+CFG_SIZE = 28
 
 # Columns of the fill records the kernel returns.
 F_BAR = 0

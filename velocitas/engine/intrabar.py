@@ -6,7 +6,8 @@ extreme → C in straight lines, and fire the first level the walk touches:
 - `pessimistic`: the adverse extreme first (O-L-H-C for a long, O-H-L-C for a short), so when a
   stop and a take-profit could both have hit, the stop did;
 - `ohlc`: always O-H-L-C;
-- `adaptive`: O-H-L-C when the open is nearer the high, else O-L-H-C.
+- `adaptive`: O-H-L-C when the open is nearer the high, else O-L-H-C;
+- `bridge`: not corners but the bar's seeded ticks (`velocitas.engine.ticks.walk_bridge`).
 
 A level the open is already beyond fills at the open (the market gapped through it). The
 trailing stop follows the best price reached so far along the walk.

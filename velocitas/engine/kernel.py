@@ -10,7 +10,7 @@ The rules of a bar live in `velocitas.engine.step.run_bars`, which the RL enviro
 
 `run_bars` is inlined here, so numba's on-disk cache of `simulate` is keyed by this file, not by
 `step.py`: a change to the rules must touch this file too (a docstring line will do), or a
-warm cache keeps running the previous rules.
+warm cache keeps running the previous rules. (Touched for the `bridge` path model, issue 14.)
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def simulate(
     cfg: np.ndarray,
     fills: np.ndarray,
     rejections: np.ndarray,
+    opened_at: np.ndarray,
+    leg_keys: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the whole backtest into the `fills` and `rejections` record buffers.
 
@@ -48,7 +50,9 @@ def simulate(
     Price arrays are `[bar, leg]` float64 with each leg's last close carried over bars where
     `has_bar` is False; `signals` is int8 target side; `day` is the UTC day number of each bar
     (read only with a daily loss limit; a one-element placeholder otherwise);
-    ATR arrays are read only for ATR-based stops (shape (1, 1) placeholders otherwise).
+    ATR arrays are read only for ATR-based stops (shape (1, 1) placeholders otherwise);
+    `opened_at` (int64 ns, a bar's open time) and `leg_keys` (each leg's
+    `velocitas.engine.ticks.symbol_key`) are read only by the `bridge` path model.
     """
     n, legs = close.shape
     counts = np.zeros(2, dtype=np.int64)  # fills, rejections
@@ -60,7 +64,7 @@ def simulate(
     run_bars(
         0, n - 1, False, False, open_, high, low, close, has_bar, signals, day,
         atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg,
-        account, position, orders, counts, fills, rejections, equity_curve,
+        account, position, orders, counts, fills, rejections, equity_curve, opened_at, leg_keys,
     )  # fmt: skip
     return counts, equity_curve
 
@@ -78,6 +82,8 @@ def run_kernel(
     atr_trailing: np.ndarray,
     leg_scale: np.ndarray,
     cfg: np.ndarray,
+    opened_at: np.ndarray,
+    leg_keys: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`simulate` with record buffers sized for the run: (fills, rejections, equity).
 
@@ -93,6 +99,7 @@ def run_kernel(
         counts, equity = simulate(
             open_, high, low, close, has_bar, signals, day,
             atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg, fills, rejections,
+            opened_at, leg_keys,
         )  # fmt: skip
         if counts[0] <= fill_room and counts[1] <= rejection_room:
             return fills[: counts[0]], rejections[: counts[1]], equity

@@ -26,6 +26,7 @@ from velocitas.engine.ledger import PRICE_DECIMALS, LegLabel, build_ledger
 from velocitas.engine.records import FillRecords, TradeRecords
 from velocitas.engine.result import BacktestResult, EquityCurve
 from velocitas.engine.spec import BacktestSpec, LegSpec, StopLevelSpec
+from velocitas.engine.ticks import symbol_key, ticks_per_bar
 from velocitas.engine.version import ENGINE_VERSION
 from velocitas.errors import InvalidRequest
 from velocitas.indicators import atr
@@ -35,6 +36,7 @@ from velocitas.strategies import registry
 __all__ = [
     "EQUITY_LOT",
     "kernel_config",
+    "leg_keys",
     "market_spec",
     "records_result",
     "run_backtest",
@@ -54,6 +56,7 @@ _PATHS = {
     "pessimistic": codes.PATH_PESSIMISTIC,
     "ohlc": codes.PATH_OHLC,
     "adaptive": codes.PATH_ADAPTIVE,
+    "bridge": codes.PATH_BRIDGE,
 }
 _SIZING = {
     "fixed_quantity": codes.SIZING_FIXED_QUANTITY,
@@ -161,7 +164,14 @@ def kernel_config(spec: BacktestSpec) -> npt.NDArray[np.float64]:
     cfg[codes.CFG_COOLDOWN_LOSSES] = risk.cooldown_losses or 0
     cfg[codes.CFG_COOLDOWN_BARS] = risk.cooldown_bars or 0
     cfg[codes.CFG_PRICE_DECIMALS] = PRICE_DECIMALS
+    cfg[codes.CFG_TICKS_PER_BAR] = ticks_per_bar(spec.timeframe, stops.ticks_per_bar)
+    cfg[codes.CFG_TICK_SEED] = stops.tick_seed
     return cfg
+
+
+def leg_keys(spec: BacktestSpec) -> npt.NDArray[np.int64]:
+    """Each leg's symbol key (`velocitas.engine.ticks.symbol_key`): the bridge path's ticks."""
+    return np.asarray([symbol_key(leg.symbol) for leg in spec.legs], dtype=np.int64)
 
 
 def _atr_grid(
@@ -205,6 +215,8 @@ def simulate_legs(
         _atr_grid(spec.stops.trailing_stop, leg_bars, grid),
         np.asarray([float(leg.weight) for leg in spec.legs]),
         kernel_config(spec),
+        grid.opened_at,
+        leg_keys(spec),
     )
     return grid, fill_records, rejection_records, equity
 

@@ -129,12 +129,19 @@ class StopLevelSpec(_Frozen):
 
 
 class StopSpec(_Frozen):
-    """Protective exits checked inside every bar along `intrabar_path`."""
+    """Protective exits checked inside every bar along `intrabar_path`.
+
+    `bridge` walks the seeded intrabar ticks of `velocitas.engine.ticks` (those a trading
+    session replays): `ticks_per_bar` of them (None: the timeframe's default,
+    `velocitas.engine.ticks.TICKS_PER_BAR`), drawn from `tick_seed`, the bar's symbol and time.
+    """
 
     stop_loss: StopLevelSpec | None = None
     take_profit: StopLevelSpec | None = None
     trailing_stop: StopLevelSpec | None = None
-    intrabar_path: Literal["pessimistic", "ohlc", "adaptive"] = "pessimistic"
+    intrabar_path: Literal["pessimistic", "ohlc", "adaptive", "bridge"] = "pessimistic"
+    tick_seed: int = Field(default=0, ge=0, lt=2**53)
+    ticks_per_bar: int | None = Field(default=None, ge=4, le=10_000)
 
 
 class RiskSpec(_Frozen):

@@ -14,7 +14,8 @@ docs/backtesting-assumptions.md):
     up to the decision
       1. a new UTC day lifts the daily-loss halt (only with a daily loss limit);
       2. next-open mode: orders decided at t−1's close fill at t's open, exits before entries;
-      3. stop loss / take profit / trailing stop along the intrabar path;
+      3. stop loss / take profit / trailing stop along the intrabar path (`bridge`: along the
+         bar's seeded ticks, `velocitas.engine.ticks`, drawn only while a position is open);
       4. marks at the close; next-open mode: the end-of-data close on the last bar; equity;
          risk evaluation (drawdown kill switch, daily loss);
     from the decision
@@ -58,10 +59,13 @@ from velocitas.engine.codes import (
     CFG_MAX_DRAWDOWN,
     CFG_PATH,
     CFG_SL_KIND,
+    CFG_TICK_SEED,
+    CFG_TICKS_PER_BAR,
     CFG_TP_KIND,
     CFG_TS_KIND,
     CFG_TS_VALUE,
     FILL_NEXT_OPEN,
+    PATH_BRIDGE,
     REASON_END_OF_DATA,
     REASON_KILL_SWITCH,
     REASON_SIGNAL,
@@ -93,6 +97,7 @@ from velocitas.engine.positions import (
     open_position,
     record_rejection,
 )
+from velocitas.engine.ticks import walk_bridge
 
 # Rows of the order state (int64, a column per leg).
 O_PENDING = 0  # 1 while an order waits to be filled
@@ -154,6 +159,8 @@ def run_bars(
     fills: np.ndarray,
     rejections: np.ndarray,
     equity_curve: np.ndarray,
+    opened_at: np.ndarray,
+    leg_keys: np.ndarray,
 ) -> None:
     """Run bars `first`..`last`: bar `first` from its decision point on if `from_decision`,
     bar `last` only up to its decision point if `to_decision`.
@@ -161,6 +168,8 @@ def run_bars(
     Arrays are those of `velocitas.engine.kernel.simulate`, plus the state (`init_state`) and the
     equity at each bar's close, `equity_curve[t]` (in same-close mode the half up to the
     decision writes the equity before the close's fills, the other half the final one).
+    `opened_at` (each bar's open, int64 ns) and `leg_keys` (`velocitas.engine.ticks.symbol_key`
+    of each leg) are read only by the `bridge` path model, which walks the bar's ticks.
     """
     n, legs = close.shape
     lot = cfg[CFG_LOT_SIZE]
@@ -171,6 +180,9 @@ def run_bars(
     ts_kind = int(cfg[CFG_TS_KIND])
     ts_value = cfg[CFG_TS_VALUE]
     path = int(cfg[CFG_PATH])
+    bridge = path == PATH_BRIDGE
+    tick_count = int(cfg[CFG_TICKS_PER_BAR])
+    tick_seed = int(cfg[CFG_TICK_SEED])
     stops_on = sl_kind != STOP_NONE or tp_kind != STOP_NONE or ts_kind != STOP_NONE
     max_daily_loss = cfg[CFG_MAX_DAILY_LOSS]
     max_drawdown = cfg[CFG_MAX_DRAWDOWN]
@@ -219,7 +231,15 @@ def run_bars(
             while u < quiet_end:
                 if not has_bar[u, 0] or signals[u, 0] != seen:
                     break
-                if walk:
+                if walk and bridge:
+                    reason, _, new_extreme = walk_bridge(
+                        tick_seed, leg_keys[0], opened_at[u], tick_count, quiet_side,
+                        open_[u, 0], high[u, 0], low[u, 0], close[u, 0], stop_loss, take_profit,
+                        ts_kind, ts_value, atr_at(atr_trailing, u - 1, 0, ts_kind), extreme,
+                    )  # fmt: skip
+                    if reason != 0:
+                        break
+                elif walk:
                     reason, _, new_extreme = walk_bar(
                         quiet_side, open_[u, 0], high[u, 0], low[u, 0], close[u, 0], stop_loss,
                         take_profit, ts_kind, ts_value, atr_at(atr_trailing, u - 1, 0, ts_kind),
@@ -292,12 +312,21 @@ def run_bars(
                     if not has_bar[t, leg] or lots == 0.0:
                         continue
                     side = 1 if lots > 0 else -1
-                    reason, price, extreme = walk_bar(
-                        side, open_[t, leg], high[t, leg], low[t, leg], close[t, leg],
-                        position[leg, P_STOP_LOSS], position[leg, P_TAKE_PROFIT], ts_kind,
-                        ts_value, atr_at(atr_trailing, t - 1, leg, ts_kind),
-                        position[leg, P_EXTREME], path,
-                    )  # fmt: skip
+                    if bridge:
+                        reason, price, extreme = walk_bridge(
+                            tick_seed, leg_keys[leg], opened_at[t], tick_count, side,
+                            open_[t, leg], high[t, leg], low[t, leg], close[t, leg],
+                            position[leg, P_STOP_LOSS], position[leg, P_TAKE_PROFIT], ts_kind,
+                            ts_value, atr_at(atr_trailing, t - 1, leg, ts_kind),
+                            position[leg, P_EXTREME],
+                        )  # fmt: skip
+                    else:
+                        reason, price, extreme = walk_bar(
+                            side, open_[t, leg], high[t, leg], low[t, leg], close[t, leg],
+                            position[leg, P_STOP_LOSS], position[leg, P_TAKE_PROFIT], ts_kind,
+                            ts_value, atr_at(atr_trailing, t - 1, leg, ts_kind),
+                            position[leg, P_EXTREME], path,
+                        )  # fmt: skip
                     position[leg, P_EXTREME] = extreme
                     if reason != 0:
                         close_position(

@@ -14,7 +14,8 @@ target sides give the same fills and the same equity (`tests/velocitas/engine/te
 the two to bit-identical equity and fills). The stepper only owns the arrays and the cut; it
 never takes `run_bars`' quiet-bar shortcut (it runs one bar at a time), so that test also holds
 the shortcut to the full rules. `run_bars` is inlined into `_advance`: a change to the rules
-must touch this file too, or numba's on-disk cache keeps the previous ones.
+must touch this file too, or numba's on-disk cache keeps the previous ones (touched for the
+`bridge` path model, issue 14).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from velocitas.engine.alignment import NS_PER_DAY
 from velocitas.engine.codes import F_COLUMNS, F_FEE, R_COLUMNS
 from velocitas.engine.ledger import Ledger, LegLabel, build_ledger
 from velocitas.engine.positions import A_KILLED, A_SIZE, P_SIZE
-from velocitas.engine.runner import kernel_config
+from velocitas.engine.runner import kernel_config, leg_keys
 from velocitas.engine.spec import BacktestSpec
 from velocitas.engine.step import O_SIZE, init_state, run_bars
 from velocitas.indicators import atr
@@ -87,6 +88,8 @@ def _advance(
     fills: np.ndarray,
     rejections: np.ndarray,
     equity_curve: np.ndarray,
+    opened_at: np.ndarray,
+    leg_keys: np.ndarray,
 ) -> tuple[float, float, bool, int, int]:
     """From the current bar on to the next decision point (or the end of the data).
 
@@ -109,6 +112,7 @@ def _advance(
         t, last, decide, to_decision, prices[OPEN], prices[HIGH], prices[LOW], prices[CLOSE],
         has_bar, signals, day, atrs[ATR_STOP_LOSS], atrs[ATR_TAKE_PROFIT], atrs[ATR_TRAILING],
         leg_scale, cfg, account, position, orders, counts, fills, rejections, equity_curve,
+        opened_at, leg_keys,
     )  # fmt: skip
     t = last
     istate[I_BAR] = t
@@ -148,6 +152,8 @@ class Stepper:
             if level is not None and level.kind == "atr":
                 self._atrs[row, :, 0] = atr(bars.high, bars.low, bars.close, level.atr_period)
         self._day = bars.opened_at // NS_PER_DAY
+        self._opened_at = np.ascontiguousarray(bars.opened_at, dtype=np.int64)
+        self._leg_keys = leg_keys(spec)
         self._has_bar = np.ones((n, 1), dtype=np.bool_)
         self._signals = np.zeros((n, 1), dtype=np.int8)
         self._leg_scale = np.array([float(spec.legs[0].weight)])
@@ -165,7 +171,7 @@ class Stepper:
         result: tuple[float, float, bool, int, int] = self._call(
             target, decide, self._prices, self._atrs, self._has_bar, self._signals,
             self._day, self._leg_scale, self._cfg, self._fstate, self._istate, self._fills,
-            self._rejections, self._equity,
+            self._rejections, self._equity, self._opened_at, self._leg_keys,
         )  # fmt: skip
         if self._call is _advance:
             self._call = _compiled_entry(_advance)

@@ -83,6 +83,8 @@ def simulate_combination(
     equity_curve: np.ndarray,
     fills: np.ndarray,
     rejections: np.ndarray,
+    opened_at: np.ndarray,
+    leg_keys: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one combination: (counts [fills, rejections], fill buffer, rejection buffer,
     statistics `C_*`).
@@ -90,8 +92,9 @@ def simulate_combination(
     Arguments are `velocitas.engine.kernel.simulate`'s, plus the initial equity and the
     per-period risk-free rate of the metrics, and the caller's buffers: `equity_curve` (one
     value per bar, overwritten) and record buffers of any size (returned grown when the run
-    needed more room; the first `counts` rows are the run's records). Nothing is simulated when
-    a target side is not -1, 0 or +1 (`C_VALID` is then 0).
+    needed more room; the first `counts` rows are the run's records), then `opened_at` and
+    `leg_keys` as `simulate`'s. Nothing is simulated when a target side is not -1, 0 or +1
+    (`C_VALID` is then 0).
     """
     stats = np.full(C_SIZE, np.nan)
     stats[C_VALID] = 1.0
@@ -116,7 +119,8 @@ def simulate_combination(
         run_bars(
             first, last, False, False, open_, high, low, close, has_bar, signals, day,
             atr_stop_loss, atr_take_profit, atr_trailing, leg_scale, cfg,
-            account, position, orders, counts, fills, rejections, equity_curve,
+            account, position, orders, counts, fills, rejections, equity_curve, opened_at,
+            leg_keys,
         )  # fmt: skip
     count, mean, std, downside = _equity_stats(equity_curve, initial, rf)
     deepest, _, _ = _drawdown(equity_curve, initial)

@@ -33,6 +33,7 @@ from velocitas.engine.runner import (
     _NO_DAYS,
     _atr_grid,
     kernel_config,
+    leg_keys,
     market_spec,
     run_backtest,
     select_bars,
@@ -97,6 +98,7 @@ class FastPlan:
     atr: tuple[np.ndarray, np.ndarray, np.ndarray]
     per_year: float
     rf: float
+    keys: npt.NDArray[np.int64]
 
     @classmethod
     def of(cls, spec: BacktestSpec, bars: Mapping[str, BarArrays]) -> FastPlan:
@@ -119,6 +121,7 @@ class FastPlan:
             ),
             per_year=per_year,
             rf=_rf_per_period(float(spec.risk_free_rate), per_year),
+            keys=leg_keys(spec),
         )
 
     def strategy(self, params: Mapping[str, Any], index: int) -> Strategy:
@@ -152,6 +155,7 @@ def _simulate(
         grid.open, grid.high, grid.low, grid.close, grid.has_bar, sides.reshape(n, 1), plan.day,
         *plan.atr, np.asarray([float(plan.spec.legs[0].weight)]), plan.cfg,
         float(plan.spec.initial_cash), plan.rf, buffers.equity, buffers.fills, buffers.rejections,
+        grid.opened_at, plan.keys,
     )  # fmt: skip
     if stats[C_VALID] == 0.0:
         raise InvalidRequest("leg 0: target sides must be -1, 0 or +1", field="legs")

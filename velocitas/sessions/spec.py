@@ -29,8 +29,8 @@ class SessionSpec(BacktestSpec):
     name: str = Field(default="", max_length=128)
     feed: Literal["replay"] = "replay"
     speed: float | Literal["max"] = Field(default=1.0)
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
-    ticks_per_bar: int | None = Field(default=None, ge=2, le=10_000)
+    seed: int = Field(default=0, ge=0, lt=2**53)  # the engine's tick_seed range
+    ticks_per_bar: int | None = Field(default=None, ge=4, le=10_000)
     tick_batch: int = Field(default=10, ge=1, le=1_000)
 
     @field_validator("speed")
@@ -42,3 +42,20 @@ class SessionSpec(BacktestSpec):
         if not (0 < speed <= MAX_SPEED):  # NaN fails too
             raise ValueError(f"speed must be 'max' or a number in (0, {MAX_SPEED:g}]")
         return speed
+
+    def backtest_spec(self) -> BacktestSpec:
+        """The backtest this session replays: the same fields, with stops walked along the
+        session's own ticks (`intrabar_path="bridge"`, `tick_seed=seed`, `ticks_per_bar`), so
+        `run_backtest(spec.backtest_spec(), bars)` gives the fills of this session at
+        `speed="max"` with no manual order."""
+        # Only the fields given (exclude_unset): defaults the backtest infers stay inferred.
+        data = self.model_dump(include=set(BacktestSpec.model_fields), exclude_unset=True)
+        spec = BacktestSpec.model_validate(data)
+        stops = spec.stops.model_copy(
+            update={
+                "intrabar_path": "bridge",
+                "tick_seed": self.seed,
+                "ticks_per_bar": self.ticks_per_bar,
+            }
+        )
+        return spec.model_copy(update={"stops": stops})

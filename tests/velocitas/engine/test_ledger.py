@@ -15,7 +15,7 @@ from velocitas.engine import run_signals
 from velocitas.engine.alignment import align
 from velocitas.engine.codes import F_LOTS, F_PRICE, F_REASON, F_SIDE
 from velocitas.engine.kernel import run_kernel
-from velocitas.engine.runner import kernel_config
+from velocitas.engine.runner import kernel_config, leg_keys
 
 EIGHT_PLACES = Decimal("1e-8")
 NO_ATR = np.zeros((1, 1))  # percent stops only: the kernel reads no ATR
@@ -107,6 +107,7 @@ def test_ledger_reconciles_exactly_with_an_independent_recomputation(
     records, _, _ = run_kernel(
         grid.open, grid.high, grid.low, grid.close, grid.has_bar, sides.reshape(-1, 1),
         grid.utc_day, NO_ATR, NO_ATR, NO_ATR, np.ones(1), kernel_config(run_spec),
+        grid.opened_at, leg_keys(run_spec),
     )  # fmt: skip
     assert result.final_equity == _independent_final_equity(records, overrides)
     assert len(result.fills) == len(records)

@@ -1,0 +1,221 @@
+"""trader.run.run_session against real PostgreSQL: the journal's fills are the backtest's, a
+session cut off mid-way resumes to the same fills with nothing twice, manual orders flow
+new -> accepted -> filled, and a kill flattens and halts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.velocitas.sessions.market import session_spec
+from trader import run as trader_run
+from trader.run import run_session
+from velocitas.db.accounts import create_user
+from velocitas.db.engine import get_engine
+from velocitas.db.journal import append_events, events_after
+from velocitas.db.models.sessions import SessionOrder, TradingSession
+from velocitas.domain.session_events import SessionEvent, SessionState
+from velocitas.domain.timeframe import Timeframe
+from velocitas.engine.runner import run_backtest
+from velocitas.ingest.importer import import_table
+from velocitas.sessions.feed import load_replay_bars
+from velocitas.sessions.publisher import RecordingPublisher
+from velocitas.sessions.runner import strategy_order_id
+from velocitas.sessions.spec import SessionSpec
+from velocitas.synth import synth_bars
+
+BARS = 1500
+STOPS = {"stop_loss": {"kind": "percent", "value": "0.004"},
+         "trailing_stop": {"kind": "percent", "value": "0.003"}}  # fmt: skip
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    for symbol, seed in (("AAA", 3), ("BBB", 4)):
+        import_table(synth_bars(BARS, Timeframe.M1, seed=seed), symbol=symbol, timeframe="1m")
+    return sessionmaker(get_engine(), expire_on_commit=False)
+
+
+def _spec(**overrides: Any) -> SessionSpec:
+    legs = [
+        ("AAA", "sma_cross", {"fast": 5, "slow": 20}),
+        ("BBB", "ema_cross", {"fast": 8, "slow": 30}),
+    ]
+    return session_spec(legs, **{"stops": STOPS, **overrides})
+
+
+def _create(
+    sessions: sessionmaker[Session], spec: SessionSpec, state: str = "running"
+) -> uuid.UUID:
+    with sessions() as db, db.begin():
+        owner = create_user(db, f"u{uuid.uuid4().hex[:8]}").user
+        row = TradingSession(
+            owner_id=owner.id, name="t", spec=spec.model_dump(mode="json"), state=state
+        )
+        db.add(row)
+        db.flush()
+        return row.id
+
+
+def _journal(sessions: sessionmaker[Session], session_id: uuid.UUID) -> list[dict[str, Any]]:
+    with sessions() as db:
+        events = events_after(db, session_id, 0, limit=1_000_000)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))  # no gap, no duplicate
+    return [e.payload for e in events]
+
+
+def _fills(journal: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (e["leg"], e["symbol"], e["side"], Decimal(e["quantity"]), Decimal(e["price"]),
+         Decimal(e["fee"]), e["reason"])
+        for e in journal if e["type"] == "fill"
+    ]  # fmt: skip
+
+
+def _always() -> bool:
+    return True
+
+
+def test_journal_fills_are_the_backtests_trades(sessions: sessionmaker[Session]) -> None:
+    spec = _spec()
+    session_id = _create(sessions, spec)
+    publisher = RecordingPublisher()
+    assert run_session(session_id, sessions, publisher, keep_going=_always) is SessionState.FINISHED
+    journal = _journal(sessions, session_id)
+    backtest = run_backtest(spec.backtest_spec(), load_replay_bars(spec))
+    expected = [
+        (f.leg, f.symbol, f.side.value, f.quantity, f.price, f.fee, f.reason)
+        for f in backtest.fills
+    ]
+    assert _fills(journal) == expected
+    assert len(expected) > 10
+    assert [e.payload for e in publisher.published_events] == journal
+    pnl = [e for e in journal if e["type"] == "pnl"][-1]
+    assert Decimal(pnl["equity"]) == backtest.final_equity
+    assert journal[-1]["type"] == "session.state"
+    assert journal[-1]["state"] == "finished"
+    assert sum(e["type"] == "bar.closed" for e in journal) == 2 * BARS
+    with sessions() as db:
+        row = db.get(TradingSession, session_id)
+        assert row is not None
+        assert row.state == "finished"
+        assert row.bars_done == row.bars_total
+        orders = (
+            db.execute(select(SessionOrder).where(SessionOrder.session_id == session_id))
+            .scalars()
+            .all()
+        )
+    assert sorted((o.filled_price, o.fee) for o in orders) == sorted((f[4], f[5]) for f in expected)
+
+
+def test_a_session_cut_off_resumes_to_the_same_fills(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec()
+    whole = _create(sessions, spec)
+    run_session(whole, sessions, RecordingPublisher(), keep_going=_always)
+    monkeypatch.setattr(trader_run, "MAX_SPEED_BATCH_BARS", 200)
+    cut = _create(sessions, spec)
+    for lives in (2, 3, 1, 10_000):  # the lease is lost after a few batches, several times
+        left = iter(range(lives))
+        keep_going: Callable[[], bool] = lambda left=left: next(left, None) is not None  # noqa: E731
+        state = run_session(cut, sessions, RecordingPublisher(), keep_going=keep_going)
+    assert state is SessionState.FINISHED
+
+    def strip(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Without pnl snapshots (once a wall second) and order ids (the session's own)."""
+        return [{**e, "order_id": None} for e in journal if e["type"] != "pnl"]
+
+    resumed = _journal(sessions, cut)
+    assert strip(resumed) == strip(_journal(sessions, whole))
+    fills = [e for e in resumed if e["type"] == "fill"]
+    assert [e["order_id"] for e in fills] == [
+        str(strategy_order_id(cut, e["fill_no"])) for e in fills
+    ]
+    with sessions() as db:
+        orders = db.execute(select(SessionOrder).where(SessionOrder.session_id == cut)).scalars()
+        assert len(list(orders)) == len(fills)
+
+
+def test_manual_market_order_fills_at_the_next_tick(sessions: sessionmaker[Session]) -> None:
+    spec = _spec(speed=1_000_000.0, end="2026-01-01T01:00:00Z")  # the first hour, paced
+    session_id = _create(sessions, spec)
+    with sessions() as db, db.begin():
+        for client, quantity in (("buy-1", "1"), ("too-big", "100000")):
+            db.add(SessionOrder(
+                session_id=session_id, client_order_id=client, origin="manual", symbol="AAA",
+                side="buy", type="market", quantity=Decimal(quantity), stop_loss=None,
+            ))  # fmt: skip
+    publisher = RecordingPublisher()
+    assert run_session(session_id, sessions, publisher, keep_going=_always) is SessionState.FINISHED
+    journal = _journal(sessions, session_id)
+    manual = [
+        e
+        for e in journal
+        if e.get("origin") == "manual" or (e["type"] == "fill" and e["leg"] is None)
+    ]
+    kinds = [(e["type"], e.get("client_order_id")) for e in manual]
+    assert ("order.accepted", "buy-1") in kinds
+    assert ("order.filled", "buy-1") in kinds
+    assert ("order.rejected", "too-big") in kinds
+    rejected = next(e for e in manual if e["type"] == "order.rejected")
+    assert rejected["reason"].startswith("insufficient funds: order costs ")
+    with sessions() as db:
+        orders = {
+            o.client_order_id: o
+            for o in db.execute(
+                select(SessionOrder).where(SessionOrder.origin == "manual")
+            ).scalars()
+        }
+    assert orders["buy-1"].status == "filled"
+    assert orders["buy-1"].filled_price is not None
+    assert orders["too-big"].status == "rejected"
+    assert publisher.tick_batches
+    assert all(len(b[2]) <= spec.tick_batch for b in publisher.tick_batches)
+    pnl = [e for e in journal if e["type"] == "pnl"][-1]
+    assert any(row["leg"] is None and row["symbol"] == "AAA" for row in pnl["legs"])
+
+
+def test_kill_flattens_and_halts(sessions: sessionmaker[Session]) -> None:
+    spec = _spec(stops={})
+    session_id = _create(sessions, spec)
+    calls = iter(range(10_000))
+
+    def kill_after_first_batch() -> bool:
+        if next(calls) == 1:
+            with sessions() as db, db.begin():
+                append_events(db, session_id, [SessionEvent(
+                    state=SessionState.KILLED, previous=SessionState.RUNNING, reason="test",
+                    at="2026-01-01T00:00:00Z",
+                )], state="killed")  # fmt: skip
+        return True
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(trader_run, "MAX_SPEED_BATCH_BARS", 600)
+    try:
+        state = run_session(
+            session_id, sessions, RecordingPublisher(), keep_going=kill_after_first_batch
+        )
+    finally:
+        monkey.undo()
+    assert state is SessionState.KILLED
+    journal = _journal(sessions, session_id)
+    assert any(e["type"] == "risk.killed" and e["rule"] == "manual_kill" for e in journal)
+    positions: dict[int, str] = {}
+    for e in journal:
+        if e["type"] == "position.changed":
+            positions[e["leg"]] = e["side"]
+    assert set(positions.values()) <= {"flat"}
+    # Run again: nothing more is journaled (the kill's fills are not repeated).
+    before = len(journal)
+    assert (
+        run_session(session_id, sessions, RecordingPublisher(), keep_going=_always)
+        is SessionState.KILLED
+    )
+    assert len(_journal(sessions, session_id)) == before

@@ -1,0 +1,337 @@
+"""`run_session`: play one trading session from where its journal ends to a state it stops in.
+
+The loop: read the session's state (the gateway writes pause/stop/kill there), pick up new
+manual orders, run the next bar (a finite speed: its ticks first, published in batches and paced
+by the feed's clock) or the next batch of bars (`speed="max"`), and journal what happened with
+`append_events`, moving `clock` and `bars_done` in the same transaction; publish after the
+commit. A `pnl` snapshot is journaled at most once a wall second, and at the end.
+
+Resuming: the runner is deterministic in the spec, the bars and the manual orders, so a session
+picked up after its trader died runs again, silently, over the `bars_done` bars its journal
+already holds (manual orders enter at the bars their `order.accepted`/`order.rejected` events
+name), then appends from there: the same final fills as an uninterrupted run, nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from velocitas.db.journal import JournaledEvent, append_events
+from velocitas.db.models.sessions import SessionJournalEntry, SessionOrder, TradingSession
+from velocitas.domain.bars import to_epoch_ns
+from velocitas.domain.session_events import (
+    OrderEvent,
+    SessionEvent,
+    SessionEventModel,
+    SessionState,
+    TradeEvent,
+)
+from velocitas.engine.ledger import price_decimal
+from velocitas.sessions.feed import Feed, ReplayFeed
+from velocitas.sessions.oms import ManualOrder
+from velocitas.sessions.publisher import SessionPublisher
+from velocitas.sessions.runner import SessionRunner
+from velocitas.sessions.spec import SessionSpec
+
+__all__ = ["MAX_SPEED_BATCH_BARS", "run_session"]
+
+MAX_SPEED_BATCH_BARS = 10_000
+"""At speed max, bars journaled per transaction (state is re-read between batches)."""
+MAX_SPEED_BATCH_S = 0.5
+PNL_EVERY_S = 1.0
+
+
+def run_session(
+    session_id: uuid.UUID,
+    sessions: sessionmaker[Session],
+    publisher: SessionPublisher,
+    *,
+    keep_going: Callable[[], bool],
+    feed: Feed | None = None,
+) -> SessionState:
+    """Run `session_id` until it finishes, fails, is paused, stopped or killed, or `keep_going`
+    turns False (a lost lease, a shutdown: returns at once, the state as it stands)."""
+    with sessions() as db:
+        row = db.get(TradingSession, session_id)
+        if row is None:
+            raise LookupError(f"no trading session {session_id}")
+        state = SessionState(row.state)
+        spec = SessionSpec.model_validate(row.spec)
+        bars_done = row.bars_done
+    if state is not SessionState.RUNNING and state is not SessionState.KILLED:
+        return state
+    if state is SessionState.KILLED and _kill_journaled(session_id, sessions):
+        return state
+    try:
+        feed = feed or ReplayFeed.for_spec(spec)
+        runner = SessionRunner(session_id, spec, feed.bars())
+        _catch_up(runner, sessions, bars_done)
+        return _Loop(runner, feed, sessions, publisher, keep_going).run()
+    except Exception as exc:  # any error fails the session, with its reason
+        return _fail(session_id, sessions, publisher, f"{type(exc).__name__}: {exc}")
+
+
+def _kill_journaled(session_id: uuid.UUID, sessions: sessionmaker[Session]) -> bool:
+    """True once the trader has flattened a killed session (its `risk.killed` is journaled)."""
+    with sessions() as db:
+        payloads = db.execute(
+            select(SessionJournalEntry.payload).where(
+                SessionJournalEntry.session_id == session_id,
+                SessionJournalEntry.type == "risk.killed",
+            )
+        ).scalars()
+        return any(p.get("rule") == "manual_kill" for p in payloads)
+
+
+def _catch_up(runner: SessionRunner, sessions: sessionmaker[Session], bars_done: int) -> None:
+    """Rebuild the runner's state over the bars the journal already holds (nothing appended)."""
+    if bars_done == 0:
+        return
+    by_bar: dict[int, list[ManualOrder]] = {}
+    with sessions() as db:
+        rows = db.execute(
+            select(SessionJournalEntry.payload)
+            .where(
+                SessionJournalEntry.session_id == runner.session_id,
+                SessionJournalEntry.type.in_(("order.accepted", "order.rejected")),
+            )
+            .order_by(SessionJournalEntry.seq)
+        ).scalars()
+        for payload in rows:
+            if payload.get("origin") != "manual":
+                continue
+            event = OrderEvent.model_validate(payload)
+            t = int(np.searchsorted(runner.opened_ns, to_epoch_ns(event.at), side="right")) - 1
+            by_bar.setdefault(t, []).append(_manual(event))
+    t = 0
+    for bar in sorted(by_bar):
+        if bar >= bars_done:
+            break
+        if bar > t:
+            runner.step(bar - 1)
+        runner.step(bar, by_bar[bar])
+        t = bar + 1
+    if t < bars_done:
+        runner.step(bars_done - 1)
+
+
+def _manual(event: OrderEvent) -> ManualOrder:
+    return ManualOrder(
+        order_id=event.order_id, symbol=event.symbol, side=event.side,
+        order_type=event.order_type, quantity=event.quantity, limit_price=event.limit_price,
+        stop_loss=event.stop_loss, take_profit=event.take_profit,
+        trailing_stop=event.trailing_stop, client_order_id=event.client_order_id,
+    )  # fmt: skip
+
+
+class _Loop:
+    def __init__(
+        self,
+        runner: SessionRunner,
+        feed: Feed,
+        sessions: sessionmaker[Session],
+        publisher: SessionPublisher,
+        keep_going: Callable[[], bool],
+    ) -> None:
+        self.runner = runner
+        self.feed = feed
+        self.sessions = sessions
+        self.publisher = publisher
+        self.keep_going = keep_going
+        self.max_speed = runner.spec.speed == "max"
+        self.last_pnl = 0.0
+
+    def run(self) -> SessionState:
+        runner = self.runner
+        if runner.next_bar < runner.n:
+            self.feed.rebase(int(runner.opened_ns[runner.next_bar]))
+        while not runner.done:
+            if not self.keep_going():
+                return SessionState.RUNNING
+            state = self._state()
+            if state is not SessionState.RUNNING:
+                return self._halt(state)
+            orders = self._new_orders()
+            if self.max_speed and not orders and not runner.oms.busy:
+                self._journal(self._max_batch())
+            else:
+                t = runner.next_bar
+                if not self._stream_ticks(t):
+                    return self._state() if self.keep_going() else SessionState.RUNNING
+                self._journal(runner.step(t, orders), orders=orders)
+        return self._finish()
+
+    def _max_batch(self) -> list[SessionEventModel]:
+        """Bars at speed max until MAX_SPEED_BATCH_BARS or MAX_SPEED_BATCH_S, whichever first."""
+        runner = self.runner
+        events: list[SessionEventModel] = []
+        started = time.monotonic()
+        end = min(runner.n, runner.next_bar + MAX_SPEED_BATCH_BARS)
+        while runner.next_bar < end and time.monotonic() - started < MAX_SPEED_BATCH_S:
+            events += runner.step(min(end, runner.next_bar + 1024) - 1)
+        return events
+
+    def _stream_ticks(self, t: int) -> bool:
+        """Publish bar t's ticks in batches, each when its last tick is due; False if the
+        session must stop looking (lease lost, or the state changed)."""
+        runner, size = self.runner, self.runner.spec.tick_batch
+        times = [runner.tick_instant(t, k) for k in range(runner.ticks_per_bar)]
+        ticks = {s: runner.bar_ticks(t, s) for s in runner.symbols}
+        for k0 in range(0, len(times), size):
+            k1 = min(k0 + size, len(times))
+            if not self.feed.wait_until(times[k1 - 1], self.keep_going):
+                return False
+            for symbol, prices in ticks.items():
+                batch = [
+                    (times[k] // 1_000_000, str(price_decimal(float(prices[k]))))
+                    for k in range(k0, k1)
+                ]
+                self.publisher.ticks(runner.session_id, symbol, batch)
+            if not self.max_speed and self._state() is not SessionState.RUNNING:
+                return False
+        return True
+
+    def _state(self) -> SessionState:
+        with self.sessions() as db:
+            value = db.execute(
+                select(TradingSession.state).where(TradingSession.id == self.runner.session_id)
+            ).scalar_one()
+        return SessionState(value)
+
+    def _new_orders(self) -> list[ManualOrder]:
+        with self.sessions() as db:
+            rows = db.execute(
+                select(SessionOrder)
+                .where(
+                    SessionOrder.session_id == self.runner.session_id,
+                    SessionOrder.origin == "manual",
+                    SessionOrder.status == "new",
+                )
+                .order_by(SessionOrder.created_at, SessionOrder.id)
+            ).scalars()
+            return [
+                ManualOrder(
+                    order_id=o.id,
+                    symbol=o.symbol,
+                    side=o.side,  # type: ignore[arg-type]
+                    order_type=o.type,  # type: ignore[arg-type]
+                    quantity=o.quantity,
+                    limit_price=o.limit_price,
+                    stop_loss=o.stop_loss,
+                    take_profit=o.take_profit,
+                    trailing_stop=o.trailing_stop,
+                    client_order_id=o.client_order_id,
+                )
+                for o in rows
+            ]
+
+    def _journal(
+        self,
+        events: list[SessionEventModel],
+        *,
+        orders: Sequence[ManualOrder] = (),
+        final: bool = False,
+        **changes: Any,
+    ) -> None:
+        runner = self.runner
+        now = time.monotonic()
+        if final or now - self.last_pnl >= PNL_EVERY_S:
+            # Before a closing state change: the state is the journal's last word.
+            cut = next((i for i, e in enumerate(events) if isinstance(e, SessionEvent)), None)
+            cut = len(events) if cut is None else cut
+            events = [*events[:cut], runner.pnl(), *events[cut:]]
+            self.last_pnl = now
+        with self.sessions() as db, db.begin():
+            _store_orders(db, runner.session_id, events)
+            journaled = append_events(
+                db, runner.session_id, events, clock=runner.clock, bars_done=runner.next_bar,
+                bars_total=runner.n, updated_at=datetime.now(UTC), **changes,
+            )  # fmt: skip
+        self._publish(journaled)
+
+    def _publish(self, journaled: list[JournaledEvent]) -> None:
+        with contextlib.suppress(Exception):  # a publisher never stops a session
+            self.publisher.events(journaled)
+
+    def _halt(self, state: SessionState) -> SessionState:
+        runner = self.runner
+        at = runner.clock or datetime.now(UTC)
+        if state is SessionState.KILLED:
+            if not runner.legs.killed:
+                self._journal(runner.kill("killed by request"), final=True)
+        elif state is SessionState.STOPPED and runner.oms.working:
+            self._journal(runner.oms.cancel_all("session stopped", at), final=True)
+        return state
+
+    def _finish(self) -> SessionState:
+        runner = self.runner
+        at = runner.clock or datetime.now(UTC)
+        events: list[SessionEventModel] = []
+        events += runner.oms.cancel_all("the replay ended", at, kind="order.expired")
+        events.append(SessionEvent(
+            state=SessionState.FINISHED, previous=SessionState.RUNNING,
+            reason="the replay reached the end of its range", at=at,
+        ))  # fmt: skip
+        self._journal(
+            events, final=True, state="finished", reason="the replay reached the end of its range"
+        )
+        return SessionState.FINISHED
+
+
+def _store_orders(db: Session, session_id: uuid.UUID, events: Sequence[SessionEventModel]) -> None:
+    """Strategy orders into `session_order` (ids derived from fill numbers: a replayed fill
+    inserts nothing); manual orders' status, price and fee moved with the events that move it."""
+    fills = {e.order_id: e for e in events if isinstance(e, TradeEvent)}
+    strategy = []
+    for event in events:
+        if not isinstance(event, OrderEvent):
+            continue
+        fill = fills.get(event.order_id)
+        filled = {"filled_price": fill.price, "fee": fill.fee, "filled_at": fill.at} if fill else {}
+        if event.origin == "strategy":
+            strategy.append({
+                "id": event.order_id, "session_id": session_id,
+                "client_order_id": str(event.order_id), "origin": "strategy",
+                "leg": event.leg, "symbol": event.symbol, "side": event.side,
+                "type": event.order_type, "quantity": event.quantity, "status": "filled",
+                **filled,
+            })  # fmt: skip
+            continue
+        db.execute(
+            update(SessionOrder)
+            .where(SessionOrder.id == event.order_id)
+            .values(
+                status=event.type.removeprefix("order."),
+                reason=event.reason,
+                updated_at=datetime.now(UTC),
+                **(filled if event.type == "order.filled" else {}),
+            )
+        )
+    if strategy:
+        db.execute(insert(SessionOrder).values(strategy).on_conflict_do_nothing())
+
+
+def _fail(
+    session_id: uuid.UUID, sessions: sessionmaker[Session], publisher: SessionPublisher, reason: str
+) -> SessionState:
+    with sessions() as db, db.begin():
+        row = db.get(TradingSession, session_id)
+        previous = SessionState(row.state) if row else None
+        event = SessionEvent(
+            state=SessionState.FAILED, previous=previous, reason=reason[:2000],
+            at=(row.clock if row and row.clock else datetime.now(UTC)),
+        )  # fmt: skip
+        journaled = append_events(db, session_id, [event], state="failed", reason=reason[:2000])
+    with contextlib.suppress(Exception):  # a publisher never stops a session
+        publisher.events(journaled)
+    return SessionState.FAILED
