@@ -72,7 +72,7 @@ export async function renderOne(view, { socket }, id) {
   // --- header and controls
   const state = h("strong", { id: "session-state" });
   const clock = h("span", { id: "session-clock" });
-  const controlProblem = h("div", { "aria-live": "polite" });
+  const controlProblem = h("div", { id: "control-result", "aria-live": "polite" });
   function showSession() {
     state.textContent = session.state;
     state.dataset.state = session.state;
@@ -177,7 +177,7 @@ export async function renderOne(view, { socket }, id) {
   ticket.addEventListener("submit", async (event) => {
     event.preventDefault();
     const order = { symbol: orderSymbol.value, side: side.value, type: type.value, quantity: quantity.value.trim(), client_order_id: crypto.randomUUID() };
-    if (type.value === "limit") order.limit_price = limitPrice.value.trim();
+    if (type.value === "limit" && limitPrice.value.trim()) order.limit_price = limitPrice.value.trim();
     for (const [name, input] of [["stop_loss", stopLoss], ["take_profit", takeProfit], ["trailing_stop", trailing]]) if (input.value.trim()) order[name] = input.value.trim();
     ticketProblem.replaceChildren(h("p", { class: "hint" }, "Sending…"));
     try {
@@ -219,7 +219,7 @@ export async function renderOne(view, { socket }, id) {
           "No open positions.",
         ),
       );
-      const by = (title, entries) => h("div", {}, h("h3", {}, title), table([["", ([k]) => k], ["Realised", ([, v]) => money(v.realised), { num: true }], ["Unrealised", ([, v]) => money(v.unrealised), { num: true }]], entries, "Nothing yet."));
+      const by = (title, entries) => h("div", {}, h("h3", {}, title), table([["", ([k]) => k], ["Realised", ([, v]) => money(v.realised), { num: true }], ["Unrealised", ([, v]) => money(v.unrealised), { num: true }], ["Total", ([, v]) => money(v.total), { num: true }]], entries, "Nothing yet."));
       pnl.replaceChildren(
         h("p", {}, "Equity ", h("strong", { id: "equity" }, money(books.equity)), ` · cash ${money(books.cash)} · realised ${money(books.realised)} · unrealised ${money(books.unrealised)} · total `, h("strong", { id: "pnl-total" }, money(books.total))),
         h(
