@@ -76,7 +76,8 @@ export async function renderOne(view, { socket }, id) {
   function showSession() {
     state.textContent = session.state;
     state.dataset.state = session.state;
-    clock.textContent = `${when(session.clock)} · ${session.bars_done ?? 0}/${session.bars_total ?? "?"} bars`;
+    const total = session.bars_total ? `/${session.bars_total}` : "";
+    clock.textContent = `${when(session.clock)} · ${session.bars_done ?? 0}${total} bars`;
   }
   const control = (action, label, cls) =>
     h("button", {
