@@ -102,7 +102,10 @@ export async function renderOne(view, { socket }, id) {
   let chart = null;
   let series = null;
   let current = null;  // the forming candle
-  const queue = [];  // [wallTimeMs, marketMs, price]
+  const queue = [];  // [wallTimeMs, marketMs, price, arrivedMs (a batch's first tick only)]
+  // How long each batch's first tick waited between arriving and being drawn (the last 1000),
+  // for bench/web_session_fps.py.
+  const latencies = (window.__velocitasTickLatency = []);
   let frameHandle = 0;
   let ticksDrawn = 0;
   let frames = 0;
@@ -121,8 +124,9 @@ export async function renderOne(view, { socket }, id) {
     frames += 1;
     let latest = null;
     while (queue.length && queue[0][0] <= now) {
-      const [, marketMs, price] = queue.shift();
+      const [, marketMs, price, arrived] = queue.shift();
       if (series) applyTick(marketMs, price);
+      if (arrived !== undefined) latencies.push(now - arrived) > 1000 && latencies.shift();
       latest = price;
     }
     if (latest !== null) {
@@ -141,10 +145,10 @@ export async function renderOne(view, { socket }, id) {
     const start = Math.max(now, previousEnd);
     const first = ticks[0][0];
     const behind = previousEnd - now > 1000;  // over a second late: draw at once, catch up
-    for (const [ms, price] of ticks) {
+    ticks.forEach(([ms, price], i) => {
       const offset = Number.isFinite(speed) && !behind ? (ms - first) / speed : 0;
-      queue.push([start + offset, ms, Number(price)]);
-    }
+      queue.push(i === 0 ? [start + offset, ms, Number(price), now] : [start + offset, ms, Number(price)]);
+    });
   }
 
   function barClosed(event) {
