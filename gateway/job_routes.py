@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Response, status
@@ -34,9 +35,33 @@ from gateway.jobs import (
 )
 from gateway.schemas import BacktestAccepted, EquityPage, EquityPointPublic, JobPage, JobPublic
 from velocitas.db import jobs as job_store
+from velocitas.db.equity_read import read_curve
 from velocitas.domain.events import JobKind, JobStatus
+from velocitas.report.downsample import MAX_POINTS, minmax_indices
 
 __all__ = ["JobDocs", "add_children_route", "add_equity_route", "job_router"]
+
+_DISPLAY_DOC = (
+    "The equity curve reduced for drawing to at most `points` points: the curve is cut into "
+    "equal buckets and each keeps its first, lowest, highest and last point (`velocitas.report."
+    "downsample`, as the HTML report draws), so every peak and drawdown low stays; `total` is the "
+    "curve's length, values are the stored decimal strings."
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class EquityDisplayPoint(BaseModel):
+    seq: int
+    opened_at: datetime
+    equity: str
+
+
+class EquityDisplay(BaseModel):
+    total: int
+    """How many points the whole curve has."""
+    items: list[EquityDisplayPoint]
+
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 
@@ -154,6 +179,36 @@ def add_equity_route(router: APIRouter, kind: JobKind, *, name: str, doc: str) -
         methods=["GET"],
         name=name,
         response_model=EquityPage,
+        responses={**UNAUTHENTICATED, **NOT_YOURS},
+    )
+
+    def display_equity(
+        job_id: uuid.UUID,
+        user: CurrentUser,
+        session: SessionDep,
+        points: Annotated[int, Query(ge=4, le=MAX_POINTS)] = 4000,
+    ) -> EquityDisplay:
+        owned_job(session, job_id, user.id, kind)
+        curve = read_curve(session, job_id, user.id)
+        kept = minmax_indices(curve.values(), points)
+        return EquityDisplay(
+            total=len(curve.exact),
+            items=[
+                EquityDisplayPoint(
+                    seq=int(i),
+                    opened_at=_EPOCH + timedelta(microseconds=int(curve.micros[i])),
+                    equity=curve.exact[i],
+                )
+                for i in kept
+            ],
+        )
+
+    router.add_api_route(
+        "/{job_id}/equity/display",
+        _documented(display_equity, _DISPLAY_DOC),
+        methods=["GET"],
+        name=name.replace("list_", "display_", 1),
+        response_model=EquityDisplay,
         responses={**UNAUTHENTICATED, **NOT_YOURS},
     )
 

@@ -12,9 +12,11 @@ from gateway.routes import (
     alerts,
     backtests,
     bars,
+    catalog,
     events,
     health,
     history,
+    models,
     news,
     predict,
     regimes,
@@ -23,6 +25,7 @@ from gateway.routes import (
     sweeps,
     tournaments,
     walk_forwards,
+    web,
 )
 from gateway.settings import GatewaySettings, get_gateway_settings
 from gateway.telemetry import JobBacklog
@@ -31,7 +34,7 @@ from velocitas import __version__
 from velocitas.access_log import redact_server_logs
 from velocitas.http_limits import BodyLimit
 from velocitas.http_metrics import HttpMetrics
-from velocitas.key_guard import KeyChecker, KeyGuard
+from velocitas.key_guard import PUBLIC_PATHS, KeyChecker, KeyGuard
 from velocitas.request_id import RequestId
 from velocitas.strategies.policy import register_policy_strategy
 from velocitas.structured_logs import configure_logging
@@ -80,7 +83,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         },
     )
     app.state.key_checker = KeyChecker()
-    app.add_middleware(KeyGuard, checker=app.state.key_checker)
+    # The web app's page and shipped files answer without a key (gateway.routes.web).
+    app.add_middleware(
+        KeyGuard, checker=app.state.key_checker, public=PUBLIC_PATHS | web.public_paths()
+    )
     app.add_middleware(RequestId)  # outermost: every answer, a refusal too, names its request
     app.include_router(health.router)
     app.include_router(backtests.router)
@@ -96,6 +102,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(regimes.router)
     app.include_router(sessions.router)
+    app.include_router(catalog.router)
+    app.include_router(models.router)
+    app.include_router(web.router)
+    app.mount(web.PREFIX, web.ASSETS, name="web")
     # Outermost: every answer is counted, the key guard's too, and `/metrics` needs no key
     # (velocitas.http_metrics); the backlog is read from PostgreSQL and Redis at each scrape.
     app.add_middleware(

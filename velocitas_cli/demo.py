@@ -238,12 +238,22 @@ def run_demo(bars: int, workers: int, port: int, home: Path, quiet: bool) -> dic
     """The round trip; returns what a script needs to check it. Raises DemoFailed."""
     demo = Demo(home, _free_port_block(port), quiet)
     home.mkdir(parents=True, exist_ok=True)
-    outcome: dict[str, Any] = {"home": str(home), "gateway": demo.base}
+    outcome: dict[str, Any] = {
+        "home": str(home),
+        "gateway": demo.base,
+        "dashboard": f"{demo.base}/",
+    }
     with demo.log_path.open("ab") as log:
         try:
             with demo.step(f"Start `velocitas up --workers {workers}` and wait for /ready"):
                 demo.start_up(workers, log)
                 demo.say(f"   gateway {demo.base}; service log {demo.log_path}")
+                # The web app (docs/web.md): sign in with the key the next step prints.
+                page = demo.request("GET", "/", 200).text  # served without a key
+                outcome["dashboard_served"] = "<title>Velocitas</title>" in page
+                demo.say(
+                    f"   dashboard {demo.base}/ (while the demo runs; `velocitas up` serves it)"
+                )
             with demo.step("Create a data-writer user and get an API key (every route needs one)"):
                 name = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}-{os.getpid()}"
                 # The demo uploads bars, which only a data-writer may do (docs/data.md).

@@ -281,3 +281,38 @@ def test_create_backtest_with_queue_down_answers_503_and_fails_the_job(
     [job] = client.get("/backtests", headers=alice.headers).json()["items"]
     assert job["status"] == "failed"
     assert "could not be queued" in job["error"]
+
+
+def test_equity_display_keeps_every_point_of_a_short_curve_as_stored(
+    client: TestClient, alice: Account
+) -> None:
+    job_id = _finished_job(alice, points=7)
+    body = client.get(f"/backtests/{job_id}/equity/display", headers=alice.headers).json()
+    paged = client.get(f"/backtests/{job_id}/equity", headers=alice.headers).json()["items"]
+    assert body["total"] == 7
+    assert body["items"] == paged  # same seq, instant and exact decimal text
+
+
+def test_equity_display_downsamples_keeping_the_extremes(
+    client: TestClient, alice: Account
+) -> None:
+    with session_scope() as session:
+        job, _ = job_store.create_job(session, owner_id=alice.id, kind=JobKind.BACKTEST, spec=SPEC)
+        job_store.mark_running(session, job.id)
+        values = [Decimal(10000 + (i % 97)) for i in range(10_000)]
+        values[4321] = Decimal("123.45")  # the deepest low must survive
+        job_store.record_result(
+            session, job.id, summary={}, trades=[],
+            equity_opened_at_ns=np.arange(10_000, dtype=np.int64) * 60_000_000_000,
+            equity=values,
+        )  # fmt: skip
+    url = f"/backtests/{job.id}/equity/display"
+    body = client.get(url, params={"points": 400}, headers=alice.headers).json()
+    assert body["total"] == 10_000
+    assert len(body["items"]) <= 400
+    kept = {p["seq"]: p["equity"] for p in body["items"]}
+    assert kept[4321] == "123.45"
+    assert kept[0] == "10000"
+    assert 9999 in kept
+    assert client.get(url, headers=client.headers).status_code == 401
+    assert client.get(url, params={"points": 2}, headers=alice.headers).status_code == 422

@@ -42,6 +42,8 @@ def test_demo_runs_the_round_trip_twice(database_url: str, redis_url: str, tmp_p
         "PYTHONPATH": str(REPO),
     }
     first = _demo(env)
+    assert first["dashboard"] == first["gateway"] + "/"
+    assert first["dashboard_served"] is True
     assert first["bars"]["inserted"] == BARS
     assert first["news"]["inserted"] > 0
     assert first["events"][0] == "job.queued"
