@@ -7,12 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from velocitas.db.models.sessions import SessionOrder, TradingSession
 from velocitas.domain.session_events import SessionState
 from velocitas.domain.wire import decimal_text
 from velocitas.engine.spec import DECIMALS, MAX_AMOUNT
+from velocitas.sessions.spec import checked_speed
 
 __all__ = [
     "EventPage",
@@ -84,6 +85,20 @@ class StateChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class SpeedChange(BaseModel):
+    """The replay's new speed: real time x N, or `"max"`; and why (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speed: float | Literal["max"] = Field(examples=[60, "max"])
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @field_validator("speed")
+    @classmethod
+    def _speed_in_range(cls, value: float | str) -> float | str:
+        return checked_speed(value)
 
 
 _Price = Field(default=None, gt=0, le=MAX_AMOUNT, decimal_places=DECIMALS)

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import psycopg
@@ -167,12 +167,15 @@ class _Loop:
         self.publisher = publisher
         self.keep_going = keep_going
         self.max_speed = runner.spec.speed == "max"
+        self.market_ns = 0
+        """The market instant of the last tick the feed waited for (where a new speed starts)."""
         self.last_pnl = 0.0
 
     def run(self) -> SessionState:
         runner = self.runner
         if runner.next_bar < runner.n:
-            self.feed.rebase(int(runner.opened_ns[runner.next_bar]))
+            self.market_ns = int(runner.opened_ns[runner.next_bar])
+            self.feed.rebase(self.market_ns)
         while not runner.done:
             if not self.keep_going():
                 return SessionState.RUNNING
@@ -217,6 +220,7 @@ class _Loop:
             k1 = min(k0 + size, len(times))
             if not self.feed.wait_until(times[k1 - 1], self.keep_going):
                 return None, 0
+            self.market_ns = times[k1 - 1]
             for symbol, prices in ticks.items():
                 batch = [
                     (times[k] // 1_000_000, str(price_decimal(float(prices[k]))))
@@ -233,11 +237,25 @@ class _Loop:
         return orders, (at_tick if orders else 0)
 
     def _state(self) -> SessionState:
+        """The session's state as the API left it; a speed changed through the API
+        (`POST /sessions/{id}/speed`) is followed from here on."""
         with self.sessions() as db:
-            value = db.execute(
-                select(TradingSession.state).where(TradingSession.id == self.runner.session_id)
-            ).scalar_one()
+            value, speed = db.execute(
+                select(TradingSession.state, TradingSession.spec["speed"]).where(
+                    TradingSession.id == self.runner.session_id
+                )
+            ).one()
+        self._follow_speed(speed)
         return SessionState(value)
+
+    def _follow_speed(self, speed: float | str) -> None:
+        """Pace at `speed` from the tick last waited for on (the replay clock does not jump)."""
+        wanted: float | Literal["max"] = "max" if speed == "max" else float(speed)
+        if wanted == self.feed.speed:
+            return
+        self.feed.speed = wanted
+        self.max_speed = wanted == "max"
+        self.feed.rebase(self.market_ns)
 
     def _new_orders(self) -> list[ManualOrder]:
         with self.sessions() as db:

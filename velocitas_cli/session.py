@@ -281,6 +281,22 @@ def stop(
 
 
 @app.command()
+def speed(
+    session_id: str = typer.Argument(..., help="The session's id."),
+    value: str = typer.Argument(..., help="Real time x N (e.g. 60), or max."),
+    reason: str | None = ReasonOption,
+    url: str = UrlOption,
+    key: str | None = KeyOption,
+    json: bool = JsonOption,
+) -> None:
+    """Change a session's replay speed (from its next tick batch on)."""
+    body: dict[str, Any] = {"speed": value if value == "max" else _number(value, "speed")}
+    if reason:
+        body["reason"] = reason
+    _print_session(Gateway(url, key).post(f"/sessions/{session_id}/speed", body), json)
+
+
+@app.command()
 def kill(
     session_id: str | None = typer.Argument(None, help="The session's id."),
     every: bool = typer.Option(False, "--all", help="Every user's sessions (admin only)."),

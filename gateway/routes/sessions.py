@@ -34,6 +34,7 @@ from gateway.session_schemas import (
     SessionOrderPublic,
     SessionPage,
     SessionPublic,
+    SpeedChange,
     StateChange,
 )
 from velocitas.db import sessions as store
@@ -168,6 +169,26 @@ for _action in store.ACTIONS:
         response_model=SessionPublic,
         responses=FORBIDDEN_NOW,
     )
+
+
+@router.post("/{session_id}/speed", responses=FORBIDDEN_NOW)
+def change_session_speed(
+    session_id: uuid.UUID,
+    change: SpeedChange,
+    user: CurrentUser,
+    db: SessionDep,
+    publisher: SessionPublisherDep,
+) -> SessionPublic:
+    """Change the replay speed of a created, running or paused session (real time x N, or
+    `"max"`); the trader paces from its next tick batch on. Fills do not depend on the speed
+    (manual orders aside: they enter at the tick after they are seen)."""
+    row = store.get_owned_session(db, session_id, user.id, lock=True)
+    speed_text = "max" if change.speed == "max" else f"x{change.speed:g}"
+    reason = change.reason or f"speed set to {speed_text} by {user.name}"
+    journaled = store.set_speed(db, row, change.speed, reason)
+    db.commit()
+    publisher.events(journaled)
+    return SessionPublic.of(row)
 
 
 @router.post(

@@ -493,3 +493,31 @@ def test_journaled_changes_are_published_after_commit_and_refusals_publish_nothi
     assert published == [(1, "session.state"), (2, "order.new")]
     journal = _events(client, alice, session["id"])["events"]
     assert [e["event"] for e in journal] == [e.payload for e in recorder.published_events]
+
+
+def test_speed_changes_are_stored_journaled_and_refused_once_ended(
+    client: TestClient, alice: Account
+) -> None:
+    _bars()
+    session = _running(client, alice)
+    sid, head = session["id"], session["last_seq"]
+    changed = client.post(f"/sessions/{sid}/speed", json={"speed": 60}, headers=alice.headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["spec"]["speed"] == 60
+    assert changed.json()["state"] == "running"
+    (event,) = _events(client, alice, sid, after=head)["events"]
+    assert event["event"]["type"] == "session.state"
+    assert event["event"]["speed"] == 60
+    assert event["event"]["state"] == event["event"]["previous"] == "running"
+    assert event["event"]["reason"] == f"speed set to x60 by {alice.name}"
+    to_max = client.post(f"/sessions/{sid}/speed", json={"speed": "max"}, headers=alice.headers)
+    assert to_max.json()["spec"]["speed"] == "max"
+
+    for bad in (0, -1, 2_000_000, "fast"):
+        refused = client.post(f"/sessions/{sid}/speed", json={"speed": bad}, headers=alice.headers)
+        assert refused.status_code == 422, bad
+        assert "speed" in refused.text
+    client.post(f"/sessions/{sid}/stop", headers=alice.headers)
+    ended = client.post(f"/sessions/{sid}/speed", json={"speed": 1}, headers=alice.headers)
+    assert ended.status_code == 409
+    assert "stopped" in ended.json()["detail"]

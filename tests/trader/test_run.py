@@ -4,6 +4,7 @@ new -> accepted -> filled, and a kill flattens and halts."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -20,6 +21,7 @@ from velocitas.db.accounts import create_user
 from velocitas.db.engine import get_engine
 from velocitas.db.journal import append_events, events_after
 from velocitas.db.models.sessions import SessionOrder, TradingSession
+from velocitas.db.sessions import set_speed
 from velocitas.domain.session_events import SessionEvent, SessionState
 from velocitas.domain.timeframe import Timeframe
 from velocitas.engine.runner import run_backtest
@@ -322,3 +324,40 @@ def test_pause_returns_and_resume_finishes_stop_cancels_working_orders(
     with sessions() as db:
         order = db.execute(select(SessionOrder).where(SessionOrder.client_order_id == "far-limit"))
         assert order.scalar_one().status == "cancelled"
+
+
+def test_a_speed_change_is_followed_from_the_next_batch_and_changes_no_fill(
+    sessions: sessionmaker[Session],
+) -> None:
+    spec = _spec(speed=1.0, end="2024-01-01T03:00:00Z")  # real time: three hours of replay
+    session_id = _create(sessions, spec)
+    publisher = RecordingPublisher()
+    original = publisher.ticks
+
+    def to_max_after_the_first_batch(session: uuid.UUID, symbol: str, ticks: Any) -> None:
+        original(session, symbol, ticks)
+        if len(publisher.tick_batches) == 1:
+            with sessions() as db, db.begin():
+                row = db.get(TradingSession, session_id, with_for_update=True)
+                assert row is not None
+                set_speed(db, row, "max", "test: as fast as it goes")
+
+    publisher.ticks = to_max_after_the_first_batch  # type: ignore[method-assign]
+    # At real time the first batch alone is due 9 s in; were the new speed ignored, the replay
+    # would still be running when `keep_going` gives up.
+    deadline = time.monotonic() + 120
+
+    def until_deadline() -> bool:
+        return time.monotonic() < deadline
+
+    assert run_session(session_id, sessions, publisher, keep_going=until_deadline) is (
+        SessionState.FINISHED
+    )
+    journal = _journal(sessions, session_id)
+    speed_events = [e for e in journal if e["type"] == "session.state" and e.get("speed")]
+    assert [e["speed"] for e in speed_events] == ["max"]
+    backtest = run_backtest(spec.backtest_spec(), load_replay_bars(spec))
+    assert _fills(journal) == [
+        (f.leg, f.symbol, f.side.value, f.quantity, f.price, f.fee, f.reason)
+        for f in backtest.fills
+    ]

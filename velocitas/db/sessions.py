@@ -46,6 +46,7 @@ __all__ = [
     "pnl",
     "positions",
     "read_events",
+    "set_speed",
     "transition",
 ]
 
@@ -180,6 +181,27 @@ def transition(
     journaled = append_events(
         db, row.id, [event], state=target.value, reason=reason, updated_at=func.now()
     )
+    db.refresh(row)
+    return journaled
+
+
+SPEED_CHANGES_IN = frozenset({S.CREATED, S.RUNNING, S.PAUSED})
+
+
+def set_speed(
+    db: Session, row: TradingSession, speed: float | str, reason: str
+) -> list[JournaledEvent]:
+    """Change the replay speed of `row` (locked by the caller): the spec's `speed` moves and a
+    `session.state` event (state unchanged) says so with `reason`; the trader paces from the
+    next tick batch on. `Conflict` once the session has ended."""
+    current = SessionState(row.state)
+    if current not in SPEED_CHANGES_IN:
+        raise Conflict(f"cannot change the speed of session {row.id}: it is {current.value}")
+    event = SessionEvent(
+        state=current, previous=current, reason=reason, speed=speed, at=market_instant(row)
+    )
+    spec = {**row.spec, "speed": speed}
+    journaled = append_events(db, row.id, [event], spec=spec, updated_at=func.now())
     db.refresh(row)
     return journaled
 

@@ -180,6 +180,8 @@ class SessionEvent(Event):
     state: SessionState
     previous: SessionState | None = None
     reason: str
+    speed: float | Literal["max"] | None = None
+    """Set when the replay's speed changed (the state then stays as it was)."""
     at: datetime
 
 

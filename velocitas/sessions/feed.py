@@ -33,6 +33,10 @@ _MAX_WAIT_S = 0.25  # wait in slices so a stop or a lost lease is noticed prompt
 
 
 class Feed(Protocol):
+    speed: float | Literal["max"]
+    """Real time x N (`"max"`: never waits). A replay's may change while it runs (the caller
+    then rebases); a live feed's is 1, the wall clock."""
+
     def bars(self) -> Mapping[str, BarArrays]:
         """The bars of every symbol of the session, keyed by symbol."""
 

@@ -14,10 +14,20 @@ from pydantic import Field, field_validator
 
 from velocitas.engine.spec import BacktestSpec
 
-__all__ = ["MAX_SPEED", "SessionSpec"]
+__all__ = ["MAX_SPEED", "SessionSpec", "checked_speed"]
 
 MAX_SPEED = 1_000_000.0
 """The fastest finite replay: a million times real time (a 1m bar every 60 us)."""
+
+
+def checked_speed(value: float | str) -> float | Literal["max"]:
+    """`"max"`, or a speed in (0, MAX_SPEED] as a float; ValueError naming the range otherwise."""
+    if value == "max":
+        return "max"
+    speed = float(value)
+    if not (0 < speed <= MAX_SPEED):  # NaN fails too
+        raise ValueError(f"speed must be 'max' or a number in (0, {MAX_SPEED:g}]")
+    return speed
 
 
 class SessionSpec(BacktestSpec):
@@ -36,12 +46,7 @@ class SessionSpec(BacktestSpec):
     @field_validator("speed")
     @classmethod
     def _finite_positive_speed(cls, value: float | str) -> float | str:
-        if value == "max":
-            return value
-        speed = float(value)
-        if not (0 < speed <= MAX_SPEED):  # NaN fails too
-            raise ValueError(f"speed must be 'max' or a number in (0, {MAX_SPEED:g}]")
-        return speed
+        return checked_speed(value)
 
     def backtest_spec(self) -> BacktestSpec:
         """The backtest this session replays: the same fields, with stops walked along the

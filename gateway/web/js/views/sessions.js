@@ -66,7 +66,7 @@ export async function renderOne(view, { socket }, id) {
   const symbol = symbols[0];
   const timeframe = spec.timeframe;
   const bucketSeconds = TF_SECONDS[timeframe] || 60;
-  const speed = spec.speed === "max" ? Infinity : Number(spec.speed || 1);
+  let speed = spec.speed === "max" ? Infinity : Number(spec.speed || 1);
   let lastSeq = 0;
 
   // --- header and controls
@@ -94,7 +94,25 @@ export async function renderOne(view, { socket }, id) {
         }
       },
     }, label);
-  const controls = h("div", { class: "row", role: "group", "aria-label": "Session controls" }, control("start", "Start"), control("pause", "Pause"), control("resume", "Resume"), control("stop", "Stop"), control("kill", "Kill", "danger"), h("span", { class: "hint" }, `speed: ${spec.speed === "max" ? "max" : `real time × ${spec.speed}`} (set when the session is created)`));
+  const controls = h("div", { class: "row", role: "group", "aria-label": "Session controls" }, control("start", "Start"), control("pause", "Pause"), control("resume", "Resume"), control("stop", "Stop"), control("kill", "Kill", "danger"), speedControl());
+
+  // Speed: the trader follows a change from its next tick batch on (POST /sessions/{id}/speed).
+  function speedControl() {
+    const current = spec.speed === "max" ? "max" : String(spec.speed);
+    const choices = SPEEDS.includes(current) ? SPEEDS : [current, ...SPEEDS];
+    const select = h("select", { id: "session-speed", "aria-label": "Replay speed" }, choices.map((s) => h("option", { value: s, selected: s === current }, s === "max" ? "as fast as possible" : `real time × ${s}`)));
+    select.addEventListener("change", async () => {
+      controlProblem.replaceChildren();
+      try {
+        session = await post(`${path}/speed`, { speed: select.value === "max" ? "max" : Number(select.value) });
+        speed = select.value === "max" ? Infinity : Number(select.value);
+        showSession();
+      } catch (error) {
+        controlProblem.replaceChildren(errorBox(error));
+      }
+    });
+    return h("label", { class: "check" }, "Speed ", select);
+  }
 
   // --- the chart: warmed from history, moved by ticks
   const box = h("div", { class: "chart", id: "session-chart", role: "img", "aria-label": `${symbol} ${timeframe} live candles` });
