@@ -56,8 +56,8 @@ AREAS: dict[str, Area] = {
     "user": Area("velocitas_cli.users:app", "Users, their roles and their API keys."),
     "up": Area(
         "velocitas_cli.up:up",
-        "Start the gateway, oracle, analyst and N workers on the embedded (or configured) "
-        "servers; restart whatever dies; Ctrl-C stops all.",
+        "Start the gateway, oracle, analyst, N workers and M traders on the embedded (or "
+        "configured) servers; restart whatever dies; Ctrl-C stops all.",
     ),
 }
 
