@@ -1,12 +1,14 @@
 """Task `worker.backtests.run`: one backtest job, from the stored spec to stored results.
 
 Loads each symbol's bars with binary COPY, records the data snapshot hash and the engine
-version with the result so it can be reproduced, runs the engine, and hands trades, equity
-curve and report to the lifecycle, which stores them keyed by job id.
+version with the result so it can be reproduced, runs the engine, draws the self-contained
+HTML report (top-level backtests only), and hands trades, equity curve, summary and page to
+the lifecycle, which stores them keyed by job id.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import math
@@ -19,9 +21,11 @@ from celery.signals import worker_init
 
 from velocitas.db.bar_cache import load_bars_cached
 from velocitas.db.equity_copy import copy_equity_chunks
+from velocitas.db.reports import StoredReport
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestResult, BacktestSpec, run_backtest
 from velocitas.jobs import TASK_RUN_BACKTEST
+from velocitas.report import render_html
 from worker.app import app
 from worker.lifecycle import JobContext, JobOutcome, run_job
 
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _LOADED = 0.4  # share of the progress bar: loading bars, then the engine, then storing
 _COMPUTED = 0.8
+_RENDERED = 0.9
 
 
 @worker_init.connect
@@ -79,6 +84,9 @@ def execute_backtest(context: JobContext) -> JobOutcome:
         context.progress(_LOADED * (index + 1) / len(spec.symbols))
     result = run_backtest(spec, bars)
     context.progress(_COMPUTED)
+    # A sweep's runs are read as rows of its table, never one by one: no page for each.
+    page = html_report(result, spec, bars) if context.parent_id is None else None
+    context.progress(_RENDERED)
     return JobOutcome(
         summary=report(result),
         trades=result.trades,
@@ -86,7 +94,23 @@ def execute_backtest(context: JobContext) -> JobOutcome:
         equity=result.equity.equity,
         data_snapshot_hash=combined_snapshot_hash(hashes),
         engine_version=result.engine_version,
+        report=page,
     )
+
+
+def html_report(
+    result: BacktestResult, spec: BacktestSpec, bars: dict[str, BarArrays]
+) -> StoredReport | None:
+    """The self-contained HTML report (as `velocitas backtest run --html` writes it), gzip
+    compressed; None, logged, if it cannot be drawn: the backtest's result stands without it."""
+    try:
+        page = render_html(result, spec, bars).encode()
+    except Exception:
+        log.exception("the HTML report could not be drawn")
+        return None
+    # mtime=0: the same page compresses to the same bytes. Level 6 (zlib's default) is where
+    # the size stops shrinking much for the time spent (bench/RESULTS.md, "Web app").
+    return StoredReport(html_gzip=gzip.compress(page, compresslevel=6, mtime=0), size=len(page))
 
 
 def report(result: BacktestResult) -> dict[str, Any]:
