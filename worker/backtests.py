@@ -8,7 +8,6 @@ the lifecycle, which stores them keyed by job id.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import math
@@ -25,7 +24,7 @@ from velocitas.db.reports import StoredReport
 from velocitas.domain.bars import BarArrays
 from velocitas.engine import BacktestResult, BacktestSpec, run_backtest
 from velocitas.jobs import TASK_RUN_BACKTEST
-from velocitas.report import render_html
+from velocitas.report import gzip_report, render_html
 from worker.app import app
 from worker.lifecycle import JobContext, JobOutcome, run_job
 
@@ -108,9 +107,8 @@ def html_report(
     except Exception:
         log.exception("the HTML report could not be drawn")
         return None
-    # mtime=0: the same page compresses to the same bytes. Level 6 (zlib's default) is where
-    # the size stops shrinking much for the time spent (bench/RESULTS.md, "Web app").
-    return StoredReport(html_gzip=gzip.compress(page, compresslevel=6, mtime=0), size=len(page))
+    # Compressed once here, served as stored: plotly.js's share was compressed once per process.
+    return StoredReport(html_gzip=gzip_report(page), size=len(page))
 
 
 def report(result: BacktestResult) -> dict[str, Any]:
