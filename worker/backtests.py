@@ -38,7 +38,8 @@ _RENDERED = 0.9
 @worker_init.connect
 def warm_up_engine(**_: object) -> None:
     """Compile the engine's kernels and the equity encoder (or load them from numba's cache)
-    once in the worker's main process, before the pool forks: no job pays the JIT's seconds,
+    once in the worker's main process, before the pool forks: no job pays the JIT's seconds
+    (nor the HTML report's one-time reading and compressing of plotly.js),
     and every child inherits. Both for read-only bars, as the bar cache serves them (numba
     compiles a read-only array's signature apart: half a minute on a busy machine, in every
     pool process), and for writable ones (the cache off)."""
@@ -63,6 +64,8 @@ def warm_up_engine(**_: object) -> None:
             bars = BarArrays("WARMUP", "1h", opened_at, *prices)
             result = run_backtest(spec, {"WARMUP": bars})
         copy_equity_chunks(uuid.uuid4(), result.equity.opened_at, result.equity.equity, 16)
+        # The HTML report's plotly.js: read and compressed once here, not in the first job.
+        gzip_report(render_html(result, spec, {"WARMUP": bars}).encode())
     except Exception:  # a worker that cannot warm up still takes jobs; each reports its error
         log.exception("engine warm-up failed")
 

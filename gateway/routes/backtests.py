@@ -113,8 +113,8 @@ def read_backtest_report(
     report = read_report_for_owner(session, job_id, user.id)
     if report is None:
         raise NotFound(
-            f"backtest {job_id} has no HTML report (a sweep's runs have none, and its worker "
-            "logs why one could not be drawn)"
+            f"backtest {job_id} has no HTML report: it is a sweep's run, or its worker could "
+            "not draw the page (its log says why)"
         )
     headers = {
         "Content-Disposition": f'attachment; filename="backtest-{job_id}.html"',
