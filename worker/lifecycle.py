@@ -39,6 +39,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from velocitas.db import jobs as job_store
 from velocitas.db.engine import session_scope
 from velocitas.db.models import BacktestJob
+from velocitas.db.reports import StoredReport, store_report
 from velocitas.domain.events import JobEvent, JobEventType, JobStatus
 from velocitas.domain.trades import Trade
 from velocitas.errors import InvalidRequest, TransientError
@@ -70,6 +71,8 @@ class JobOutcome:
     equity: Sequence[Decimal] | npt.NDArray[np.float64] | None = None
     data_snapshot_hash: str | None = None
     engine_version: str | None = None
+    report: StoredReport | None = None
+    """The self-contained HTML report, gzip-compressed (top-level backtests only)."""
 
 
 @dataclass
@@ -216,7 +219,7 @@ def _claim(job_id: uuid.UUID) -> _Claim:
 
 def _record(job_id: uuid.UUID, outcome: JobOutcome) -> bool:
     with session_scope() as session:
-        return job_store.record_result(
+        recorded = job_store.record_result(
             session,
             job_id,
             summary=outcome.summary,
@@ -226,6 +229,9 @@ def _record(job_id: uuid.UUID, outcome: JobOutcome) -> bool:
             data_snapshot_hash=outcome.data_snapshot_hash,
             engine_version=outcome.engine_version,
         )
+        if recorded and outcome.report is not None:
+            store_report(session, job_id, outcome.report.html_gzip, outcome.report.size)
+        return recorded
 
 
 def _fail(context: JobContext, error: str) -> str:

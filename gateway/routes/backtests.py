@@ -1,21 +1,25 @@
-"""`/backtests`: submit (202), read, list, page through trades and equity, cancel."""
+"""`/backtests`: submit (202), read, list, page through trades and equity, download the HTML
+report, cancel."""
 
 from __future__ import annotations
 
+import gzip
 import uuid
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Header, Query, Response
 
 from gateway.deps import CurrentUser, SessionDep
 from gateway.job_routes import JobDocs, add_equity_route, job_router
 from gateway.jobs import NOT_YOURS, UNAUTHENTICATED, owned_job
 from gateway.policies import require_registered_models
-from gateway.schemas import TradePage, TradePublic
+from gateway.schemas import ErrorBody, TradePage, TradePublic
 from velocitas.db import jobs as job_store
 from velocitas.db.coverage import require_stored_bars
-from velocitas.domain.events import JobKind
+from velocitas.db.reports import read_report_for_owner
+from velocitas.domain.events import JobKind, JobStatus
 from velocitas.engine.spec import BacktestSpec
+from velocitas.errors import NotFound
 from velocitas.strategies import registry
 
 MAX_BARS_PER_LEG = 20_000_000
@@ -77,3 +81,59 @@ add_equity_route(
     name="list_backtest_equity",
     doc="The job's equity curve, one point per bar, as decimal strings; page with `after`.",
 )
+
+
+_HTML_REPORT = {
+    200: {
+        "content": {"text/html": {}},
+        "description": "The self-contained HTML report as an attachment; gzip-encoded when the "
+        "request's `Accept-Encoding` allows it.",
+    },
+    **UNAUTHENTICATED,
+    404: {
+        "model": ErrorBody,
+        "description": "No such job (or not yours), or it has no report: not succeeded (yet), "
+        "or a sweep's run.",
+    },
+}
+
+
+@router.get("/{job_id}/report.html", response_class=Response, responses=_HTML_REPORT)
+def read_backtest_report(
+    job_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    accept_encoding: Annotated[str, Header()] = "",
+) -> Response:
+    """The page `velocitas backtest run --html` writes (charts, metrics, P&L, trades), drawn
+    by the worker when the job succeeded; works offline."""
+    job = owned_job(session, job_id, user.id, JobKind.BACKTEST)
+    if job.status != JobStatus.SUCCEEDED.value:
+        raise NotFound(f"backtest {job_id} has no HTML report: it is {job.status}, not succeeded")
+    report = read_report_for_owner(session, job_id, user.id)
+    if report is None:
+        raise NotFound(
+            f"backtest {job_id} has no HTML report: it is a sweep's run, or its worker could "
+            "not draw the page (its log says why)"
+        )
+    headers = {
+        "Content-Disposition": f'attachment; filename="backtest-{job_id}.html"',
+        "Vary": "Accept-Encoding",
+    }
+    if accepts_gzip(accept_encoding):
+        headers["Content-Encoding"] = "gzip"
+        return Response(report.html_gzip, media_type="text/html", headers=headers)
+    return Response(gzip.decompress(report.html_gzip), media_type="text/html", headers=headers)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an `Accept-Encoding` header allows gzip (named or `*`, and not with q=0)."""
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip", "*"):
+            quality = params.strip().lower().removeprefix("q=")
+            try:
+                return not params.strip() or float(quality) > 0
+            except ValueError:
+                return False
+    return False

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from tests.gateway.conftest import Account, store_bars
 from tests.gateway.test_backtests import SPEC
@@ -16,7 +16,7 @@ from tests.support.waiting import wait_until
 from tests.worker.process import WorkerProcess
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import session_scope
-from velocitas.db.models import Bar
+from velocitas.db.models import BacktestReport, Bar
 from velocitas.engine import BacktestSpec, run_backtest
 
 
@@ -117,6 +117,12 @@ def test_sweep_round_trip_ranks_runs(
         **SPEC["strategy"]["params"],
         **ranking[0]["params"],
     }
+    # A sweep's runs are rows of its table: no HTML report drawn or stored for each.
+    page = client.get(f"/backtests/{ranking[0]['job_id']}/report.html", headers=alice.headers)
+    assert page.status_code == 404
+    assert "a sweep's run" in page.json()["detail"]
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(BacktestReport)) == 0
     for path in (location, f"{location}/runs"):
         assert client.get(path, headers=bob.headers).status_code == 404
     assert client.delete(location, headers=bob.headers).status_code == 404

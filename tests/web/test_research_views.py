@@ -1,10 +1,12 @@
 """The research views in Chromium against a real gateway and a real Celery worker: a backtest
 submitted from the generated form finishes on the page without a reload, its report marks
-exactly the API's trades, and a sweep's heatmap appears."""
+exactly the API's trades and downloads as the self-contained HTML page, and a sweep's heatmap
+appears."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,6 +83,13 @@ def test_backtest_runs_live_and_the_report_marks_the_apis_trades(
     assert leg["net_pnl"] in page.locator("#pnl").inner_text()  # the exact string
     assert page.locator("#final-equity").inner_text() == job["summary"]["final_equity"]
     check_view(page, "backtest-report")
+    with page.expect_download() as saved:
+        page.get_by_role("button", name="Download HTML report").click()
+    report = saved.value
+    assert report.suggested_filename == f"backtest-{job_id}.html"
+    html = Path(report.path()).read_text(encoding="utf-8")
+    assert html.startswith(("<!DOCTYPE html>", "<html"))
+    assert f"Trades ({len(trades):,})" in html  # this job's report, every trade counted
     page.set_viewport_size(PHONE)
     assert wider_than_the_screen(page) == []
     check_view(page, "backtest-report-phone")

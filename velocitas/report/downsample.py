@@ -35,11 +35,18 @@ def minmax_indices(values: npt.ArrayLike, max_points: int = MAX_POINTS) -> npt.N
     # NaN never wins a bucket (it would hide the real extremes).
     clean_low = np.where(np.isnan(data), np.inf, data)
     clean_high = np.where(np.isnan(data), -np.inf, data)
-    lows = starts + np.array(
-        [np.argmin(clean_low[a:b]) for a, b in zip(starts, stops, strict=True)]
-    )
-    highs = starts + np.array(
-        [np.argmax(clean_high[a:b]) for a, b in zip(starts, stops, strict=True)]
-    )
+    # One pass over the data per extreme (a Python loop over 5,000 buckets cost ~0.1 s).
+    bucket = np.repeat(np.arange(buckets), stops - starts)
+    lows = _first_where(clean_low == np.minimum.reduceat(clean_low, starts)[bucket], bucket)
+    highs = _first_where(clean_high == np.maximum.reduceat(clean_high, starts)[bucket], bucket)
     keep = np.concatenate([starts, lows, highs, stops - 1])
     return np.unique(keep).astype(np.int64)
+
+
+def _first_where(
+    hit: npt.NDArray[np.bool_], bucket: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Per bucket, the first index where `hit` holds (every bucket has one: its extreme)."""
+    where = np.flatnonzero(hit)
+    _, first = np.unique(bucket[where], return_index=True)
+    return where[first].astype(np.int64)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,7 @@ def render_html(
         title=_e(title),
         css=_CSS,
         body="\n".join(body),
-        plotly=_plotly_js(),
+        plotly=plotly_js(),
         scripts=scripts,
     )
 
@@ -293,7 +294,9 @@ def _js(value: Any) -> str:
     return text.replace("</", "<\\/")
 
 
-def _plotly_js() -> str:
+@cache  # 4.7 MB read once per process: a worker draws a page per backtest
+def plotly_js() -> str:
+    """plotly.js as every page inlines it."""
     try:
         from plotly.offline import get_plotlyjs
     except ImportError as exc:  # plotly is an optional extra: velocitas[report]

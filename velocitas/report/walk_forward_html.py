@@ -23,12 +23,12 @@ from velocitas.report.html import (
     _PAGE,
     _e,
     _js,
-    _plotly_js,
     _section,
     _span,
     _spec_json,
     _table,
     equity_curve_figure,
+    plotly_js,
 )
 from velocitas.report.summary import display_number
 
@@ -90,7 +90,7 @@ def render_walk_forward_html(
         f"{_js(figure['layout'])}, {_js(_CONFIG)});"
     )
     return _PAGE.format(
-        title=_e(title), css=_CSS, body="\n".join(body), plotly=_plotly_js(), scripts=script
+        title=_e(title), css=_CSS, body="\n".join(body), plotly=plotly_js(), scripts=script
     )
 
 

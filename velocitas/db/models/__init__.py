@@ -9,12 +9,13 @@ from velocitas.db.models import news as news  # registers news, sentiment
 from velocitas.db.models import sessions as sessions  # registers trading_session, journal, orders
 from velocitas.db.models.accounts import ApiKey, UserAccount
 from velocitas.db.models.base import Base, Money
-from velocitas.db.models.jobs import BacktestJob, BacktestTrade, EquityChunk
+from velocitas.db.models.jobs import BacktestJob, BacktestReport, BacktestTrade, EquityChunk
 from velocitas.db.models.market import Bar, BarDataVersion
 
 __all__ = [
     "ApiKey",
     "BacktestJob",
+    "BacktestReport",
     "BacktestTrade",
     "Bar",
     "BarDataVersion",

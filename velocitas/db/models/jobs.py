@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -133,3 +134,21 @@ class EquityChunk(Base):
     chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
     opened_at: Mapped[list[datetime]] = mapped_column(ARRAY(DateTime(timezone=True)))
     equity: Mapped[list[Decimal]] = mapped_column(ARRAY(Numeric()))
+
+
+class BacktestReport(Base):
+    """A finished backtest's self-contained HTML report (`velocitas.report.render_html`),
+    gzip-compressed as the gateway serves it; `size` is the page's uncompressed length.
+
+    One row per top-level backtest (a sweep's runs have none): the page inlines plotly.js, so
+    even a small result's report is about 1.4 MB compressed.
+    """
+
+    __tablename__ = "backtest_report"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("backtest_job.id", ondelete="CASCADE"), primary_key=True
+    )
+    html_gzip: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,7 +2,7 @@
 // equity and drawdown, candles with entry/exit markers, metrics, P&L per leg as the API's
 // exact strings, the trades a page at a time, and the trades as CSV.
 
-import { allPages, get } from "../api.js";
+import { allPages, get, request } from "../api.js";
 import { candle, candleSeries, colors, createChart, setMarkers, toSeconds } from "../charts.js";
 import { equityChart, metricsTable, pnlTables } from "../report_parts.js";
 import { download, empty, errorBox, h, shortId, statusCell, table, when } from "../ui.js";
@@ -53,7 +53,12 @@ export async function render(view, { socket }, id) {
     const [equity, candles] = await Promise.all([equityChart(path, "Equity and drawdown"), candlesWithMarkers()]);
     body.replaceChildren(
       h("p", {}, `Initial cash ${summary.initial_cash ?? job.spec.initial_cash}, final equity `, h("strong", { id: "final-equity" }, summary.final_equity ?? ""), ` · engine ${job.engine_version || ""}`),
-      h("div", { class: "row" }, h("button", { type: "button", onclick: downloadCsv }, "Download trades (CSV)")),
+      h(
+        "div",
+        { class: "row" },
+        h("button", { type: "button", onclick: downloadCsv }, "Download trades (CSV)"),
+        h("button", { type: "button", id: "download-report", onclick: downloadReport }, "Download HTML report"),
+      ),
       h("div", { id: "download-problem", "aria-live": "polite" }),
       equity,
       candles,
@@ -154,6 +159,19 @@ export async function render(view, { socket }, id) {
       const quote = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v));
       const lines = [TRADE_COLUMNS.join(","), ...trades.map((t) => TRADE_COLUMNS.map((c) => quote(t[c])).join(","))];
       download(`backtest-${id}-trades.csv`, `${lines.join("\n")}\n`);
+    } catch (error) {
+      problem.replaceChildren(errorBox(error));
+    }
+  }
+
+  // The worker's self-contained page (plotly inlined, a few MB): fetched with the key, saved
+  // through an object URL like the CSV; the browser undoes the gzip transfer encoding.
+  async function downloadReport() {
+    const problem = document.getElementById("download-problem");
+    try {
+      const page = await request("GET", `${path}/report.html`, { headers: { Accept: "text/html" } });
+      download(`backtest-${id}.html`, page, "text/html");
+      problem.replaceChildren();
     } catch (error) {
       problem.replaceChildren(errorBox(error));
     }
