@@ -2,6 +2,7 @@
 
     python bench/stream_sessions.py                       # 100 sessions, 60 s, x60, 1m bars
     python bench/stream_sessions.py --sessions 20 --seconds 30
+    python bench/stream_sessions.py --profile /tmp/trader-profile.txt   # where its time goes
 
 Unlike bench/stream_latency.py (a simulated publisher), the ticks here come from the session
 engine: embedded PostgreSQL and Redis, the gateway (uvicorn) and one `python -m trader` with
@@ -126,7 +127,11 @@ async def run(args: argparse.Namespace) -> None:
     base = platform.ws_url.replace("ws://", "http://").removesuffix("/ws")
     env = {**os.environ, "PYTHONPATH": str(REPO), "TRADER_SLOTS": str(args.sessions),
            "TRADER_POLL_S": "0.2", "REDIS_URL": platform.redis_url}  # fmt: skip
-    trader = subprocess.Popen([sys.executable, "-m", "trader"], cwd=REPO, env=env)
+    command = [sys.executable, "-m", "trader"]
+    if args.profile:  # the same trader under a stack sampler (bench/sampled_trader.py)
+        env["SAMPLED_TRADER_OUT"] = str(Path(args.profile).resolve())
+        command = [sys.executable, str(REPO / "bench" / "sampled_trader.py")]
+    trader = subprocess.Popen(command, cwd=REPO, env=env)
     ids: list[str] = []
     try:
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
@@ -182,13 +187,23 @@ def report(
         offset = at - last_ms / 1000 / SPEED
         offsets[session] = min(offset, offsets.get(session, offset))
     late: list[float] = []
-    last: dict[str, tuple[int, float]] = {}
+    by_session: dict[str, list[tuple[int, float]]] = {}
     for (session, _), (at, last_ms) in arrived.items():
         behind = at - last_ms / 1000 / SPEED - offsets[session]
         late.append(behind)
-        if last_ms > last.get(session, (-1, 0.0))[0]:
-            last[session] = (last_ms, behind)
+        by_session.setdefault(session, []).append((last_ms, behind))
     late.sort()
+    for rows in by_session.values():
+        rows.sort()
+    # How far behind its clock each session was a quarter, half, ... of the way through (the
+    # max over sessions): a lag that grows means the trader cannot keep up; one that jumps at
+    # the start and stays is the sessions' start-up, all claimed at once.
+    course = {
+        share: max(rows[min(len(rows) - 1, int(share * len(rows)))][1] for rows in
+                   by_session.values())
+        for share in (0.05, 0.25, 0.5, 0.75, 1.0)
+    }  # fmt: skip
+    last = {s: rows[-1] for s, rows in by_session.items()}
 
     def q(xs: list[float], p: float) -> float:
         return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
@@ -202,7 +217,9 @@ def report(
         f"p99 {q(transit, 0.99):.1f} ms max {transit[-1] * 1000:.1f} ms; due->received above "
         f"the session's best p50 {q(late, 0.5):.1f} ms p99 {q(late, 0.99):.1f} ms max "
         f"{late[-1] * 1000:.1f} ms; lag at the end max "
-        f"{max(b for _, b in last.values()) * 1000:.1f} ms; CPU trader "
+        f"{max(b for _, b in last.values()) * 1000:.1f} ms (max lag at "
+        + ", ".join(f"{share:.0%}: {lag:.2f} s" for share, lag in course.items())
+        + "); CPU trader "
         f"{(cpu1[0] - cpu0[0]) / wall:.0%} gateway {(cpu1[1] - cpu0[1]) / wall:.0%}; "
         f"load {machine}",
         flush=True,
@@ -213,6 +230,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--profile", help="sample the trader's stacks, write the counts here")
     asyncio.run(run(parser.parse_args()))
 
 
