@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 import psycopg
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -179,10 +179,9 @@ class _Loop:
         while not runner.done:
             if not self.keep_going():
                 return SessionState.RUNNING
-            state = self._state()
+            state, orders = self._poll()
             if state is not SessionState.RUNNING:
                 return self._halt(state)
-            orders = self._new_orders()
             if self.max_speed and not orders and not runner.oms.busy:
                 self._journal_encoded(self._max_batch())
             else:
@@ -229,11 +228,13 @@ class _Loop:
                 self.publisher.ticks(runner.session_id, symbol, batch)
             if self.max_speed:
                 continue
-            if self._state() is not SessionState.RUNNING:
-                return None, 0
             if not orders and k1 < len(times):  # later ones wait for the next bar
-                orders = self._new_orders()
+                state, orders = self._poll()
                 at_tick = k1
+            else:
+                state = self._state()
+            if state is not SessionState.RUNNING:
+                return None, 0
         return orders, (at_tick if orders else 0)
 
     def _state(self) -> SessionState:
@@ -257,32 +258,52 @@ class _Loop:
         self.max_speed = wanted == "max"
         self.feed.rebase(self.market_ns)
 
-    def _new_orders(self) -> list[ManualOrder]:
+    def _poll(self) -> tuple[SessionState, list[ManualOrder]]:
+        """The state (following a new speed as `_state` does) and the new manual orders in one
+        round trip when there are none (the usual case): at a finite speed this runs after
+        every tick batch of every session, so its cost is the trader's
+        (bench/stream_sessions.py)."""
+        session_id = self.runner.session_id
+        waiting = exists().where(
+            SessionOrder.session_id == session_id,
+            SessionOrder.origin == "manual",
+            SessionOrder.status == "new",
+        )
         with self.sessions() as db:
-            rows = db.execute(
-                select(SessionOrder)
-                .where(
-                    SessionOrder.session_id == self.runner.session_id,
-                    SessionOrder.origin == "manual",
-                    SessionOrder.status == "new",
+            state, speed, any_new = db.execute(
+                select(TradingSession.state, TradingSession.spec["speed"], waiting).where(
+                    TradingSession.id == session_id
                 )
-                .order_by(SessionOrder.created_at, SessionOrder.id)
-            ).scalars()
-            return [
-                ManualOrder(
-                    order_id=o.id,
-                    symbol=o.symbol,
-                    side=o.side,  # type: ignore[arg-type]
-                    order_type=o.type,  # type: ignore[arg-type]
-                    quantity=o.quantity,
-                    limit_price=o.limit_price,
-                    stop_loss=o.stop_loss,
-                    take_profit=o.take_profit,
-                    trailing_stop=o.trailing_stop,
-                    client_order_id=o.client_order_id,
-                )
-                for o in rows
-            ]
+            ).one()
+            orders = self._new_orders(db) if any_new else []
+        self._follow_speed(speed)
+        return SessionState(state), orders
+
+    def _new_orders(self, db: Session) -> list[ManualOrder]:
+        rows = db.execute(
+            select(SessionOrder)
+            .where(
+                SessionOrder.session_id == self.runner.session_id,
+                SessionOrder.origin == "manual",
+                SessionOrder.status == "new",
+            )
+            .order_by(SessionOrder.created_at, SessionOrder.id)
+        ).scalars()
+        return [
+            ManualOrder(
+                order_id=o.id,
+                symbol=o.symbol,
+                side=o.side,  # type: ignore[arg-type]
+                order_type=o.type,  # type: ignore[arg-type]
+                quantity=o.quantity,
+                limit_price=o.limit_price,
+                stop_loss=o.stop_loss,
+                take_profit=o.take_profit,
+                trailing_stop=o.trailing_stop,
+                client_order_id=o.client_order_id,
+            )
+            for o in rows
+        ]
 
     def _journal(
         self,

@@ -1,11 +1,13 @@
 """The demo (`scripts/demo`, `python -m velocitas_cli.demo`): the whole product round trip, no
 servers needed.
 
-It starts `velocitas up` (embedded PostgreSQL and Redis under VELOCITAS_HOME, migrations,
-gateway, oracle, analyst, one worker), creates a data-writer user, loads synthetic bars through
+It starts `velocitas up --traders 1` (embedded PostgreSQL and Redis under VELOCITAS_HOME,
+migrations, gateway, oracle, analyst, one worker, one trader), creates a data-writer user, loads
+synthetic bars through
 `POST /bars` and sample news through `velocitas analyst ingest`, listens on the WebSocket, submits
 an SMA-cross backtest over REST, prints the events as they arrive and then the report, asks the
-analyst for the sentiment through the gateway, and stops `up` with Ctrl-C (SIGINT). Every step
+analyst for the sentiment through the gateway, runs a trading session through the trader
+(REST + `/ws`, `velocitas_cli.demo_session`), and stops `up` with Ctrl-C (SIGINT). Every step
 prints a numbered headline and its time. Running it again is safe: the bars and news are already
 stored (nothing changes) and each run creates its own user.
 """
@@ -33,7 +35,7 @@ from rich.table import Table
 from websockets.sync.client import ClientConnection, connect
 
 from velocitas.synth import DEFAULT_START
-from velocitas_cli.demo_session import replay_session
+from velocitas_cli.demo_session import SESSION_BARS, SPEED, SessionFailed, stream_session
 from velocitas_cli.output import console, emit_json, err_console
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +97,7 @@ class Demo:
     def start_up(self, workers: int, log: IO[bytes]) -> None:
         command = [
             sys.executable, "-m", "velocitas_cli.main", "up",
-            "--workers", str(workers), "--port", str(self.port),
+            "--workers", str(workers), "--traders", "1", "--port", str(self.port),
         ]  # fmt: skip
         self.up = subprocess.Popen(
             command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -263,17 +265,24 @@ def run_demo(bars: int, workers: int, port: int, home: Path, quiet: bool) -> dic
             _load_data(demo, bars, outcome)
             _round_trip(demo, bars, outcome)
             with demo.step(
-                "Replay the sample bars as a trading session (x1,000,000, one SMA leg with a "
-                "stop loss, one manual order with a trailing stop), in-process"
+                f"A trading session through the trader: POST /sessions over the first "
+                f"{min(bars, SESSION_BARS):,} bars at x{SPEED:,} (one SMA leg, 1% stop), "
+                "/start, follow /ws, one manual market order, final P&L"
             ):
-                outcome["session"] = replay_session(SYMBOL, bars, 7, demo.say)
+                outcome["session"] = stream_session(
+                    demo.base, demo.headers, SYMBOL, DEFAULT_START, bars, demo.say
+                )
             with demo.step("Stop `velocitas up` with Ctrl-C (SIGINT)"):
                 code = demo.stop_up()
                 if code != 0:
                     raise DemoFailed(f"`velocitas up` exited with {code} on Ctrl-C")
         except Exception as exc:
             demo.stop_up()
-            reason = str(exc) if isinstance(exc, DemoFailed) else f"{type(exc).__name__}: {exc}"
+            reason = (
+                str(exc)
+                if isinstance(exc, DemoFailed | SessionFailed)
+                else f"{type(exc).__name__}: {exc}"
+            )
             tail = demo.log_tail()
             raise DemoFailed(f"{reason}\n--- service log (last lines) ---\n{tail}") from exc
         except KeyboardInterrupt:
