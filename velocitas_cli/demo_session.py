@@ -31,7 +31,7 @@ from velocitas.synth import DEFAULT_START, synth_bars
 __all__ = ["replay_session"]
 
 SHOWN_BATCHES = 3
-QUIET = frozenset({"bar.closed", "signal"})
+QUIET = frozenset({"bar.closed", "bars.closed", "signal"})
 
 
 def _sample_bars(count: int, symbol: str, seed: int) -> BarArrays:

@@ -27,6 +27,7 @@ from velocitas.domain.wire import decimal_text
 __all__ = [
     "CONTRACT_VERSION",
     "BarClosed",
+    "BarsClosed",
     "LegPnl",
     "OrderEvent",
     "PnlSnapshot",
@@ -81,6 +82,27 @@ class BarClosed(Event):
     low: Amount
     close: Amount
     volume: Amount
+    at: datetime
+
+
+class BarsClosed(Event):
+    """A run of consecutive quiet bars of one symbol closed (speed `max`'s compact journal).
+
+    Quiet: no order, fill, risk event or signal change inside the run. The lists are aligned,
+    one entry per bar, in order (bar i opened at `opened_at[i]`); `at` is the last bar's close.
+    It says what as many `bar.closed` events would say; at a finite speed bars are journaled
+    one `bar.closed` each."""
+
+    type: Literal["bars.closed"] = "bars.closed"
+    v: int = CONTRACT_VERSION
+    symbol: str
+    timeframe: str
+    opened_at: list[datetime]
+    open: list[Amount]
+    high: list[Amount]
+    low: list[Amount]
+    close: list[Amount]
+    volume: list[Amount]
     at: datetime
 
 
@@ -211,6 +233,7 @@ class PnlSnapshot(Event):
 
 SessionEventModel = Annotated[
     BarClosed
+    | BarsClosed
     | SignalEvent
     | OrderEvent
     | TradeEvent
