@@ -107,7 +107,8 @@ class BarsClosed(Event):
 
 
 class SignalEvent(Event):
-    """A strategy leg's target side at a bar's close, with the signal's confidence in [0, 1]."""
+    """A strategy leg's target side at a bar's close, with the signal's confidence in [0, 1].
+    Journaled when the side changes (and at the leg's first bar): it stands until the next."""
 
     type: Literal["signal"] = "signal"
     v: int = CONTRACT_VERSION
