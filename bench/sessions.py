@@ -3,8 +3,9 @@
 One SMA-cross leg with a stop loss and a trailing stop (the `bridge` path model walks the bar's
 ticks while a position is open), journaled to a real PostgreSQL (the embedded server, its own
 database `velocitas_bench_sessions`) through `trader.run.run_session` (COPY batches at speed
-max), then the same spec through `run_backtest` in the same process: the fills must be equal.
-Also times the runner alone (no database) and the engine alone, to show where the time goes.
+max: quiet bars as `bars.closed` runs, signals when they change), then the same spec through
+`run_backtest` in the same process: the fills must be equal, and the journal must hold every
+bar. Also times the runner alone (no database) and the engine alone, to show where the time goes.
 
     python bench/sessions.py [--bars 1000000]
 """
@@ -91,7 +92,7 @@ def main() -> None:
 
     started = time.perf_counter()
     legs = StrategyLegs(spec.backtest_spec(), bars)
-    for last in range(1023, n + 1023, 1024):
+    for last in range(4095, n + 4095, 4096):
         legs.run_through(min(last, n - 1))
     engine_s = time.perf_counter() - started
 
@@ -99,7 +100,7 @@ def main() -> None:
     runner = SessionRunner(uuid.uuid4(), spec, bars)
     rows = 0
     while not runner.done:
-        rows += len(runner.step_encoded(min(runner.n - 1, runner.next_bar + 1023)))
+        rows += len(runner.step_encoded(min(runner.n - 1, runner.next_bar + 4095)))
     runner_s = time.perf_counter() - started
 
     url = _database()
@@ -123,15 +124,17 @@ def main() -> None:
         journaled = db.execute(
             select(func.count()).where(SessionJournalEntry.session_id == session_id)
         ).scalar_one()
-        fills = [
-            e.payload for e in events_after(db, session_id, 0, limit=10_000_000)
-            if e.payload["type"] == "fill"
-        ]  # fmt: skip
+        journal = [e.payload for e in events_after(db, session_id, 0, limit=10_000_000)]
+    fills = [e for e in journal if e["type"] == "fill"]
+    bars_journaled = sum(
+        len(e["opened_at"]) if e["type"] == "bars.closed" else 1
+        for e in journal if e["type"] in ("bar.closed", "bars.closed")
+    )  # fmt: skip
     ours = [(Decimal(f["price"]), Decimal(f["fee"]), f["reason"]) for f in fills]
     theirs = [(f.price, f.fee, f.reason) for f in backtest.fills]
     ticks_walked = _ticks_walked(legs, n)
     print(f"bars {n}, state {state}, fills {len(ours)} (backtest {len(theirs)}), "
-          f"equal fills: {ours == theirs}")  # fmt: skip
+          f"equal fills: {ours == theirs}; bars in the journal: {bars_journaled:,}")  # fmt: skip
     print(f"session, journal on (COPY): {session_s:.2f} s = {n / session_s:,.0f} bars/s, "
           f"{journaled:,} events journaled = {journaled / session_s:,.0f} events/s")  # fmt: skip
     print(f"runner alone (events encoded, no DB): {runner_s:.2f} s = {n / runner_s:,.0f} bars/s "

@@ -15,9 +15,11 @@ name), then appends from there: the same final fills as an uninterrupted run, no
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -45,14 +47,17 @@ from velocitas.engine.ledger import price_decimal
 from velocitas.sessions.feed import Feed, ReplayFeed
 from velocitas.sessions.oms import ManualOrder
 from velocitas.sessions.publisher import NullPublisher, SessionPublisher
-from velocitas.sessions.runner import SessionRunner, encoded
+from velocitas.sessions.runner import RUN_BLOCK, SessionRunner, encoded
 from velocitas.sessions.spec import SessionSpec
 
 __all__ = ["MAX_SPEED_BATCH_BARS", "run_session"]
 
-MAX_SPEED_BATCH_BARS = 10_000
+MAX_SPEED_BATCH_BARS = 16_384
 """At speed max, bars journaled per transaction (state is re-read between batches)."""
 MAX_SPEED_BATCH_S = 0.5
+STEP_BLOCKS = 4
+"""At speed max the runner steps STEP_BLOCKS x RUN_BLOCK bars at a time (its numpy encoding
+pays per call)."""
 _ORDER_ROWS = frozenset({"order.filled", "fill"})
 PNL_EVERY_S = 1.0
 
@@ -135,12 +140,12 @@ def _catch_up(runner: SessionRunner, sessions: sessionmaker[Session], bars_done:
         if bar >= bars_done:
             break
         if bar > t:
-            runner.step(bar - 1)
+            runner.step_encoded(bar - 1)  # the cheapest events: they are dropped
         tick, orders = by_bar[bar]
         runner.step(bar, orders, tick)
         t = bar + 1
     if t < bars_done:
-        runner.step(bars_done - 1)
+        runner.step_encoded(bars_done - 1)
 
 
 def _manual(event: OrderEvent) -> ManualOrder:
@@ -170,8 +175,22 @@ class _Loop:
         self.market_ns = 0
         """The market instant of the last tick the feed waited for (where a new speed starts)."""
         self.last_pnl = 0.0
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
     def run(self) -> SessionState:
+        try:
+            state = self._run()
+            self._settle()
+            return state
+        except BaseException:
+            self._settle(quiet=True)
+            raise
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+
+    def _run(self) -> SessionState:
         runner = self.runner
         if runner.next_bar < runner.n:
             self.market_ns = int(runner.opened_ns[runner.next_bar])
@@ -199,9 +218,15 @@ class _Loop:
         runner = self.runner
         events: list[EncodedEvent] = []
         started = time.monotonic()
-        end = min(runner.n, runner.next_bar + MAX_SPEED_BATCH_BARS)
+        # A batch ends on a multiple of RUN_BLOCK (or the end): a session cut off between
+        # batches resumes there, where an uninterrupted run also ended a quiet run.
+        aligned = (runner.next_bar + MAX_SPEED_BATCH_BARS) // RUN_BLOCK * RUN_BLOCK
+        end = min(runner.n, max(aligned, (runner.next_bar // RUN_BLOCK + 1) * RUN_BLOCK))
         while runner.next_bar < end and time.monotonic() - started < MAX_SPEED_BATCH_S:
-            events += runner.step_encoded(min(end, runner.next_bar + 1024) - 1)
+            # Steps end on multiples of RUN_BLOCK: the journal's runs are the same whatever
+            # the batches (and a resumed session's batches start where a commit ended).
+            block_end = (runner.next_bar // RUN_BLOCK + STEP_BLOCKS) * RUN_BLOCK
+            events += runner.step_encoded(min(end, block_end) - 1)
         return events
 
     def _stream_ticks(
@@ -312,6 +337,7 @@ class _Loop:
         final: bool = False,
         **changes: Any,
     ) -> None:
+        self._settle()  # the batch in flight is journaled first
         runner = self.runner
         now = time.monotonic()
         if final or now - self.last_pnl >= PNL_EVERY_S:
@@ -329,22 +355,49 @@ class _Loop:
         self._publish(journaled)
 
     def _journal_encoded(self, events: list[EncodedEvent]) -> None:
-        """`_journal` for speed max's batches: one COPY for all the rows (journal_copy)."""
+        """`_journal` for speed max's batches: one COPY for all the rows (journal_copy),
+        committed by the writer thread while the runner computes the next batch (PostgreSQL
+        ingests in its own process: the two overlap). One batch at most is in flight; every
+        other journal write, and `run`'s return, waits for it first (`_settle`)."""
         runner = self.runner
         now = time.monotonic()
         if now - self.last_pnl >= PNL_EVERY_S:
             events = [*events, encoded(runner.pnl())]
             self.last_pnl = now
         priced = [parse_session_event(e.json) for e in events if e.type in _ORDER_ROWS]
+        changes = {"clock": runner.clock, "bars_done": runner.next_bar, "bars_total": runner.n}
+        self._settle()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="journal")
+        context = contextvars.copy_context()  # the lease holder (leases.held_by) goes along
+        self._pending = self._writer.submit(
+            context.run, self._commit_encoded, events, priced, changes
+        )
+
+    def _commit_encoded(
+        self, events: list[EncodedEvent], priced: list[SessionEventModel], changes: dict[str, Any]
+    ) -> None:
+        runner = self.runner
         with self.sessions() as db, db.begin():
             _store_orders(db, runner.session_id, priced)
             journaled = append_encoded(
                 db, runner.session_id, events, decode=not isinstance(self.publisher, NullPublisher),
-                clock=runner.clock, bars_done=runner.next_bar, bars_total=runner.n,
-                updated_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC), **changes,
             )  # fmt: skip
         if journaled and journaled[0].payload:
             self._publish(journaled)
+
+    def _settle(self, *, quiet: bool = False) -> None:
+        """Wait for the batch in flight; its error (database down, lease lost) is raised here
+        unless `quiet` (another error is already on its way)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        if quiet:
+            with contextlib.suppress(Exception):
+                pending.result()
+            return
+        pending.result()
 
     def _publish(self, journaled: list[JournaledEvent]) -> None:
         with contextlib.suppress(Exception):  # a publisher never stops a session
@@ -404,8 +457,8 @@ def _store_orders(db: Session, session_id: uuid.UUID, events: Sequence[SessionEv
                 **(filled if event.type == "order.filled" else {}),
             )
         )
-    if strategy:
-        db.execute(insert(SessionOrder).values(strategy).on_conflict_do_nothing())
+    if strategy:  # executemany: a multi-row VALUES of thousands of rows costs seconds to compile
+        db.execute(insert(SessionOrder).on_conflict_do_nothing(), strategy)
 
 
 def _fail(

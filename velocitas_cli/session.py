@@ -414,6 +414,8 @@ def _snapshot(gateway: Gateway, session_id: str, last: Snapshot | None = None) -
             event = message["event"]
             if event["type"] == "bar.closed":
                 view.prices[event["symbol"]] = event["close"]
+            elif event["type"] == "bars.closed":  # a run of quiet bars (speed max)
+                view.prices[event["symbol"]] = event["close"][-1]
             elif event["type"] == "fill":
                 view.prices[event["symbol"]] = event["price"]
             after = message["seq"]

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,8 +17,16 @@ from gateway.deps import session_publisher
 from tests.gateway.conftest import T0, Account, store_bars
 from velocitas.db.engine import session_scope
 from velocitas.db.journal import append_events
+from velocitas.db.journal_copy import EncodedEvent, append_encoded
 from velocitas.domain.roles import Role
-from velocitas.domain.session_events import LegPnl, PnlSnapshot, PositionChanged, TradeEvent
+from velocitas.domain.session_events import (
+    LegPnl,
+    PnlSnapshot,
+    PositionChanged,
+    TradeEvent,
+    parse_session_event,
+)
+from velocitas.sessions.encoding import RangeText, bars_closed_json
 from velocitas.sessions.publisher import RecordingPublisher
 
 SPEC: dict[str, Any] = {
@@ -371,6 +380,32 @@ def test_an_order_on_a_session_not_running_or_paused_answers_409(
     assert refused.status_code == 409
     assert "stopped" in refused.json()["detail"]
     assert len(client.get(f"{base}/orders", headers=alice.headers).json()["items"]) == 1
+
+
+def test_events_return_a_compact_run_of_quiet_bars(client: TestClient, alice: Account) -> None:
+    """Speed max journals quiet bars as one `bars.closed` (through COPY, as the trader does);
+    `/events` answers it as its contract, values as decimal strings."""
+    _bars()
+    session = _running(client, alice)
+    hour = 3_600_000_000_000
+    opened = np.array([0, hour], np.int64) + int(T0.timestamp()) * 1_000_000_000
+    ohlcv = np.array([[100.5, 101.25], [102, 103], [99, 100], [101.5, 102.5], [3, 0.125]])
+    text = RangeText(opened, opened + hour, ohlcv[:, :, None], [0])
+    at, json = bars_closed_json(text, "BTCUSDT", "1h", 0, slice(0, 2))
+    with session_scope() as db:
+        append_encoded(db, uuid.UUID(session["id"]), [EncodedEvent("bars.closed", 1, at, json)])
+    last = _events(client, alice, session["id"])["events"][-1]
+    assert last["event"] == {
+        "type": "bars.closed", "v": 1, "symbol": "BTCUSDT", "timeframe": "1h",
+        "opened_at": ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"],
+        "open": ["100.50000000", "101.25000000"], "high": ["102.00000000", "103.00000000"],
+        "low": ["99.00000000", "100.00000000"], "close": ["101.50000000", "102.50000000"],
+        "volume": ["3.00000000", "0.12500000"], "at": "2024-01-01T02:00:00Z",
+    }  # fmt: skip
+    assert parse_session_event(last["event"]).type == "bars.closed"
+    assert client.get(f"/sessions/{session['id']}/fills", headers=alice.headers).json() == {
+        "items": [], "next_after": None
+    }  # fmt: skip
 
 
 def _journal(session_id: str, *events: Any) -> None:

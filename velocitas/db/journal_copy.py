@@ -5,7 +5,8 @@ leg) at tens of thousands of bars a second; an ORM insert per event cannot keep 
 appends events already encoded as JSON text with one `COPY session_event FROM STDIN`, under the
 same rules as `velocitas.db.journal.append_events`: the session's row is locked, events are
 numbered after its `last_seq`, the row's `last_seq` and the caller's changes are written, all
-in the caller's transaction (committed by the caller).
+in the caller's transaction (committed by the caller), and inside `leases.held_by(trader_id)`
+only while that trader holds the session's lease (`LeaseLost` otherwise).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from velocitas.db.journal import JournaledEvent
+from velocitas.db.leases import LeaseLost, current_holder
 from velocitas.db.models.sessions import TradingSession
 
 __all__ = ["EncodedEvent", "append_encoded"]
@@ -50,9 +52,14 @@ def append_encoded(
     """Append `events` with one COPY and apply `changes` to the session's row, in the caller's
     transaction. Returns the journaled events (payloads parsed back unless `decode` is False:
     then they are empty, for a caller that publishes nothing)."""
-    last_seq = session.execute(
-        select(TradingSession.last_seq).where(TradingSession.id == session_id).with_for_update()
-    ).scalar_one()
+    last_seq, holder = session.execute(
+        select(TradingSession.last_seq, TradingSession.trader_id)
+        .where(TradingSession.id == session_id)
+        .with_for_update()
+    ).one()
+    trader_id = current_holder()
+    if trader_id is not None and holder != trader_id:  # the journal has one writer
+        raise LeaseLost(session_id, trader_id, holder)
     if events:
         connection = session.connection().connection.driver_connection
         assert connection is not None

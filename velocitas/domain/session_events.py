@@ -27,6 +27,7 @@ from velocitas.domain.wire import decimal_text
 __all__ = [
     "CONTRACT_VERSION",
     "BarClosed",
+    "BarsClosed",
     "LegPnl",
     "OrderEvent",
     "PnlSnapshot",
@@ -84,8 +85,30 @@ class BarClosed(Event):
     at: datetime
 
 
+class BarsClosed(Event):
+    """A run of consecutive quiet bars of one symbol closed (speed `max`'s compact journal).
+
+    Quiet: no order, fill, risk event or signal change inside the run. The lists are aligned,
+    one entry per bar, in order (bar i opened at `opened_at[i]`); `at` is the last bar's close.
+    It says what as many `bar.closed` events would say; at a finite speed bars are journaled
+    one `bar.closed` each."""
+
+    type: Literal["bars.closed"] = "bars.closed"
+    v: int = CONTRACT_VERSION
+    symbol: str
+    timeframe: str
+    opened_at: list[datetime]
+    open: list[Amount]
+    high: list[Amount]
+    low: list[Amount]
+    close: list[Amount]
+    volume: list[Amount]
+    at: datetime
+
+
 class SignalEvent(Event):
-    """A strategy leg's target side at a bar's close, with the signal's confidence in [0, 1]."""
+    """A strategy leg's target side at a bar's close, with the signal's confidence in [0, 1].
+    Journaled when the side changes (and at the leg's first bar): it stands until the next."""
 
     type: Literal["signal"] = "signal"
     v: int = CONTRACT_VERSION
@@ -213,6 +236,7 @@ class PnlSnapshot(Event):
 
 SessionEventModel = Annotated[
     BarClosed
+    | BarsClosed
     | SignalEvent
     | OrderEvent
     | TradeEvent

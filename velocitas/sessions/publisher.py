@@ -41,6 +41,7 @@ STREAM_CHANNELS = ("ticks", "bars", "orders", "fills", "positions", "pnl", "risk
 
 _CHANNEL_OF_TYPE = {
     "bar.closed": "bars",
+    "bars.closed": "bars",
     "signal": "bars",
     "fill": "fills",
     "position.changed": "positions",

@@ -5,12 +5,15 @@ arrived", "kill") into the journal's events; `trader.run.run_session` stores and
 and paces the replay. Given the same spec, bars and manual orders it gives the same events, which
 is what lets a session resume from its journal by running again up to where the journal ends.
 
-The events of a bar, in order: `bar.closed` per symbol, `signal` per leg (the target side at
-the close, confidence 1 for rule strategies), then for each engine fill record `order.filled`,
-`fill` and `position.changed` (the order id is uuid5(session id, "fill:<n>"), n the fill's
-number in the run), and `risk.rejected` per engine rejection; `risk.killed` once when the
-drawdown kill switch fires. Fills carry the instant of their bar's close, or of its open for
-next-open fills (the engine records the bar of a fill, not its tick).
+The events of a bar, in order: `bar.closed` per symbol, a `signal` for each leg whose target
+side changed at the close (confidence 1 for rule strategies; the side stands until the leg's
+next `signal`), then for each engine fill record `order.filled`, `fill` and
+`position.changed` (the order id is uuid5(session id, "fill:<n>"), n the fill's number in the
+run), and `risk.rejected` per engine rejection; `risk.killed` once when the drawdown kill
+switch fires. At speed `max` a run of consecutive quiet bars (no fill, no rejection, no signal
+change before its last bar) is one `bars.closed` per symbol instead of a `bar.closed` per bar;
+runs end at every multiple of RUN_BLOCK bars. Fills carry the instant of their bar's close, or
+of its open for next-open fills (the engine records the bar of a fill, not its tick).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from velocitas.domain.bars import BarArrays, from_epoch_ns
 from velocitas.domain.session_events import (
     CONTRACT_VERSION,
     BarClosed,
+    BarsClosed,
     LegPnl,
     OrderEvent,
     PnlSnapshot,
@@ -60,13 +64,21 @@ from velocitas.engine.positions import A_HALTED, P_LOTS
 from velocitas.engine.ticks import series_ticks, ticks_per_bar
 from velocitas.sessions.books import EXACT, LegBook
 from velocitas.sessions.broker import Broker, PaperBroker
-from velocitas.sessions.encoding import encodable, quiet_bar_rows
+from velocitas.sessions.encoding import RangeText, bars_closed_json, encodable, signal_json
 from velocitas.sessions.guard import Account, RiskGuard
 from velocitas.sessions.legs import StrategyLegs
 from velocitas.sessions.oms import ManualOrder, Oms
 from velocitas.sessions.spec import SessionSpec
 
-__all__ = ["SessionRunner", "encoded", "strategy_order_id"]
+__all__ = ["RUN_BLOCK", "SessionRunner", "encoded", "strategy_order_id"]
+
+RUN_BLOCK = 1024
+"""At speed max a `bars.closed` run never crosses a multiple of this many grid bars, so the
+journal's runs do not depend on how the bars were cut into batches (a resumed session's
+journal equals an uninterrupted one)."""
+
+
+_NO_SIDE = 2  # before a leg's first signal: any side is a change
 
 
 def encoded(event: SessionEventModel) -> EncodedEvent:
@@ -123,6 +135,8 @@ class SessionRunner:
         self._fills_seen = 0
         self._rejections_seen = 0
         self._kill_seen = False
+        self.compact = spec.speed == "max"
+        self._sides = [_NO_SIDE] * len(bt.legs)  # last journaled target side per leg
         self.clock: datetime | None = None
 
     @property
@@ -168,7 +182,7 @@ class SessionRunner:
         return events
 
     def step_encoded(self, last: int) -> list[EncodedEvent]:
-        """`step(last)` with no manual order, as journal rows: quiet bars' `bar.closed` and
+        """`step(last)` with no manual order, as journal rows: quiet runs' `bars.closed` and
         `signal` written straight to JSON (`velocitas.sessions.encoding`), other events
         through their models. The rows are those `step` gives, encoded."""
         if self.oms.busy:
@@ -274,46 +288,34 @@ class SessionRunner:
     ) -> list[SessionEventModel | EncodedEvent]:
         events: list[SessionEventModel | EncodedEvent] = []
         legs, grid = self.legs, self.legs.grid
-        bt = legs.spec
         fills = legs.fill_records(self._fills_seen)
         rejections = legs.rejection_records(self._rejections_seen)
-        fill_bars = fills[:, F_BAR].astype(np.int64)
-        rejection_bars = rejections[:, R_BAR].astype(np.int64)
-        f_lo = np.searchsorted(fill_bars, np.arange(first, last + 2), side="left")
-        r_lo = np.searchsorted(rejection_bars, np.arange(first, last + 2), side="left")
-        quiet = self._quiet_rows(first, last) if encode else None
-        for t in range(first, last + 1):
-            busy = f_lo[t - first] != f_lo[t - first + 1] or r_lo[t - first] != r_lo[t - first + 1]
-            if quiet is not None and not busy:
-                at_text = quiet[1][t - first]
-                events += [EncodedEvent(kind, CONTRACT_VERSION, at_text, text)
-                           for kind, text in quiet[0][t - first]]  # fmt: skip
-                continue
-            closed_at = from_epoch_ns(int(self.close_ns[t]))
-            opened_at = from_epoch_ns(int(self.opened_ns[t]))
-            for symbol in self.symbols:
-                leg = self._symbol_leg[symbol]
-                if not grid.has_bar[t, leg]:
-                    continue
-                events.append(self._bar_closed(t, symbol, leg, opened_at, closed_at))
-            for i, spec_leg in enumerate(bt.legs):
-                if grid.has_bar[t, i]:
-                    side = int(legs.signals[t, i])
-                    events.append(SignalEvent(
-                        leg=i, symbol=spec_leg.symbol, strategy=spec_leg.strategy.name,
-                        side=side, confidence=Decimal(1), at=closed_at,
-                    ))  # fmt: skip
-            a, b = int(f_lo[t - first]), int(f_lo[t - first + 1])
-            events += self._fill_events(fills[a:b], self._fills_seen + a)
-            a, b = int(r_lo[t - first]), int(r_lo[t - first + 1])
-            for row in rejections[a:b].tolist():
-                leg, rule = int(row[R_LEG]), REJECT_REASONS[int(row[R_REASON])]
-                events.append(RiskEvent(
-                    type="risk.rejected", rule=rule,
-                    reason=f"engine refused leg {leg}'s entry: {rule}",
-                    leg=leg, at=closed_at,
-                ))  # fmt: skip
-            self.clock = closed_at
+        f_lo = np.searchsorted(fills[:, F_BAR], np.arange(first, last + 2), side="left")
+        r_lo = np.searchsorted(rejections[:, R_BAR], np.arange(first, last + 2), side="left")
+        busy = (np.diff(f_lo) != 0) | (np.diff(r_lo) != 0)
+        changed = self._signal_changes(first, last)
+        text = self._range_text(first, last) if encode else None
+        if not self.compact:
+            for t in range(first, last + 1):
+                events += self._bar_events(t, first, changed, fills, f_lo, rejections, r_lo, text)
+        else:
+            # Bars that end a quiet run: busy ones (journaled one by one), a signal change
+            # (the run ends with the bar, the signal follows) and the end of a RUN_BLOCK
+            # (so the runs are the same however the range is cut into calls).
+            ends = busy | changed.any(axis=1)
+            ends |= (np.arange(first, last + 1) + 1) % RUN_BLOCK == 0
+            run_start = first
+            for t in (np.flatnonzero(ends) + first).tolist():
+                if busy[t - first]:
+                    events += self._quiet_run(run_start, t, first, text)
+                    events += self._bar_events(
+                        t, first, changed, fills, f_lo, rejections, r_lo, text
+                    )
+                else:
+                    events += self._quiet_run(run_start, t + 1, first, text)
+                    events += self._signals(t, first, changed, text)
+                run_start = t + 1
+            events += self._quiet_run(run_start, last + 1, first, text)
         self.clock = from_epoch_ns(int(self.close_ns[last]))
         self._fills_seen = legs.fill_count
         self._rejections_seen = legs.rejection_count
@@ -324,7 +326,8 @@ class SessionRunner:
             self._kill_seen = True
             events.append(RiskEvent(
                 type="risk.killed", rule="max_drawdown",
-                reason=f"drawdown kill switch: equity fell {bt.risk.max_drawdown} below its peak",
+                reason=f"drawdown kill switch: equity fell {legs.spec.risk.max_drawdown} "
+                "below its peak",
                 at=from_epoch_ns(int(self.close_ns[last])),
             ))  # fmt: skip
             # The manual book goes too, at the next tick (the next bar's open).
@@ -335,22 +338,119 @@ class SessionRunner:
             events += self.oms.flatten(opens, at)
         return events
 
-    def _quiet_rows(
-        self, first: int, last: int
-    ) -> tuple[list[list[tuple[str, str]]], list[str]] | None:
+    def _signal_changes(self, first: int, last: int) -> npt.NDArray[np.bool_]:
+        """[bar, leg]: the leg has a bar and its target side differs from the last journaled
+        one (a `signal` is journaled then only). Moves the last sides to the range's end."""
+        rows = slice(first, last + 1)
+        has_bar, signals = self.legs.grid.has_bar[rows], self.legs.signals[rows]
+        changed = np.zeros(has_bar.shape, dtype=np.bool_)
+        for i in range(has_bar.shape[1]):
+            at = np.flatnonzero(has_bar[:, i])
+            if not len(at):
+                continue
+            sides = signals[at, i].astype(np.int64)
+            previous = np.concatenate(([self._sides[i]], sides[:-1]))
+            changed[at[sides != previous], i] = True
+            self._sides[i] = int(sides[-1])
+        return changed
+
+    def _range_text(self, first: int, last: int) -> RangeText | None:
         g, rows = self.legs.grid, slice(first, last + 1)
         ohlcv = np.stack(
             [g.open[rows], g.high[rows], g.low[rows], g.close[rows], self._volume[rows]]
         )
         if not encodable(ohlcv[:, g.has_bar[rows]], instants=self.opened_ns[rows]):
             return None
-        legs = self.legs.spec.legs
-        return quiet_bar_rows(
-            [(s, self._symbol_leg[s]) for s in self.symbols],
-            [(i, leg.symbol, leg.strategy.name, i) for i, leg in enumerate(legs)],
-            self.legs.spec.timeframe, self.opened_ns[rows], self.close_ns[rows], ohlcv,
-            g.has_bar[rows], self.legs.signals[rows],
-        )  # fmt: skip
+        columns = [self._symbol_leg[s] for s in self.symbols]
+        return RangeText(self.opened_ns[rows], self.close_ns[rows], ohlcv, columns)
+
+    def _quiet_run(
+        self, a: int, b: int, first: int, text: RangeText | None
+    ) -> list[SessionEventModel | EncodedEvent]:
+        """The `bars.closed` events of quiet bars a..b-1, one per symbol having bars there."""
+        events: list[SessionEventModel | EncodedEvent] = []
+        if a >= b:
+            return events
+        g, timeframe = self.legs.grid, self.legs.spec.timeframe
+        for symbol in self.symbols:
+            column = self._symbol_leg[symbol]
+            present = g.has_bar[a:b, column]
+            rows: slice | list[int]
+            if present.all():
+                rows = slice(a - first, b - first)
+            else:
+                rows = (np.flatnonzero(present) + (a - first)).tolist()
+                if not rows:
+                    continue
+            if text is not None:
+                at, json = bars_closed_json(text, symbol, timeframe, column, rows)
+                events.append(EncodedEvent("bars.closed", CONTRACT_VERSION, at, json))
+                continue
+            ts = range(a, b) if isinstance(rows, slice) else [first + r for r in rows]
+            price = [price_decimal(float(x)) for x in g.open[list(ts), column]]
+            events.append(BarsClosed(
+                symbol=symbol, timeframe=timeframe,
+                opened_at=[from_epoch_ns(int(self.opened_ns[t])) for t in ts], open=price,
+                high=[price_decimal(float(g.high[t, column])) for t in ts],
+                low=[price_decimal(float(g.low[t, column])) for t in ts],
+                close=[price_decimal(float(g.close[t, column])) for t in ts],
+                volume=[price_decimal(float(self._volume[t, column])) for t in ts],
+                at=from_epoch_ns(int(self.close_ns[list(ts)[-1]])),
+            ))  # fmt: skip
+        return events
+
+    def _signals(
+        self, t: int, first: int, changed: npt.NDArray[np.bool_], text: RangeText | None
+    ) -> list[SessionEventModel | EncodedEvent]:
+        """The `signal` of each leg whose target side changed at bar t."""
+        events: list[SessionEventModel | EncodedEvent] = []
+        for i in np.flatnonzero(changed[t - first]).tolist():
+            leg = self.legs.spec.legs[i]
+            side = int(self.legs.signals[t, i])
+            if text is not None:
+                at = text.closed(t - first)
+                json = signal_json(i, leg.symbol, leg.strategy.name, side, at)
+                events.append(EncodedEvent("signal", CONTRACT_VERSION, at[1:-1], json))
+                continue
+            events.append(SignalEvent(
+                leg=i, symbol=leg.symbol, strategy=leg.strategy.name, side=side,
+                confidence=Decimal(1), at=from_epoch_ns(int(self.close_ns[t])),
+            ))  # fmt: skip
+        return events
+
+    def _bar_events(
+        self,
+        t: int,
+        first: int,
+        changed: npt.NDArray[np.bool_],
+        fills: np.ndarray,
+        f_lo: np.ndarray,
+        rejections: np.ndarray,
+        r_lo: np.ndarray,
+        text: RangeText | None,
+    ) -> list[SessionEventModel | EncodedEvent]:
+        """Bar t's events one by one: `bar.closed` per symbol, changed signals, fills,
+        rejections."""
+        events: list[SessionEventModel | EncodedEvent] = []
+        grid = self.legs.grid
+        closed_at = from_epoch_ns(int(self.close_ns[t]))
+        opened_at = from_epoch_ns(int(self.opened_ns[t]))
+        for symbol in self.symbols:
+            leg = self._symbol_leg[symbol]
+            if grid.has_bar[t, leg]:
+                events.append(self._bar_closed(t, symbol, leg, opened_at, closed_at))
+        events += self._signals(t, first, changed, text)
+        a, b = int(f_lo[t - first]), int(f_lo[t - first + 1])
+        events += self._fill_events(fills[a:b], self._fills_seen + a)
+        a, b = int(r_lo[t - first]), int(r_lo[t - first + 1])
+        for row in rejections[a:b].tolist():
+            leg, rule = int(row[R_LEG]), REJECT_REASONS[int(row[R_REASON])]
+            events.append(RiskEvent(
+                type="risk.rejected", rule=rule,
+                reason=f"engine refused leg {leg}'s entry: {rule}",
+                leg=leg, at=closed_at,
+            ))  # fmt: skip
+        return events
 
     def _bar_closed(
         self, t: int, symbol: str, leg: int, opened_at: datetime, closed_at: datetime

@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
 from velocitas.db.journal import append_events, events_after
 from velocitas.db.journal_copy import EncodedEvent, append_encoded
+from velocitas.db.leases import LeaseLost, held_by
 from velocitas.db.models.sessions import TradingSession
 from velocitas.domain.session_events import RiskEvent, SessionEvent, SessionState
 
@@ -46,3 +49,24 @@ def test_copied_events_read_back_like_appended_ones(database_url: str) -> None:
     expected = [state, tricky, state]
     assert [e.payload for e in events] == [e.model_dump(mode="json") for e in expected]
     assert [e.payload for e in copied] == [e.model_dump(mode="json") for e in expected[1:]]
+
+
+def test_copy_appends_only_while_the_trader_holds_the_lease(database_url: str) -> None:
+    """The journal has one writer at speed max too: a trader whose lease was taken over
+    appends nothing (and the holder still can)."""
+    with session_scope() as db:
+        owner = create_user(db, "copy-lease").user
+        row = TradingSession(
+            owner_id=owner.id, name="c", spec={}, state="running", trader_id="holder"
+        )
+        db.add(row)
+        db.flush()
+        session_id = row.id
+    state = SessionEvent(state=SessionState.RUNNING, reason="go", at=AT)
+    event = EncodedEvent(state.type, state.v, state.at, state.model_dump_json())
+    with pytest.raises(LeaseLost), held_by("stale"), session_scope() as db:
+        append_encoded(db, session_id, [event])
+    with held_by("holder"), session_scope() as db:
+        assert [e.seq for e in append_encoded(db, session_id, [event])] == [1]
+    with session_scope() as db:
+        assert [e.seq for e in events_after(db, session_id, 0)] == [1]

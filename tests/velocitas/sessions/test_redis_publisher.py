@@ -110,6 +110,7 @@ def test_publisher_resumes_after_redis_is_restarted(killable_redis: PrivateRedis
     ("event_type", "channel"),
     [
         ("bar.closed", "bars"),
+        ("bars.closed", "bars"),
         ("signal", "bars"),
         ("order.new", "orders"),
         ("order.filled", "orders"),
