@@ -82,6 +82,10 @@ async def stream_events(websocket: WebSocket) -> None:
             await websocket.close(code=ending[0], reason=ending[1])
 
 
+BINARY_FRAME = "(a binary frame)"
+"""What a binary frame reads as: not JSON, so the client is told its message was not understood."""
+
+
 async def _serve(websocket: WebSocket, user: User) -> tuple[int, str] | None:
     """Stream until the client leaves (None) or the server ends it: (code, reason)."""
     outbox = Outbox(get_gateway_settings().ws_send_queue)
@@ -97,11 +101,13 @@ async def _serve(websocket: WebSocket, user: User) -> tuple[int, str] | None:
                         outbox.offer(event.model_dump_json())
 
                 async def listen() -> None:
-                    with suppress(WebSocketDisconnect):
-                        while True:
-                            text = await websocket.receive_text()
-                            _RECEIVED.inc()
-                            await sessions.handle(text)
+                    while True:
+                        message = await websocket.receive()
+                        if message["type"] == "websocket.disconnect":
+                            break
+                        _RECEIVED.inc()
+                        # A binary frame has no "text": answered like any bad message.
+                        await sessions.handle(message.get("text") or BINARY_FRAME)
                     tasks.cancel_scope.cancel()
 
                 async def send() -> None:

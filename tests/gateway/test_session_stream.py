@@ -257,3 +257,15 @@ def test_subscribing_again_replaces_the_channels(
         journal(session_id, [fill(1)], publisher)
         received = ws.receive_json()
     assert (received["channel"], received["seq"]) == ("fills", 1)
+
+
+def test_a_binary_frame_is_answered_as_a_bad_message_and_the_socket_stays_open(
+    client: TestClient, alice: Account
+) -> None:
+    session_id = open_session(alice.id)
+    with _connected(client, alice) as ws:
+        ws.receive_json()
+        ws.send_bytes(b'{"type": "subscribe"}')
+        answer = ws.receive_json()
+        assert _subscribe(ws, session_id)["type"] == "subscribed"  # still open
+    assert answer["type"] == "error"
