@@ -21,12 +21,8 @@ Reported: the upload alone (its answer), and upload -> alert, p50 and p99.
 from __future__ import annotations
 
 import argparse
-import atexit
-import os
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -39,14 +35,12 @@ import orjson
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from velocitas import embedded
-from velocitas.db import migrate
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import connect, session_scope
 from velocitas.domain.roles import Role
-from velocitas.settings import get_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fresh_stack import fresh_stack
 from jobs_latency import Platform, noop_round_trips, percentile
 
 SYMBOL = "ALERTS"
@@ -135,18 +129,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    os.environ["VELOCITAS_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    get_settings.cache_clear()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    env["DATABASE_URL"] = embedded.database_url()
-    env["REDIS_URL"] = embedded.redis_url()
-    os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"])
-    get_settings.cache_clear()
-    migrate.upgrade("head")
+    env = fresh_stack()
     store_history()
     with session_scope() as session:
         watcher = {"Authorization": f"Bearer {create_user(session, 'watcher').api_key}"}

@@ -20,12 +20,9 @@ Prints both wall times and their ratio. Both sides compute the same report (chec
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,9 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from velocitas import embedded
-from velocitas.db import migrate
-from velocitas.settings import get_settings
+from fresh_stack import fresh_stack
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
@@ -146,19 +141,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)  # runs after the servers stop
-    os.environ["VELOCITAS_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    os.environ["VELOCITAS_JOBS_QUEUE"] = f"bench-{uuid.uuid4().hex[:8]}"
-    get_settings.cache_clear()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env["DATABASE_URL"] = embedded.database_url()
-    env["REDIS_URL"] = embedded.redis_url()
-    os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"])
-    get_settings.cache_clear()
-    migrate.upgrade("head")
+    env = fresh_stack(VELOCITAS_JOBS_QUEUE=f"bench-{uuid.uuid4().hex[:8]}")
 
     from velocitas.db.accounts import create_user
     from velocitas.db.bars import load_bars

@@ -23,14 +23,11 @@ Goal: (job - no-op) <= engine + load, at the median.
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,17 +40,15 @@ import numpy as np
 import orjson
 import redis
 from celery import Celery
+from fresh_stack import fresh_stack
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from velocitas import embedded
-from velocitas.db import migrate
 from velocitas.db.accounts import create_user
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import connect, session_scope
 from velocitas.engine import BacktestSpec, run_backtest
 from velocitas.jobs import broker_url
-from velocitas.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SYMBOL = "BENCH"
@@ -251,20 +246,7 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
-    # Registered before the embedded servers start, so it runs after they stop at exit
-    # (atexit is last in, first out): a run leaves no database behind.
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    os.environ["VELOCITAS_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    get_settings.cache_clear()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env["DATABASE_URL"] = embedded.database_url()
-    env["REDIS_URL"] = embedded.redis_url()
-    os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"])
-    get_settings.cache_clear()
-    migrate.upgrade("head")
+    env = fresh_stack()
     print(f"storing {max(args.bars, args.throughput_bars):,} bars ...", flush=True)
     store_bars(max(args.bars, args.throughput_bars))
     with session_scope() as session:

@@ -3,26 +3,21 @@ VELOCITAS_HOME, one user owning N trading sessions, and the gateway under uvicor
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from fresh_stack import fresh_stack
 
-from velocitas import embedded
-from velocitas.db import migrate
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
 from velocitas.db.models.sessions import TradingSession
-from velocitas.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,18 +36,7 @@ class Platform:
 
 
 def start(sessions: int, **gateway_env: str) -> Platform:
-    home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)  # runs after the servers stop
-    os.environ["VELOCITAS_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    get_settings.cache_clear()
-    env = {**os.environ, "PYTHONPATH": str(REPO), **gateway_env}
-    env["DATABASE_URL"] = embedded.database_url()
-    env["REDIS_URL"] = embedded.redis_url()
-    os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"])
-    get_settings.cache_clear()
-    migrate.upgrade("head")
+    env = {**fresh_stack(), **gateway_env}
     with session_scope() as db:
         created = create_user(db, "bench")
         rows = [

@@ -16,30 +16,25 @@ page), and the page's sizes.
 from __future__ import annotations
 
 import argparse
-import atexit
 import gzip
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fresh_stack import fresh_stack
 from jobs_latency import SYMBOL, spec, store_bars  # the bench folder's own helpers
 
-from velocitas import embedded
 from velocitas.db import jobs as job_store
-from velocitas.db import migrate
 from velocitas.db.accounts import create_user
 from velocitas.db.bars import load_bars
 from velocitas.db.engine import session_scope
 from velocitas.domain.events import JobKind
 from velocitas.engine import BacktestSpec, run_backtest
 from velocitas.report import gzip_report, render_html
-from velocitas.settings import get_settings
 from worker.backtests import execute_backtest
 from worker.lifecycle import JobContext, _record
 
@@ -97,15 +92,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)  # after the servers stop (LIFO)
-    os.environ["VELOCITAS_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    get_settings.cache_clear()
-    os.environ.update(DATABASE_URL=embedded.database_url(), REDIS_URL=embedded.redis_url())
-    get_settings.cache_clear()
-    migrate.upgrade("head")
+    fresh_stack()
     print(f"load before: {os.getloadavg()[0]:.2f}; storing {args.bars:,} bars ...", flush=True)
     store_bars(args.bars)
     with session_scope() as session:

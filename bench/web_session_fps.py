@@ -16,27 +16,22 @@ and the frame that draws its first tick (the app keeps the last 1,000 in
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fresh_stack import fresh_stack
 from jobs_latency import SYMBOL, T0, store_bars  # the bench folder's own helpers
 
-from velocitas import embedded
-from velocitas.db import migrate
 from velocitas.db.accounts import create_user
 from velocitas.db.engine import session_scope
-from velocitas.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,18 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    home = Path(tempfile.mkdtemp(prefix="velocitas-bench-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    os.environ["VELOCITAS_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    get_settings.cache_clear()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env["DATABASE_URL"] = embedded.database_url()
-    env["REDIS_URL"] = embedded.redis_url()
-    os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"])
-    get_settings.cache_clear()
-    migrate.upgrade("head")
+    env = fresh_stack()
     store_bars(args.bars)
     with session_scope() as session:
         key = create_user(session, "bench").api_key
