@@ -8,6 +8,7 @@ import threading
 
 from sqlalchemy.orm import sessionmaker
 
+from trader.run import share_polls
 from trader.service import SessionRunner, Trader, load_runner
 from trader.settings import TraderSettings, get_trader_settings
 from trader.telemetry import serve_metrics
@@ -30,6 +31,7 @@ def main() -> None:
         _idle()
         return
     sessions = sessionmaker(get_engine(settings), expire_on_commit=False)
+    share_polls(sessions)
     trader = Trader(settings, sessions, runner, _publisher(settings))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: trader.stop())

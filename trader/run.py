@@ -25,11 +25,12 @@ from typing import Any, Literal
 
 import numpy as np
 import psycopg
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from trader.polls import Look, SharedPolls, new_orders_waiting
 from velocitas.db.journal import JournaledEvent, append_events
 from velocitas.db.journal_copy import EncodedEvent, append_encoded
 from velocitas.db.leases import LeaseLost
@@ -50,7 +51,7 @@ from velocitas.sessions.publisher import NullPublisher, SessionPublisher
 from velocitas.sessions.runner import RUN_BLOCK, SessionRunner, encoded
 from velocitas.sessions.spec import SessionSpec
 
-__all__ = ["MAX_SPEED_BATCH_BARS", "run_session"]
+__all__ = ["MAX_SPEED_BATCH_BARS", "run_session", "share_polls"]
 
 MAX_SPEED_BATCH_BARS = 16_384
 """At speed max, bars journaled per transaction (state is re-read between batches)."""
@@ -60,6 +61,15 @@ STEP_BLOCKS = 4
 pays per call)."""
 _ORDER_ROWS = frozenset({"order.filled", "fill"})
 PNL_EVERY_S = 1.0
+
+_shared: SharedPolls | None = None
+
+
+def share_polls(sessions: sessionmaker[Session], interval_s: float = 0.05) -> None:
+    """Let the sessions this process runs look at their rows through one `SharedPolls` (a
+    trader with many sessions calls it once at start; without it each session queries)."""
+    global _shared
+    _shared = SharedPolls(sessions, interval_s)
 
 
 def run_session(
@@ -90,7 +100,9 @@ def run_session(
         feed = feed or ReplayFeed.for_spec(spec)
         runner = SessionRunner(session_id, spec, feed.bars())
         _catch_up(runner, sessions, bars_done)
-        return _Loop(runner, feed, sessions, publisher, keep_going).run()
+        watching = _shared.watching(session_id) if _shared else contextlib.nullcontext()
+        with watching:
+            return _Loop(runner, feed, sessions, publisher, keep_going).run()
     except (OperationalError, InterfaceError, psycopg.OperationalError, LeaseLost):
         # PostgreSQL unreachable, or another trader holds the session now: not the session's
         # fault. Nothing half-written survives (the journal and the row commit together), so
@@ -289,20 +301,22 @@ class _Loop:
         every tick batch of every session, so its cost is the trader's
         (bench/stream_sessions.py)."""
         session_id = self.runner.session_id
-        waiting = exists().where(
-            SessionOrder.session_id == session_id,
-            SessionOrder.origin == "manual",
-            SessionOrder.status == "new",
-        )
-        with self.sessions() as db:
-            state, speed, any_new = db.execute(
-                select(TradingSession.state, TradingSession.spec["speed"], waiting).where(
-                    TradingSession.id == session_id
+        look = _shared.look(session_id) if _shared else None
+        if look is None:
+            with self.sessions() as db:
+                look = Look(
+                    *db.execute(
+                        select(
+                            TradingSession.state, TradingSession.spec["speed"], new_orders_waiting()
+                        ).where(TradingSession.id == session_id)
+                    ).one()
                 )
-            ).one()
-            orders = self._new_orders(db) if any_new else []
-        self._follow_speed(speed)
-        return SessionState(state), orders
+        orders = []
+        if look.orders_waiting:
+            with self.sessions() as db:
+                orders = self._new_orders(db)
+        self._follow_speed(look.speed)
+        return SessionState(look.state), orders
 
     def _new_orders(self, db: Session) -> list[ManualOrder]:
         rows = db.execute(

@@ -48,15 +48,16 @@ def test_a_replay_streams_to_the_page_with_positions_pnl_and_the_guards_refusal(
     wait_until(lambda: chart.get_attribute("data-last-price") != first, 60, "the price moved")
     page.locator("#journal li[data-type='bar.closed']").first.wait_for()
 
-    # buy_and_hold holds all the cash: the risk guard refuses a manual buy, and the ticket says
-    # why in the guard's words; the strategy's position and the P&L are on the page.
+    # Once buy_and_hold holds all the cash (its entry fills at the second bar's open), the risk
+    # guard refuses a manual buy, and the ticket says why in the guard's words; the strategy's
+    # position and the P&L are on the page.
+    positions = page.get_by_role("region", name="Positions")
+    positions.get_by_role("cell", name="long").wait_for()
     page.locator("#ot-quantity").fill("1")
     page.get_by_role("button", name="Place order").click()
     rejected = page.locator("#ticket-result [data-status='rejected']")
     rejected.wait_for(timeout=60_000)
     assert "insufficient funds" in rejected.inner_text()
-    positions = page.get_by_role("region", name="Positions")
-    positions.get_by_role("cell", name="long").wait_for()
     equity = page.locator("#equity")
     before = equity.inner_text()
     wait_until(lambda: equity.inner_text() != before, 60, "the P&L moved with the price")
