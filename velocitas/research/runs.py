@@ -60,6 +60,7 @@ from velocitas.metrics import (
 )
 from velocitas.strategies import registry
 from velocitas.strategies.base import Strategy
+from velocitas.strategies.shared import sharing
 
 __all__ = [
     "FastPlan",
@@ -229,6 +230,15 @@ def fast_runs(
     plan = FastPlan.of(spec, bars)
     strategies = [plan.strategy(params, index) for index, params in enumerate(combinations)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(strategies)))
+    # Combinations share what their parameters share (an indicator's window, an ensemble's
+    # members): `velocitas.strategies.shared`.
+    with sharing(plan.bars):
+        return _run_all(plan, strategies, workers, progress)
+
+
+def _run_all(
+    plan: FastPlan, strategies: Sequence[Strategy], workers: int, progress: Progress | None
+) -> list[dict[str, Any]]:
     buffers = _Buffers()
     total = len(strategies)
     out: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ the registry with their own parameters, including their own `allow_short`; the e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from velocitas.errors import InvalidRequest
 from velocitas.strategies.base import F64, I8, AllowShort, Bars, Strategy, StrategyParams
+from velocitas.strategies.shared import shared
 
 __all__ = ["Ensemble", "EnsembleMember"]
 
@@ -84,7 +86,9 @@ class Ensemble(Strategy):
         vote = np.zeros(len(bars), dtype=np.float64)
         for weight, member in zip(self.weights, self.members, strict=True):
             if weight != 0.0:
-                _add_vote(vote, member.signals(bars), float(weight))
+                # A sweep over the ensemble's own parameters computes each member's sides once.
+                key = ("signals", member.name, member.params.model_dump_json())
+                _add_vote(vote, shared(bars, key, partial(member.signals, bars)), float(weight))
         return vote
 
     def signals(self, bars: Bars) -> I8:

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from velocitas import indicators
 from velocitas.strategies.base import F64, I8, AllowShort, Bars, Strategy, StrategyParams
+from velocitas.strategies.shared import shared
 
 __all__ = [
     "BollingerReversion",
@@ -164,7 +165,8 @@ class RsiReversion(Strategy):
 
     def signals(self, bars: Bars) -> I8:
         p = self.params
-        value = indicators.rsi(np.asarray(bars.close, dtype=np.float64), p.period)
+        close = np.asarray(bars.close, dtype=np.float64)
+        value = shared(bars, ("rsi", "close", p.period), lambda: indicators.rsi(close, p.period))
         return level_reversion(value, p.lower, p.exit_level, p.upper, p.allow_short)
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from velocitas import indicators
 from velocitas.strategies.base import F64, I8, AllowShort, Bars, Strategy, StrategyParams
+from velocitas.strategies.shared import shared
 
 __all__ = ["DonchianBreakout", "Momentum", "breakout_side"]
 
@@ -34,7 +35,8 @@ class Momentum(Strategy):
 
     def signals(self, bars: Bars) -> I8:
         p = self.params
-        change = indicators.roc(np.asarray(bars.close, dtype=np.float64), p.period)
+        close = np.asarray(bars.close, dtype=np.float64)
+        change = shared(bars, ("roc", "close", p.period), lambda: indicators.roc(close, p.period))
         side = (change > p.threshold).astype(np.int8)  # NaN compares false: flat in warm-up
         if p.allow_short:
             side -= (change < -p.threshold).astype(np.int8)
@@ -108,11 +110,26 @@ class DonchianBreakout(Strategy):
         p = self.params
         high = np.asarray(bars.high, dtype=np.float64)
         low = np.asarray(bars.low, dtype=np.float64)
-        entry_high = indicators.rolling_max(high, p.period)
-        exit_low = indicators.rolling_min(low, p.exit_period)
+        # A sweep over both windows shares each channel among its combinations.
+        entry_high = shared(
+            bars, ("rolling_max", "high", p.period), lambda: indicators.rolling_max(high, p.period)
+        )
+        exit_low = shared(
+            bars,
+            ("rolling_min", "low", p.exit_period),
+            lambda: indicators.rolling_min(low, p.exit_period),
+        )
         if p.allow_short:
-            entry_low = indicators.rolling_min(low, p.period)
-            exit_high = indicators.rolling_max(high, p.exit_period)
+            entry_low = shared(
+                bars,
+                ("rolling_min", "low", p.period),
+                lambda: indicators.rolling_min(low, p.period),
+            )
+            exit_high = shared(
+                bars,
+                ("rolling_max", "high", p.exit_period),
+                lambda: indicators.rolling_max(high, p.exit_period),
+            )
         else:  # never read without shorts: skip two bar-length arrays
             entry_low = exit_high = entry_high
         close = np.asarray(bars.close, dtype=np.float64)
