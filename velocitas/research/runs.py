@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -241,22 +241,34 @@ def _run_all(
 ) -> list[dict[str, Any]]:
     buffers = _Buffers()
     total = len(strategies)
-    out: list[dict[str, Any]] = []
+    # Run in the order of the parameters' declaration, first parameter slowest: the built-ins
+    # declare their window first, so the combinations sharing a window run one after another
+    # and the shared arrays' LRU keeps it (a grid swept in another order would cycle through
+    # every window and drop each before it is asked for again). Rows go back to their order.
+    order = sorted(range(total), key=lambda i: _declared_order(strategies[i]))
+    out: list[dict[str, Any]] = [{} for _ in range(total)]
+
+    def measure(index: int) -> int:
+        out[index] = _measure(plan, strategies[index], buffers)
+        return index
+
     if workers == 1:
-        results: Iterator[dict[str, Any]] = (_measure(plan, s, buffers) for s in strategies)
-        for done, row in enumerate(results, start=1):
-            out.append(row)
+        for done, _ in enumerate(map(measure, order), start=1):
             if progress:
                 progress(done, total)
         return out
     with ThreadPoolExecutor(workers, thread_name_prefix="sweep") as pool:
-        for done, row in enumerate(
-            pool.map(lambda s: _measure(plan, s, buffers), strategies), start=1
-        ):
-            out.append(row)
+        for done, _ in enumerate(pool.map(measure, order), start=1):
             if progress:
                 progress(done, total)
     return out
+
+
+def _declared_order(strategy: Strategy) -> tuple[float, ...]:
+    """The strategy's numeric parameters in their declaration order (others left out)."""
+    params = strategy.params
+    values = (getattr(params, name) for name in type(params).model_fields)
+    return tuple(float(v) for v in values if isinstance(v, int | float))
 
 
 def fast_records(

@@ -26,6 +26,7 @@ __all__ = [
     "BollingerReversion",
     "RsiReversion",
     "band_reversion",
+    "bollinger_moments",
     "bollinger_reversion_side",
     "level_reversion",
 ]
@@ -67,18 +68,24 @@ def level_reversion(value: F64, lower: float, exit_: float, upper: float, allow_
     return out
 
 
-@njit(cache=True, nogil=True)
 def bollinger_reversion_side(close: F64, n: int, k: float, allow_short: bool) -> I8:
-    """`band_reversion(close, lower, mid, upper)` on `indicators.bollinger(close, n, k)`, fused.
+    """`band_reversion(close, lower, mid, upper)` on `indicators.bollinger(close, n, k)`."""
+    return _band_steps(close, bollinger_moments(close, n), k, allow_short)
+
+
+@njit(cache=True, nogil=True)
+def bollinger_moments(close: F64, n: int) -> F64:
+    """[mid, σ] of `indicators.bollinger`'s windows of `n` (a (2, bars) array), NaN where the
+    window is not full or holds a NaN: what every band width `k` shares (a sweep over `k`
+    computes it once per period, `velocitas.strategies.shared`).
 
     Repeats the indicator's arithmetic (the SMA's running sum, the anchored deviation sums
-    for σ) operation for operation, so the bands are the same floats; the tests check it.
-    One pass and no bar-length float arrays: three band arrays cost more in page faults than
-    the computation.
+    for σ) operation for operation, so the bands `mid ± k·σ` are the same floats; the tests
+    check it.
     """
-    out = np.zeros(len(close), dtype=np.int8)
+    moments = np.full((2, len(close)), np.nan)
     if n < 1:
-        return out
+        return moments
     total = 0.0
     missing = 0
     anchor = np.nan
@@ -86,7 +93,6 @@ def bollinger_reversion_side(close: F64, n: int, k: float, allow_short: bool) ->
     s2 = 0.0
     until_fresh = 0
     inv_n = 1.0 / n
-    side = 0
     for i in range(len(close)):
         x = close[i]
         if np.isnan(x):
@@ -99,7 +105,6 @@ def bollinger_reversion_side(close: F64, n: int, k: float, allow_short: bool) ->
             else:
                 total -= close[i - n]
         if i >= n - 1 and missing == 0:
-            mid = total / n
             until_fresh -= 1
             if np.isnan(anchor) or until_fresh <= 0:
                 until_fresh = n
@@ -116,10 +121,22 @@ def bollinger_reversion_side(close: F64, n: int, k: float, allow_short: bool) ->
                 s1 += a - b
                 s2 += a * a - b * b
             mean = s1 * inv_n
-            sd = np.sqrt(max(s2 * inv_n - mean * mean, 0.0))
-            side = _step(side, x, mid - k * sd, mid, mid + k * sd, allow_short)
+            moments[0, i] = total / n
+            moments[1, i] = np.sqrt(max(s2 * inv_n - mean * mean, 0.0))
         elif i >= n - 1:
             anchor = np.nan  # a NaN in the window: the sums start afresh once it has left
+    return moments
+
+
+@njit(cache=True, nogil=True)
+def _band_steps(close: F64, moments: F64, k: float, allow_short: bool) -> I8:
+    """The reversion state machine on the bands `mid ± k·σ` of `bollinger_moments`."""
+    out = np.zeros(len(close), dtype=np.int8)
+    side = 0
+    for i in range(len(close)):
+        mid = moments[0, i]
+        sd = moments[1, i]
+        side = _step(side, close[i], mid - k * sd, mid, mid + k * sd, allow_short)  # NaN: kept
         out[i] = side
     return out
 
@@ -189,4 +206,9 @@ class BollingerReversion(Strategy):
     def signals(self, bars: Bars) -> I8:
         p = self.params
         close = np.asarray(bars.close, dtype=np.float64)
-        return bollinger_reversion_side(close, p.period, p.k, p.allow_short)
+        moments = shared(
+            bars,
+            ("bollinger_moments", "close", p.period),
+            lambda: bollinger_moments(close, p.period),
+        )
+        return _band_steps(close, moments, p.k, p.allow_short)

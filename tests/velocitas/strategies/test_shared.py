@@ -13,7 +13,9 @@ import pytest
 from tests.velocitas.engine.market import gbm_bars, spec
 from velocitas import indicators
 from velocitas.research.grid import grid_combinations
+from velocitas.research.runs import _declared_order
 from velocitas.research.sweeps import run_sweep
+from velocitas.strategies import registry
 from velocitas.strategies.shared import SharedArrays, shared, sharing
 
 
@@ -126,6 +128,7 @@ GRIDS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"allow_short": True},
     ),
     "rsi_reversion": ({"period": [7, 9], "lower": [20, 25, 30]}, {}),
+    "bollinger_reversion": ({"period": [10, 20], "k": [1.0, 1.5, 2.5]}, {"allow_short": True}),
     "momentum": ({"period": [10, 20], "threshold": [0.0, 0.1, 0.3]}, {"allow_short": True}),
     "ensemble": (
         {"threshold": [0.0, 0.3, 0.6, 1.0]},
@@ -171,3 +174,15 @@ def test_a_sweep_computes_a_shared_window_once(monkeypatch: pytest.MonkeyPatch) 
     legs = [{"symbol": "BTCUSDT", "strategy": {"name": "rsi_reversion", "params": {}}}]
     run_sweep(spec(legs=legs), BARS, combos, objective="total_return", workers=2)
     assert sorted(calls) == [7, 9]  # six combinations, two periods
+
+
+def test_a_sweep_runs_combinations_sharing_a_window_one_after_another() -> None:
+    # Whatever order the grid comes in, the fast path runs the combinations by the parameters'
+    # declared order (period, then k): each period's moments are computed once and reused
+    # before the LRU could drop them.
+    combos, _ = grid_combinations("bollinger_reversion", {"k": [1.0, 2.0], "period": [30, 10]})
+    strategies = [registry.build("bollinger_reversion", c) for c in combos]
+    ran = [
+        strategies[i].params for i in sorted(range(4), key=lambda i: _declared_order(strategies[i]))
+    ]
+    assert [(p.period, p.k) for p in ran] == [(10, 1.0), (10, 2.0), (30, 1.0), (30, 2.0)]
