@@ -3,9 +3,10 @@
 - `EMBEDDING_MODEL`: `all-MiniLM-L6-v2` (bundled, offline), a sentence-transformers model
   directory, or `python:module:factory` returning a LangChain `Embeddings` (a hosted model).
 - `EMBEDDING_BATCH_SIZE`: texts per embedding batch.
-- `EMBEDDING_RUNTIME`: how a local model runs: `auto` (ONNX Runtime, falling back to
-  sentence-transformers when that is not possible), `onnx` (ONNX Runtime or an error),
-  `sentence-transformers`.
+- `EMBEDDING_RUNTIME`: how a local model runs: `auto` (`bf16` on a CPU with native bfloat16,
+  else ONNX Runtime, falling back to sentence-transformers when that is not possible), `bf16`
+  (sentence-transformers with bfloat16 matrix products), `onnx` (ONNX Runtime or an error),
+  `sentence-transformers` (fp32).
 - `EMBEDDING_CACHE`: where the ONNX graphs exported from local models are kept (default
   `$XDG_CACHE_HOME/velocitas/onnx`, i.e. `~/.cache/velocitas/onnx`: shared by every home).
 - `SYMBOL_ALIASES`: a JSON or YAML file `{SYMBOL: [alias, ...]}` replacing the shipped aliases.
@@ -36,7 +37,7 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 class AnalystSettings(Settings):
     embedding_model: str = BUNDLED_MODEL
     embedding_batch_size: int = 64
-    embedding_runtime: Literal["auto", "onnx", "sentence-transformers"] = "auto"
+    embedding_runtime: Literal["auto", "bf16", "onnx", "sentence-transformers"] = "auto"
     embedding_cache: Path | None = None
     symbol_aliases: Path | None = None
     llm_model: str | None = None

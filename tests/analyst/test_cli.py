@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 from typer.testing import CliRunner
 
+from analyst.embeddings import native_bf16
 from analyst.sentiment import default_analyst
 from analyst.settings import get_analyst_settings
 from velocitas_cli.main import app
@@ -150,8 +151,7 @@ def test_cli_commands_with_nothing_to_embed_do_not_load_the_model(database_url: 
     # A fresh interpreter (this one has loaded the model for other tests). `sentiment` and
     # `features` with no news in the window embed nothing, so neither ONNX Runtime nor torch
     # and sentence-transformers may even be imported (loading them took ~6 s per command);
-    # `search` must embed its query, which shows the probe can see a loaded model (ONNX
-    # Runtime, the default runtime; torch too when this machine has not exported it yet).
+    # `search` must embed its query, which shows the probe can see a loaded model.
     with psycopg.connect(database_url) as conn:
         conn.cursor().executemany(
             "INSERT INTO bar VALUES ('SYN', '1d', %s, 1, 1, 1, 1, 1)",
@@ -179,5 +179,6 @@ def test_cli_commands_with_nothing_to_embed_do_not_load_the_model(database_url: 
         if line.startswith("LOADED ")
     ]
     assert loaded[:2] == [[], []], result.stdout
-    assert "onnxruntime" in loaded[2]
+    # The default runtime: bfloat16 torch on a CPU that has it natively, else ONNX Runtime.
+    assert ("sentence_transformers" if native_bf16() else "onnxruntime") in loaded[2]
     assert '"n_docs": 0' in result.stdout

@@ -75,6 +75,7 @@ def test_without_onnxruntime_auto_falls_back_and_onnx_refuses(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now fails
+    monkeypatch.setattr(embeddings_module, "native_bf16", lambda: False)  # auto: not bf16
     with pytest.raises(OnnxUnavailable, match="onnxruntime"):
         OnnxSentenceEmbeddings(bundled_model_path(), tmp_path)
     build = embeddings_module._local_model.__wrapped__
@@ -82,6 +83,7 @@ def test_without_onnxruntime_auto_falls_back_and_onnx_refuses(
         build(bundled_model_path(), 64, "onnx", str(tmp_path))
     model = build(bundled_model_path(), 64, "auto", str(tmp_path))
     assert isinstance(model, LocalSentenceEmbeddings)
+    assert not model.bf16
     assert list(tmp_path.iterdir()) == []  # nothing exported
 
 
