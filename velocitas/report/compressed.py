@@ -19,7 +19,11 @@ from velocitas.report.html import plotly_js
 
 __all__ = ["gzip_report"]
 
-_LEVEL = 6  # zlib's default: past it the page hardly shrinks for the time spent
+# plotly.js is compressed once per process: zlib's default level. A page's own parts (its
+# figures' data and tables, 2-5 MB on 100k-1M bars) are compressed in every job, at level 1:
+# 4.5x faster than level 6 there (19 against 86 ms on a 100k-bar page) for 11-13% more bytes.
+_PLOTLY_LEVEL = 6
+_PAGE_LEVEL = 1
 _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no flags, mtime 0, OS unknown
 
 
@@ -28,13 +32,17 @@ def gzip_report(page: bytes) -> bytes:
     constant = _plotly_bytes()
     before, found, after = page.partition(constant)
     if not found:  # not a page that inlines plotly.js: compressed whole
-        return _HEADER + _deflate(page, zlib.Z_FINISH) + _trailer(page)
-    body = _deflate(before, zlib.Z_FULL_FLUSH) + _plotly_deflated() + _deflate(after, zlib.Z_FINISH)
+        return _HEADER + _deflate(page, zlib.Z_FINISH, _PAGE_LEVEL) + _trailer(page)
+    body = (
+        _deflate(before, zlib.Z_FULL_FLUSH, _PAGE_LEVEL)
+        + _plotly_deflated()
+        + _deflate(after, zlib.Z_FINISH, _PAGE_LEVEL)
+    )
     return _HEADER + body + _trailer(page)
 
 
-def _deflate(data: bytes, mode: int) -> bytes:
-    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+def _deflate(data: bytes, mode: int, level: int) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
     return compressor.compress(data) + compressor.flush(mode)
 
 
@@ -49,4 +57,4 @@ def _plotly_bytes() -> bytes:
 
 @cache
 def _plotly_deflated() -> bytes:
-    return _deflate(_plotly_bytes(), zlib.Z_FULL_FLUSH)
+    return _deflate(_plotly_bytes(), zlib.Z_FULL_FLUSH, _PLOTLY_LEVEL)

@@ -263,8 +263,19 @@ def _trades_table(trades: Sequence[Trade]) -> str:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join(map(_row, rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _row(cells: Sequence[object]) -> str:
+    """`<tr>` of escaped cells, escaped in one call per row, not per cell (a long run lists
+    thousands of trades): the cells are joined on NUL, which escaping leaves alone, and the
+    NULs become the cell tags; a row with a NUL of its own is escaped cell by cell."""
+    texts = [str(c) for c in cells]
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != len(texts) - 1:
+        return "<tr>" + "".join(f"<td>{_e(t)}</td>" for t in texts) + "</tr>"
+    return "<tr><td>" + _e(joined).replace("\x00", "</td><td>") + "</td></tr>"
 
 
 def _section(title: str, content: str) -> str:

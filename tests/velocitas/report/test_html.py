@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 
 import numpy as np
 import orjson
 import plotly.graph_objects as go
+import pytest
 
 from tests.velocitas.engine.market import gbm_bars
 from velocitas.engine import BacktestResult, BacktestSpec, run_backtest
 from velocitas.report import render_html
-from velocitas.report.html import MAX_TABLE_TRADES, _js, equity_figure, price_figure
+from velocitas.report.html import MAX_TABLE_TRADES, _js, _row, equity_figure, price_figure
 from velocitas.report.summary import format_money
 
 SPEC = BacktestSpec.model_validate(
@@ -88,3 +90,17 @@ def test_equity_figure_downsamples_long_curves_keeping_the_low() -> None:
     full = result.equity.equity
     peak = np.maximum.accumulate(np.concatenate([[float(SPEC.initial_cash)], full]))[1:]
     assert float(np.min(drawdown["y"])) == float(np.min((full / peak - 1.0) * 100.0))
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ("0", "BTC<USDT>", "long", "1.5", "a & b", "\"quoted\" 'single'"),
+        ("nul\x00inside", "<b>", "x"),  # a NUL of its own: escaped cell by cell
+        ("only",),
+        (),
+    ],
+)
+def test_a_row_is_escaped_as_cell_by_cell(cells: tuple[str, ...]) -> None:
+    expected = "<tr>" + "".join(f"<td>{html.escape(c, quote=True)}</td>" for c in cells) + "</tr>"
+    assert _row(cells) == expected
