@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from langchain_core.embeddings import Embeddings
 
 from analyst import embeddings as embeddings_module
 from analyst import onnx_embeddings
@@ -49,13 +50,22 @@ def test_onnx_vectors_match_sentence_transformers_per_headline(
     onnx_model: OnnxSentenceEmbeddings, embeddings: LocalSentenceEmbeddings
 ) -> None:
     texts = _texts()
-    expected = embeddings.embed_array(texts)
-    got = embed_texts(onnx_model, texts, batch_size=16)  # batched by length, order kept
+    got, _ = vectors_beside_fp32(onnx_model, embeddings, texts)
+    assert np.allclose(onnx_model.embed_query(texts[3]), got[3], atol=1e-5)
+
+
+def vectors_beside_fp32(
+    model: Embeddings, fp32: LocalSentenceEmbeddings, texts: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(`model`'s vectors, sentence-transformers' fp32 ones) of `texts`, checked to be unit rows
+    within cosine 0.999 of each other, text by text."""
+    expected = fp32.embed_array(texts)
+    got = embed_texts(model, texts, batch_size=16)  # batched by length, order kept
     assert got.shape == expected.shape == (len(texts), 384)
     cosine = (got * expected).sum(axis=1)
     assert cosine.min() >= 0.999, texts[int(cosine.argmin())]
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
-    assert np.allclose(onnx_model.embed_query(texts[3]), got[3], atol=1e-5)
+    return got, expected
 
 
 @pytest.mark.slow

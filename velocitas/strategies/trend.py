@@ -111,26 +111,19 @@ class DonchianBreakout(Strategy):
         high = np.asarray(bars.high, dtype=np.float64)
         low = np.asarray(bars.low, dtype=np.float64)
         # A sweep over both windows shares each channel among its combinations.
-        entry_high = shared(
-            bars, ("rolling_max", "high", p.period), lambda: indicators.rolling_max(high, p.period)
-        )
-        exit_low = shared(
-            bars,
-            ("rolling_min", "low", p.exit_period),
-            lambda: indicators.rolling_min(low, p.exit_period),
-        )
+        entry_high = _channel(bars, high, "high", p.period)
+        exit_low = _channel(bars, low, "low", p.exit_period)
         if p.allow_short:
-            entry_low = shared(
-                bars,
-                ("rolling_min", "low", p.period),
-                lambda: indicators.rolling_min(low, p.period),
-            )
-            exit_high = shared(
-                bars,
-                ("rolling_max", "high", p.exit_period),
-                lambda: indicators.rolling_max(high, p.exit_period),
-            )
+            entry_low = _channel(bars, low, "low", p.period)
+            exit_high = _channel(bars, high, "high", p.exit_period)
         else:  # never read without shorts: skip two bar-length arrays
             entry_low = exit_high = entry_high
         close = np.asarray(bars.close, dtype=np.float64)
         return breakout_side(close, entry_high, entry_low, exit_high, exit_low, p.allow_short)
+
+
+def _channel(bars: Bars, values: F64, column: str, n: int) -> F64:
+    """The rolling maximum of the highs (`column` "high") or minimum of the lows ("low") over
+    `n` bars, computed once per sweep (`velocitas.strategies.shared`)."""
+    extreme = indicators.rolling_max if column == "high" else indicators.rolling_min
+    return shared(bars, (extreme.__name__, column, n), lambda: extreme(values, n))
