@@ -7,6 +7,11 @@ CPU time (user + system) of the child, the median of `--runs` after one warm-up 
 caches written, files in the page cache). With `--baseline DIR` (another checkout, e.g. main
 before issue 13) the same commands run from there too, alternating, and the ratio is printed.
 
+`backtest run` on 2,000 bars takes plain Python (`velocitas_cli.small_runs`); the same command
+forced through numba (`VELOCITAS_JIT=numba`) is timed beside it. Children run without
+`PYTHONDONTWRITEBYTECODE` (this VM exports it): a default Python writes the `.pyc` files it
+loads from then on, so every run compiles ~80 modules from source without it (~0.1 s).
+
     python bench/bench_cli.py [--runs 7] [--baseline /path/to/other/checkout]
 """
 
@@ -31,15 +36,16 @@ from velocitas.ingest import import_table  # noqa: E402
 from velocitas.synth import synth_bars  # noqa: E402
 
 SYMBOL = "CLI1D"
-COMMANDS = {
-    "--help": ["--help"],
-    "backtest run, 2,000 daily bars": [
-        "backtest", "run", "--symbol", SYMBOL, "--timeframe", "1d", "--strategy", "sma_cross",
-        "--json",
-    ],
-    "analyst sentiment, nothing to embed": [
-        "analyst", "sentiment", "--symbol", SYMBOL, "--at", "2030-01-01T00:00:00Z",
-    ],
+BACKTEST_RUN = ["backtest", "run", "--symbol", SYMBOL, "--timeframe", "1d", "--strategy",
+                "sma_cross", "--json"]  # fmt: skip
+# label: (argv, environment overrides)
+COMMANDS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "--help": (["--help"], {}),
+    "backtest run, 2,000 daily bars": (BACKTEST_RUN, {}),
+    "backtest run, 2,000 daily bars, compiled": (BACKTEST_RUN, {"VELOCITAS_JIT": "numba"}),
+    "analyst sentiment, nothing to embed": (
+        ["analyst", "sentiment", "--symbol", SYMBOL, "--at", "2030-01-01T00:00:00Z"], {},
+    ),
 }  # fmt: skip
 
 
@@ -48,14 +54,16 @@ def _store_bars() -> None:
         import_table(synth_bars(2000, Timeframe.D1, seed=3), symbol=SYMBOL, timeframe="1d")
 
 
-def _time(tree: Path, argv: list[str]) -> tuple[float, float]:
+def _time(tree: Path, argv: list[str], overrides: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU seconds of one `python -m velocitas_cli.main ARGV` run from `tree`."""
+    env = {**os.environ, "PYTHONPATH": str(tree), **overrides}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "velocitas_cli.main", *argv],
         cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree)},
+        env=env,
         stdout=subprocess.DEVNULL,
         check=True,
     )
@@ -74,13 +82,13 @@ def main() -> None:
     _store_bars()
     trees = {"ours": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
-    for label, argv in COMMANDS.items():
+    for label, (argv, overrides) in COMMANDS.items():
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
         for tree in trees.values():
-            _time(tree, argv)  # warm-up
+            _time(tree, argv, overrides)  # warm-up
         for _ in range(args.runs):
             for name, tree in trees.items():
-                samples[name].append(_time(tree, argv))
+                samples[name].append(_time(tree, argv, overrides))
         print(label)
         medians = {}
         for name, runs in samples.items():

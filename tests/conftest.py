@@ -16,12 +16,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from velocitas import embedded
+from velocitas import embedded, jit
 from velocitas.db import migrate
 from velocitas.db.engine import libpq_url
 from velocitas.settings import Settings, get_settings
 
 TEST_HOME = Path(__file__).resolve().parent.parent / ".velocitas-test"
+
+# Fix this process's loops now (numba, unless VELOCITAS_JIT says otherwise): a small
+# `backtest run` invoked in process would otherwise switch the whole test process to plain
+# Python if it came before any compiled module was imported (velocitas_cli.small_runs).
+jit.compiling()
 
 
 def _worker() -> str:

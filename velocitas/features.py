@@ -32,9 +32,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from velocitas.indicators import macd, rsi
+from velocitas.jit import njit
 
 __all__ = [
     "FEATURE_SPEC_VERSION",

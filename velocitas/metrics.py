@@ -41,10 +41,10 @@ from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from velocitas.calendars import MarketCalendar, market_calendar
 from velocitas.domain.timeframe import Timeframe
+from velocitas.jit import njit
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

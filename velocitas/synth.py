@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numba
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 
 from velocitas.domain.timeframe import Timeframe
 from velocitas.errors import InvalidRequest
+from velocitas.jit import njit
 
 __all__ = [
     "DEFAULT_START",
@@ -71,7 +71,7 @@ _MEAN_REGIME_SECONDS = 5 * 86_400
 _REFERENCE_VOLATILITY = REGIMES[2].volatility  # volume's unit of activity
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _garch_variance(shocks: npt.NDArray[np.float64], alpha: float, beta: float) -> np.ndarray:
     """Conditional variance h_t of unit-variance GARCH(1,1) innovations h_t^0.5 * z_t."""
     n = shocks.size

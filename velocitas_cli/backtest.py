@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from velocitas.db.bars import load_bars
 from velocitas.domain.bars import BarArrays
@@ -149,6 +148,9 @@ def _steps(*, show: bool) -> Iterator[Any]:
     if not show:
         yield lambda _description: None
         return
+    # Imported here: rich's live display costs ~50 ms that `--json` runs never need.
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task("starting", total=None)

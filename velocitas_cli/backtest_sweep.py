@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from velocitas.db.bars import load_bars
 from velocitas.engine.spec import BacktestSpec
 from velocitas.errors import InvalidRequest, VelocitasError
 from velocitas.report.summary import display_number, format_time
-from velocitas.report.walk_forward_html import render_walk_forward_html
 from velocitas.research.grid import (
     Span,
     declared_span,
@@ -26,10 +24,7 @@ from velocitas.research.grid import (
     parse_space,
     random_combinations,
 )
-from velocitas.research.heatmap import write_heatmap
 from velocitas.research.objectives import OBJECTIVES
-from velocitas.research.sweeps import run_sweep
-from velocitas.research.walk_forward import run_walk_forward
 from velocitas.timeparse import parse_duration
 from velocitas_cli import backtest
 from velocitas_cli.backtest import HtmlOption, fail_naming_option, write_html
@@ -96,6 +91,15 @@ def _progress(show: bool, label: str) -> Iterator[Callable[[int, int], None]]:
     if not show:
         yield lambda done, total: None
         return
+    # Imported here: rich's live display costs ~50 ms that `--json` runs never need.
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn(label),
         BarColumn(),
@@ -173,6 +177,10 @@ def sweep(
         if not combos:
             raise InvalidRequest("no combination of the grid is valid", field="grid")
         bars = _load(spec)
+        # The research modules are imported by the commands that use them: `backtest run`
+        # (the same area) stays below a second on a small run (velocitas_cli.small_runs).
+        from velocitas.research.sweeps import run_sweep
+
         with _progress(not json, "sweeping") as progress:
             result = run_sweep(
                 spec, bars, combos, objective=objective, min_trades=min_trades,
@@ -184,6 +192,8 @@ def sweep(
     if heatmap is not None:
         if heat is None:
             fail(InvalidRequest("a heatmap needs exactly two varying parameters", field="heatmap"))
+        from velocitas.research.heatmap import write_heatmap
+
         write_heatmap(heat, heatmap, title=f"{strategy} on {spec.legs[0].symbol} {timeframe}")
     if json:
         emit_json(result.to_dict())
@@ -232,6 +242,9 @@ def walk_forward(
         is_length = parse_duration(in_sample, field="in_sample")
         oos_length = parse_duration(out_of_sample, field="out_of_sample")
         bars = _load(spec)
+        from velocitas.report.walk_forward_html import render_walk_forward_html
+        from velocitas.research.walk_forward import run_walk_forward
+
         with _progress(not json, "walking forward") as progress:
             result = run_walk_forward(
                 spec, bars, space, in_sample=is_length, out_of_sample=oos_length,

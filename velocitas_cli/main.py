@@ -92,6 +92,16 @@ class LazyAreas(TyperGroup):
             return TyperCommand(cmd_name, help=AREAS[cmd_name].summary)
         return load_area(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args[:2] == ["backtest", "run"]:
+            # Before the area is imported: a small run skips numba (velocitas_cli.small_runs).
+            from velocitas_cli.small_runs import prefer_plain_python
+
+            prefer_plain_python(args[2:])
+        return super().resolve_command(ctx, args)
+
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True
         try:

@@ -58,12 +58,12 @@ def test_run_sweep_walk_forward_and_lab_train_build_equal_specs(
     )
     sweep = _captured(
         monkeypatch,
-        "velocitas_cli.backtest_sweep.run_sweep",
+        "velocitas.research.sweeps.run_sweep",
         ["backtest", "sweep", *RANGE, *LEG, *grid, *EXECUTION],
     )
     walk = _captured(
         monkeypatch,
-        "velocitas_cli.backtest_sweep.run_walk_forward",
+        "velocitas.research.walk_forward.run_walk_forward",
         ["backtest", "walk-forward", *RANGE, *LEG, *grid, *EXECUTION,
          "--in-sample", "365d", "--out-of-sample", "180d"],
     )  # fmt: skip

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from typing import Any
 
+from typer.testing import CliRunner
+
 from tests.support.processes import REPO, python_env
+from velocitas_cli import small_runs
+from velocitas_cli.main import app
 
 # The embedding model's stack (seconds to import), the ORM and migrations (a quarter of a
 # second and more), and what only other services use.
@@ -22,6 +26,8 @@ LANGCHAIN = ("langchain_core", "langsmith")
 _PROBE = """
 import json, sys
 from typer.testing import CliRunner
+from velocitas_cli import small_runs
+small_runs.SMALL_RUN_ROWS = int(sys.argv.pop(1))
 from velocitas_cli.main import app
 result = CliRunner().invoke(app, sys.argv[1:])
 copy_out = sys.modules.get("velocitas.db.copy_out")
@@ -34,11 +40,11 @@ print(json.dumps({
 """
 
 
-def _run(*argv: str) -> dict[str, Any]:
+def _run(*argv: str, small_run_rows: int = small_runs.SMALL_RUN_ROWS) -> dict[str, Any]:
     """The CLI with `argv` in a fresh interpreter (this test's DATABASE_URL in its environment):
     exit code, output and the top-level packages it imported."""
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, *argv],
+        [sys.executable, "-c", _PROBE, str(small_run_rows), *argv],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -73,6 +79,27 @@ def test_backtest_run_on_daily_bars_reads_with_psycopg_alone(goog: str) -> None:
     # pandas may come in with exchange-calendars (GOOG trades on XNYS sessions): not checked.
     assert _imported(answer, MODEL_STACK + ORM + LANGCHAIN + ("celery", "fastapi")) == set()
     assert answer["native_copy_built"] is False
+
+
+GOOG_RUN = ("backtest", "run", "--symbol", "GOOG", "--timeframe", "1d", "--strategy", "sma_cross",
+            "--param", "fast=10", "--param", "slow=30", "--stop-loss", "5%", "--json")  # fmt: skip
+
+
+def test_backtest_run_on_few_bars_runs_plain_python_with_the_compiled_result(goog: str) -> None:
+    """2,148 stored bars are below `SMALL_RUN_ROWS`: numba is never imported, and the report is
+    byte for byte the one this (compiled) process prints."""
+    answer = _run(*GOOG_RUN)
+    assert answer["exit_code"] == 0, answer["output"]
+    assert "numba" not in answer["modules"]
+    compiled = CliRunner().invoke(app, list(GOOG_RUN))
+    assert compiled.exit_code == 0, compiled.output
+    assert answer["output"] == compiled.output
+
+
+def test_backtest_run_above_the_limit_compiles(goog: str) -> None:
+    answer = _run(*GOOG_RUN, small_run_rows=2_000)
+    assert answer["exit_code"] == 0, answer["output"]
+    assert "numba" in answer["modules"]
 
 
 def test_analyst_sentiment_with_nothing_to_embed_loads_no_model(database_url: str) -> None:

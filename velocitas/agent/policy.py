@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from velocitas.agent.contract import (
     ACTION_MODES,
@@ -42,6 +41,7 @@ from velocitas.bundle import (
     load_bundle,
 )
 from velocitas.features import FeatureSpec
+from velocitas.jit import njit
 
 __all__ = [
     "PolicyModel",

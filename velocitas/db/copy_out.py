@@ -26,6 +26,8 @@ import numpy.typing as npt
 import psycopg
 from psycopg import pq
 
+from velocitas import jit
+
 __all__ = ["NATIVE_MIN_BYTES", "drain_copy", "stream_copy"]
 
 Pump = Callable[[int, npt.NDArray[np.uint8], int, npt.NDArray[np.int64]], tuple[int, int]]
@@ -152,6 +154,8 @@ _built = False  # whether this process has built the native loop (then it always
 @cache
 def _native() -> _Native | None:
     global _built
+    if not jit.compiling():
+        return None  # a small run in plain Python: psycopg's own reads are fast enough
     import numba  # here, not at the top: processes that only stream (the gateway) skip it
 
     psycopg.pq.version()  # make sure psycopg's libpq is loaded before looking for it

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import uuid
 
-import numba
 import numpy as np
 import numpy.typing as npt
 import orjson
@@ -36,6 +35,7 @@ from velocitas.db.pgbinary import (
     NUMERIC_PINF,
     PG_EPOCH_US,
 )
+from velocitas.jit import njit
 
 __all__ = ["client_encodable", "copy_equity_chunks"]
 
@@ -88,21 +88,21 @@ def copy_equity_chunks(
     return out[: end + len(COPY_TRAILER)].tobytes()
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _put16(out: npt.NDArray[np.uint8], p: int, value: int) -> int:
     out[p] = (value >> 8) & 0xFF
     out[p + 1] = value & 0xFF
     return p + 2
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _put32(out: npt.NDArray[np.uint8], p: int, value: int) -> int:
     for i in range(4):
         out[p + i] = (value >> (24 - 8 * i)) & 0xFF
     return p + 4
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _put64(out: npt.NDArray[np.uint8], p: int, value: np.int64) -> int:
     bits = np.uint64(value)
     for i in range(8):
@@ -110,7 +110,7 @@ def _put64(out: npt.NDArray[np.uint8], p: int, value: np.int64) -> int:
     return p + 8
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _array_header(out: npt.NDArray[np.uint8], p: int, oid: int, count: int) -> int:
     """A one-dimensional array of `count` non-NULL elements of type `oid`; its field length is
     left for the caller to fill in once the elements are written."""
@@ -121,7 +121,7 @@ def _array_header(out: npt.NDArray[np.uint8], p: int, oid: int, count: int) -> i
     return _put32(out, p, 1)  # lower bound
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _encode(
     text: npt.NDArray[np.uint8],
     values: npt.NDArray[np.float64],

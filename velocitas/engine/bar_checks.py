@@ -4,7 +4,8 @@ that numpy would walk several times, with a temporary array per comparison."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from velocitas.jit import njit
 
 __all__ = ["positive_and_finite", "strictly_increasing"]
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from velocitas.jit import njit
 
 __all__ = ["quotients"]
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import F_LEG, F_LOTS, F_PRICE, F_REASON, F_SIDE, REASON_ENTRY
+from velocitas.jit import njit
 
 __all__ = [
     "L_COLUMNS",

@@ -16,7 +16,6 @@ trailing stop follows the best price reached so far along the walk.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import (
     PATH_ADAPTIVE,
@@ -28,6 +27,7 @@ from velocitas.engine.codes import (
     STOP_ATR,
     STOP_PERCENT,
 )
+from velocitas.jit import njit
 
 
 @njit(cache=True)

@@ -17,11 +17,11 @@ trades-per-day, open-positions, holding-period, session-close and confidence rul
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import CFG_MIN_CONFIDENCE, F_COLUMNS, R_COLUMNS
 from velocitas.engine.positions import A_SIZE, P_SIZE
 from velocitas.engine.step import O_SIZE, init_state, run_bars
+from velocitas.jit import njit
 
 NO_CONFIDENCE = np.ones((1, 1))
 """The `confidence` placeholder of a run without a minimum confidence (never read)."""

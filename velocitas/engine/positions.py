@@ -8,7 +8,6 @@ arrays (`P_*` columns per leg, `A_*` account slots) so helpers can update it in 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import (
     CFG_COOLDOWN_BARS,
@@ -39,6 +38,7 @@ from velocitas.engine.codes import (
 )
 from velocitas.engine.intrabar import adverse_level, favourable_level
 from velocitas.engine.risk import count_refusal, entry_lots, entry_refusal, order_fee
+from velocitas.jit import njit
 
 NO_BLOCK = 2  # a side value no signal can take
 # Account state, kept in one small array so helpers can update it in place.

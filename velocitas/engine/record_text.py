@@ -11,10 +11,10 @@ the exact ledger hashes to what the Decimal ledger hashes to without a string pe
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import F_BAR, F_LEG, F_REASON, F_SIDE, R_BAR, R_LEG, R_REASON, R_SIDE
 from velocitas.engine.fixed_point import U_FEE_HI, U_FEE_LO, U_PRICE, U_QUANTITY
+from velocitas.jit import njit
 
 __all__ = ["LINE_ROOM", "fill_lines", "rejection_lines"]
 

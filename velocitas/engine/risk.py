@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import (
     CFG_FEE_FIXED,
@@ -37,6 +36,7 @@ from velocitas.engine.codes import (
     SIZING_FIXED_CASH,
     SIZING_FIXED_QUANTITY,
 )
+from velocitas.jit import njit
 
 # A quantity such as 0.3 / 0.1 evaluates to 2.9999999999999996 in binary; this nudge keeps
 # decimal-exact sizes on their lot instead of one lot lower.

@@ -53,7 +53,6 @@ locals inside the loop and written back when the call returns.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import (
     CFG_ALLOW_SHORT,
@@ -111,6 +110,7 @@ from velocitas.engine.positions import (
 )
 from velocitas.engine.risk import confidence_refusal
 from velocitas.engine.ticks import walk_bridge
+from velocitas.jit import njit
 
 # Rows of the order state (int64, a column per leg).
 O_PENDING = 0  # 1 while an order waits to be filled

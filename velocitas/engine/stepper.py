@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from velocitas.domain.bars import BarArrays
 from velocitas.engine.alignment import NS_PER_DAY, align
@@ -36,6 +35,7 @@ from velocitas.engine.runner import kernel_config, leg_keys, session_grid
 from velocitas.engine.spec import BacktestSpec
 from velocitas.engine.step import O_SIZE, init_state, run_bars
 from velocitas.indicators import atr
+from velocitas.jit import njit
 
 __all__ = ["Stepper"]
 

@@ -19,11 +19,11 @@ slippage, shorting and both fill modes are the kernel's own. One leg only (the c
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from velocitas.engine.codes import F_COLUMNS, R_COLUMNS
 from velocitas.engine.positions import A_SIZE, P_SIZE
 from velocitas.engine.step import O_SIZE, init_state, run_bars
+from velocitas.jit import njit
 from velocitas.metrics import _drawdown, _equity_stats
 
 __all__ = [

@@ -42,11 +42,11 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from velocitas.domain.timeframe import Timeframe
 from velocitas.engine.codes import PATH_ADAPTIVE, REASON_TAKE_PROFIT
 from velocitas.engine.intrabar import _protective, adverse_level, high_first
+from velocitas.jit import njit
 
 __all__ = [
     "DEFAULT_TICKS_PER_BAR",

@@ -43,9 +43,9 @@ from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from velocitas.errors import InvalidRequest
+from velocitas.jit import njit
 
 __all__ = [
     "SYNTH_LABELS",

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from velocitas.calendars import MarketCalendar
 from velocitas.domain.bars import BarArrays
@@ -40,6 +39,7 @@ from velocitas.engine.runner import (
 )
 from velocitas.engine.spec import BacktestSpec
 from velocitas.engine.step import O_SIZE, init_state, run_bars
+from velocitas.jit import njit
 
 __all__ = ["StrategyLegs"]
 

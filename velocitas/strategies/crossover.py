@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
 from pydantic import Field, ValidationInfo, field_validator
 
+from velocitas.jit import njit
 from velocitas.strategies.base import F64, I8, AllowShort, Bars, Strategy, StrategyParams, long_only
 
 __all__ = [

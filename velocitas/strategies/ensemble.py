@@ -16,10 +16,10 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from velocitas.errors import InvalidRequest
+from velocitas.jit import njit
 from velocitas.strategies.base import F64, I8, AllowShort, Bars, Strategy, StrategyParams
 from velocitas.strategies.shared import shared
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
 from pydantic import Field, ValidationInfo, field_validator
 
 from velocitas import indicators
+from velocitas.jit import njit
 from velocitas.strategies.base import F64, I8, AllowShort, Bars, Strategy, StrategyParams
 from velocitas.strategies.shared import shared
 

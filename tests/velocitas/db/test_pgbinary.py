@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from unittest import mock
 
 import numpy as np
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from velocitas import jit
 from velocitas.db import copy_out
 from velocitas.db.copy_out import drain_copy
 from velocitas.db.pgbinary import decode_bars
@@ -31,6 +35,15 @@ VALUES = [
 ]
 
 
+@pytest.fixture(params=["compiled", "plain"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every decoding test runs both decoders: numba's, and the plain-Python one that a process
+    without numba takes (`velocitas.jit`)."""
+    if request.param == "plain":
+        monkeypatch.setattr(jit, "compiling", lambda: False)
+    return str(request.param)
+
+
 def _copy_of(values: list[str]) -> str:
     rows = [values[i : i + 5] for i in range(0, len(values), 5)]
     selects = [
@@ -43,7 +56,9 @@ def _copy_of(values: list[str]) -> str:
     return f"COPY ({' UNION ALL '.join(selects)} ORDER BY 1) TO STDOUT (FORMAT BINARY)"
 
 
-def test_decode_bars_gives_the_nearest_double_of_every_numeric(database_url: str) -> None:
+def test_decode_bars_gives_the_nearest_double_of_every_numeric(
+    database_url: str, decoder: str
+) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         opened_at, values = decode_bars(drain_copy(conn, _copy_of(VALUES)))
     expected = np.array([float(Decimal(v)) for v in VALUES]).reshape(-1, 5).T
@@ -52,29 +67,54 @@ def test_decode_bars_gives_the_nearest_double_of_every_numeric(database_url: str
     assert opened_at.tolist() == [start + i * 60_000_000_000 for i in range(3)]
 
 
-def test_decode_bars_maps_numeric_nan_to_float_nan(database_url: str) -> None:
+def test_decode_bars_maps_numeric_nan_to_float_nan(database_url: str, decoder: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         _, values = decode_bars(drain_copy(conn, _copy_of(["NaN", "1", "2", "3", "4"])))
     assert np.isnan(values[0, 0])
     assert values[1:, 0].tolist() == [1, 2, 3, 4]
 
 
-def test_decode_bars_empty_stream_gives_empty_columns() -> None:
+def test_decode_bars_empty_stream_gives_empty_columns(decoder: str) -> None:
     opened_at, values = decode_bars(b"")
     assert opened_at.shape == (0,)
     assert values.shape == (5, 0)
 
 
-def test_decode_bars_refuses_a_stream_that_is_not_binary_copy() -> None:
+def test_decode_bars_refuses_a_stream_that_is_not_binary_copy(decoder: str) -> None:
     with pytest.raises(ValueError, match="not a PostgreSQL binary COPY"):
         decode_bars(b"1\t2\n")
 
 
-def test_decode_bars_refuses_rows_of_another_shape(database_url: str) -> None:
+def test_decode_bars_refuses_rows_of_another_shape(database_url: str, decoder: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         buffer = drain_copy(conn, "COPY (SELECT 1, 2) TO STDOUT (FORMAT BINARY)")
     with pytest.raises(ValueError, match="malformed"):
         decode_bars(buffer)
+
+
+_DECIMALS = st.decimals(
+    min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=8, allow_nan=False
+) | st.decimals(allow_nan=False, allow_infinity=False).filter(lambda d: abs(d.adjusted()) < 300)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_DECIMALS, min_size=5, max_size=40).map(lambda v: v[: len(v) - len(v) % 5]))
+def test_plain_and_compiled_decoders_agree_on_random_numerics(
+    database_url: str, values: list[Decimal]
+) -> None:
+    """The plain-Python decoder gives the compiled one's floats, bit for bit: both are
+    `float(Decimal)` of the stored value."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        buffer = drain_copy(conn, _copy_of([str(v) for v in values]))
+    compiled = decode_bars(buffer)
+    with mock.patch.object(jit, "compiling", return_value=False):
+        plain = decode_bars(buffer)
+    assert np.array_equal(plain[0], compiled[0])
+    assert plain[1].tobytes() == compiled[1].tobytes()
+    # array_equal: PostgreSQL stores -0 as 0, Decimal keeps the sign.
+    assert np.array_equal(compiled[1], np.array([float(v) for v in values]).reshape(-1, 5).T)
 
 
 def test_drain_copy_server_error_raises_and_leaves_the_connection_usable(
