@@ -5,8 +5,8 @@ on 30,000 bars or fewer runs faster than that as plain Python, with the same res
 (`velocitas.jit`). The choice has to be made before the area's modules are imported, so it is
 made from the command line as typed, before typer parses it: the legs' symbols (`--symbol`,
 `--leg SYMBOL:...`) and how many bars of any timeframe are stored for them, counted up to the
-limit. Anything unclear (no symbol, no database, `VELOCITAS_JIT` set) keeps numba: the choice
-only ever costs time, never a different result.
+limit. Anything unclear (no symbol, no database, `VELOCITAS_JIT` set, `--help`) keeps numba: the
+choice only ever costs time, never a different result.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def prefer_plain_python(args: Sequence[str]) -> bool:
     bars stored for its symbols are few. Returns whether the process now runs plain Python."""
     if jit.JIT_ENV in os.environ:
         return False  # the user chose
+    if "--help" in args:
+        return False  # nothing runs: no database to ask (nor an embedded server to start)
     symbols = leg_symbols(args)
     if not symbols or _stored_rows(symbols, SMALL_RUN_ROWS + 1) > SMALL_RUN_ROWS:
         return False

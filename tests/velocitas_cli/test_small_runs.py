@@ -43,3 +43,13 @@ def test_the_users_choice_is_kept(goog: str, monkeypatch: pytest.MonkeyPatch) ->
     assert prefer_plain_python(["--symbol", "GOOG"]) is False
     monkeypatch.delenv(jit.JIT_ENV)
     assert prefer_plain_python([]) is False  # no symbol: nothing to count
+
+
+def test_help_asks_no_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(jit.JIT_ENV, raising=False)
+
+    def refuse(symbols: list[str], limit: int) -> int:
+        raise AssertionError("--help must not count stored rows")
+
+    monkeypatch.setattr("velocitas_cli.small_runs._stored_rows", refuse)
+    assert prefer_plain_python(["--symbol", "GOOG", "--help"]) is False

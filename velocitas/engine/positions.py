@@ -72,7 +72,28 @@ P_SIZE = 8
 @njit(cache=True)
 def _fill_price(raw: float, order_side: int, slippage: float, decimals: int) -> float:
     """Buys pay `slippage` more, sells receive that much less; rounded to the price grid."""
-    return round(raw * (1.0 + order_side * slippage), decimals)
+    return round_price(raw * (1.0 + order_side * slippage), decimals)
+
+
+@njit(cache=True, inline="always")
+def round_price(x: float, decimals: int) -> float:
+    """`x` on the grid of `decimals` (>= 0) places: numba's `round(x, decimals)`, spelled out.
+
+    numba scales by 10**decimals, rounds to the nearest integer (halves to even, IEEE `rint`)
+    and scales back; Python's `round` rounds the exact decimal value instead, so the two part
+    where the scaling itself rounds onto or across a half. Written out with `np.rint`, a
+    plain-Python run (`velocitas.jit`) gets the compiled run's prices, which stay what they
+    always were."""
+    if np.isinf(x) or np.isnan(x):
+        return x
+    if decimals > 22:  # numba's split: 10**decimals alone would overflow
+        scale, rest = 10.0 ** (decimals - 22), 1e22
+    else:
+        scale, rest = 10.0**decimals, 1.0
+    y = (x * scale) * rest
+    if np.isinf(y):
+        return x
+    return (np.rint(y) / rest) / scale
 
 
 @njit(cache=True, inline="always")
