@@ -38,7 +38,7 @@ def test_a_database_that_cannot_be_asked_keeps_numba(monkeypatch: pytest.MonkeyP
         get_settings.cache_clear()
 
 
-def test_the_users_choice_is_kept(goog: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_users_choice_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(jit.JIT_ENV, "numba")
     assert prefer_plain_python(["--symbol", "GOOG"]) is False
     monkeypatch.delenv(jit.JIT_ENV)

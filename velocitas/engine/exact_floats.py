@@ -71,7 +71,7 @@ def _wide_to_double_double(hi: int, lo: int) -> tuple[float, float, bool]:
     return total, _sum_error(s, e, total), True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # sweeps run it on every core at once
 def quotients(
     numerator: np.ndarray,
     price: np.ndarray,

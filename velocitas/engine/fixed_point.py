@@ -177,7 +177,7 @@ def _times(hi: int, lo: int, factor: int) -> tuple[int, int, bool]:
     return out_hi, out_lo, fits
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # sweeps run it on every core at once
 def fill_units(
     records: np.ndarray,
     legs: int,
