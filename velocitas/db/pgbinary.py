@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import struct
-from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -86,8 +85,9 @@ def decode_bars(
     inexact_slot = np.empty(rows * 5, dtype=np.int64)
     n_inexact = _decode(data, start, opened_at, values, inexact_at, inexact_slot)
     flat = values.reshape(-1)
+    view = data.data  # the array's bytes, not a copy
     for position, slot in zip(inexact_at[:n_inexact], inexact_slot[:n_inexact], strict=True):
-        flat[slot] = float(_numeric_to_decimal(data, int(position)))
+        flat[slot] = _numeric_at(view, int(position))
     return opened_at, values
 
 
@@ -95,11 +95,8 @@ def _decode_plain(
     buffer: bytes, start: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """`decode_bars` in plain Python, for a process that runs without numba (`velocitas.jit`):
-    the compiled decoder run as Python reads a byte at a time (~30 us a value).
-
-    Each NUMERIC is its integer of base-10000 digits M over or times a power of ten; Python
-    rounds `M / 10**k` and `float(M * 10**k)` correctly, so every value is `float(Decimal)`,
-    as the compiled decoder's are."""
+    the compiled decoder run as Python reads a byte at a time (~30 us a value). Every value
+    goes through `_numeric_at`, as the compiled decoder's inexact ones do."""
     times: list[int] = []
     columns: list[list[float]] = [[], [], [], [], []]
     p, end = start, len(buffer)
@@ -117,22 +114,28 @@ def _decode_plain(
         for column in columns:
             if p + 12 > end:
                 raise ValueError("malformed binary COPY stream (code -2)")
-            length, ndigits, weight, sign = _NUMERIC_HEAD.unpack_from(buffer, p)
+            (length,) = _FIELD_LENGTH.unpack_from(buffer, p)
             if length < 0:
                 raise ValueError("malformed binary COPY stream (code -3)")
             if p + 4 + length > end:
                 raise ValueError("malformed binary COPY stream (code -2)")
-            column.append(_plain_numeric(buffer, p + 12, ndigits, weight, sign))
+            column.append(_numeric_at(buffer, p + 4))
             p += 4 + length
     return np.array(times, dtype=np.int64), np.array(columns, dtype=np.float64).reshape(5, -1)
 
 
 _FIELD_COUNT = struct.Struct(">h")
+_FIELD_LENGTH = struct.Struct(">i")
 _TIMESTAMP = struct.Struct(">q")
-_NUMERIC_HEAD = struct.Struct(">ihhH")  # field length; ndigits, weight, sign (dscale follows)
+_NUMERIC_HEAD = struct.Struct(">hhH")  # ndigits, weight, sign (dscale follows, then the digits)
 
 
-def _plain_numeric(buffer: bytes, digits_at: int, ndigits: int, weight: int, sign: int) -> float:
+def _numeric_at(buffer: bytes | memoryview, position: int) -> float:
+    """The float nearest to the binary NUMERIC whose header starts at `position`: its integer
+    of base-10000 digits M over or times a power of ten, which Python divides or converts
+    correctly rounded (`float(Decimal)` of the value). The compiled decoder's fallback for the
+    values it cannot convert exactly, and every value of the plain-Python decoder."""
+    ndigits, weight, sign = _NUMERIC_HEAD.unpack_from(buffer, position)
     if sign == NUMERIC_NAN:
         return math.nan
     if sign == NUMERIC_PINF:
@@ -140,23 +143,10 @@ def _plain_numeric(buffer: bytes, digits_at: int, ndigits: int, weight: int, sig
     if sign == NUMERIC_NINF:
         return -math.inf
     mantissa = 0
-    for digit in struct.unpack_from(f">{ndigits}H", buffer, digits_at):
+    for digit in struct.unpack_from(f">{ndigits}H", buffer, position + 8):
         mantissa = mantissa * 10_000 + digit
     exponent = 4 * (weight - ndigits + 1)
     value = float(mantissa * 10**exponent) if exponent >= 0 else mantissa / 10**-exponent
-    return -value if sign == NUMERIC_NEG else value
-
-
-def _numeric_to_decimal(data: npt.NDArray[np.uint8], position: int) -> Decimal:
-    raw = data[position : position + 8].tobytes()
-    ndigits = int.from_bytes(raw[0:2], "big")
-    weight = int.from_bytes(raw[2:4], "big", signed=True)
-    sign = int.from_bytes(raw[4:6], "big")
-    digits = data[position + 8 : position + 8 + 2 * ndigits].tobytes()
-    mantissa = 0
-    for i in range(ndigits):
-        mantissa = mantissa * 10_000 + int.from_bytes(digits[2 * i : 2 * i + 2], "big")
-    value = Decimal(mantissa).scaleb(4 * (weight - ndigits + 1))
     return -value if sign == NUMERIC_NEG else value
 
 
